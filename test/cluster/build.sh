@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Builds the local control plane's binaries from Go modules and caches them by version
+# outside the repo: $KU_CACHE/bin/<name>-<version> (default ~/.cache/kube-upkeep/bin).
+# Idempotent: a second run builds nothing. Usage: test/cluster/build.sh [component...]
+# components: kubernetes etcd kwok (default: all)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$here/versions.env"
+KU_CACHE="${KU_CACHE:-$HOME/.cache/kube-upkeep}"
+BIN="$KU_CACHE/bin"
+WORK="$KU_CACHE/build"
+mkdir -p "$BIN" "$WORK"
+export GOFLAGS="-mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
+PAR="${KU_BUILD_PARALLEL:-2}"
+
+log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+have() { local f; for f in "$@"; do [ -x "$BIN/$f" ] || return 1; done; }
+timed() { # timed <label> <cmd...>
+  local label="$1"; shift; local t0; t0=$(date +%s)
+  log "building $label ..."
+  "$@"
+  log "built $label in $(( $(date +%s) - t0 ))s"
+}
+
+build_kubernetes() {
+  local v="$KUBERNETES_VERSION" names=(kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl)
+  local want=() n
+  for n in "${names[@]}"; do have "$n-$v" || want+=("$n"); done
+  [ ${#want[@]} -eq 0 ] && { log "kubernetes $v: cached"; return; }
+  local d="$WORK/kubernetes-$v"; mkdir -p "$d"
+  local minor="${v#v1.}"; minor="${minor%%.*}"
+  local staging="v0.${v#v1.}"
+  # Derive the staging modules from that version's own go.mod (its replace block), never guess.
+  local gomod; gomod=$(cd "$d" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$gomod" ] || { log "cannot download k8s.io/kubernetes@$v go.mod"; exit 1; }
+  {
+    echo "module kubeupkeep.local/k8sbuild"
+    echo
+    echo "go $(sed -n 's/^go //p' "$gomod")"
+    echo
+    echo "require k8s.io/kubernetes $v"
+    echo
+    grep -E '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/' "$gomod" | awk -v s="$staging" '{print "replace " $1 " => " $1 " " s}'
+  } > "$d/go.mod"
+  log "kubernetes $v: $(grep -c '^replace' "$d/go.mod") staging modules pinned at $staging"
+  local date; date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date -X $p.gitCommit=0000000000000000000000000000000000000000"
+  done
+  for n in "${want[@]}"; do
+    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp' k8s.io/kubernetes/cmd/$n && mv '$BIN/$n-$v.tmp' '$BIN/$n-$v'"
+  done
+}
+
+build_etcd() {
+  local v="$ETCD_VERSION"
+  have "etcd-$v" "etcdctl-$v" "etcdutl-$v" && { log "etcd $v: cached"; return; }
+  local d="$WORK/etcd-$v"; mkdir -p "$d"
+  cat > "$d/go.mod" <<EOM
+module kubeupkeep.local/etcdbuild
+
+go 1.24
+
+require (
+	go.etcd.io/etcd/api/v3 $v
+	go.etcd.io/etcd/client/pkg/v3 $v
+	go.etcd.io/etcd/client/v3 $v
+	go.etcd.io/etcd/pkg/v3 $v
+	go.etcd.io/etcd/server/v3 $v
+	go.etcd.io/etcd/etcdctl/v3 $v
+	go.etcd.io/etcd/etcdutl/v3 $v
+)
+EOM
+  local ld="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release-$v"
+  local pkg
+  for n in etcd etcdctl etcdutl; do
+    have "$n-$v" && continue
+    case $n in etcd) pkg=go.etcd.io/etcd/server/v3;; *) pkg=go.etcd.io/etcd/$n/v3;; esac
+    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp' $pkg && mv '$BIN/$n-$v.tmp' '$BIN/$n-$v'"
+  done
+}
+
+build_kwok() {
+  local v="$KWOK_VERSION"
+  have "kwok-$v" "kwokctl-$v" && { log "kwok $v: cached"; return; }
+  local d="$WORK/kwok-$v"; mkdir -p "$d/gobin"
+  for n in kwok kwokctl; do
+    have "$n-$v" && continue
+    timed "$n $v" bash -c "cd '$d' && GOFLAGS= GOBIN='$d/gobin' go install -p $PAR -trimpath -ldflags '-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$v' sigs.k8s.io/kwok/cmd/$n@$v && mv '$d/gobin/$n' '$BIN/$n-$v'"
+  done
+}
+
+components=("$@"); [ ${#components[@]} -eq 0 ] && components=(etcd kwok kubernetes)
+t0=$(date +%s)
+for c in "${components[@]}"; do
+  case "$c" in
+    kubernetes|etcd|kwok) "build_$c";;
+    *) echo "unknown component: $c (kubernetes, etcd, kwok)" >&2; exit 2;;
+  esac
+done
+log "all requested components ready in $BIN ($(( $(date +%s) - t0 ))s)"
