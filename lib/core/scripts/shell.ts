@@ -15,7 +15,6 @@ export function shq(value: string | number): string {
 }
 
 /** Characters that never belong in a value that is rendered into a script. */
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
