@@ -1,1 +1,3 @@
 export {};
+export * from "./pod-disruption-budget";
+export * from "./drain-safety";

@@ -1,2 +1,3 @@
 export * from "./errors";
 export * from "./scripts/shell";
+export * from "./pdb";

@@ -1,0 +1,543 @@
+import { ApiObject } from "cdk8s";
+import { Construct, IConstruct } from "constructs";
+import { ValidationError } from "../core/errors";
+import {
+  alwaysBlocksDrain,
+  checkBudget,
+  checkLabelSelector,
+  describeBudget,
+  DisruptionBudget,
+  disruptionsAllowedAtFullHealth,
+  isEmptySelector,
+  LabelSelector,
+  needsControllerScale,
+  selectorMatches,
+  throwValidationErrors,
+} from "../core/pdb";
+
+/** Findings that are errors unless downgraded. */
+export const DRAIN_SAFETY_ERROR_CODES = ["pdb-blocks-drain", "pdb-overlap", "pdb-invalid"] as const;
+/** Findings that are always warnings. */
+export const DRAIN_SAFETY_WARNING_CODES = [
+  "pdb-selects-nothing",
+  "pdb-empty-selector",
+  "pdb-unscalable",
+] as const;
+
+/** An error code of {@link checkDrainSafety}; these can be downgraded. */
+export type DrainSafetyErrorCode = (typeof DRAIN_SAFETY_ERROR_CODES)[number];
+/** A warning code of {@link checkDrainSafety}. */
+export type DrainSafetyWarningCode = (typeof DRAIN_SAFETY_WARNING_CODES)[number];
+/** Every finding code. */
+export type DrainSafetyCode = DrainSafetyErrorCode | DrainSafetyWarningCode;
+
+/** One problem found by {@link checkDrainSafety}. */
+export interface Finding {
+  /** `error` fails synth (through {@link DrainSafety}); `warning` is reported only. */
+  readonly severity: "error" | "warning";
+  /**
+   * - `pdb-blocks-drain` (error): the PDB allows no disruption even when every pod is healthy.
+   * - `pdb-overlap` (error): a workload's pods are selected by more than one PDB; the Eviction
+   *   API then answers HTTP 500 "This pod has more than one PodDisruptionBudget".
+   * - `pdb-invalid` (error): a PDB object the API server would reject (raw objects only; the
+   *   `PodDisruptionBudget` construct throws at construction instead).
+   * - `pdb-selects-nothing` (warning): no workload in the checked scope carries the labels.
+   * - `pdb-empty-selector` (warning): `selector: {}` selects every pod in the namespace.
+   * - `pdb-unscalable` (warning): maxUnavailable or a percentage over pods without a scalable
+   *   controller (DaemonSet, Job, CronJob, bare Pod).
+   */
+  readonly code: DrainSafetyCode;
+  /** `metadata.name` of the PDB (for `pdb-overlap`: the first one, see `pdbs`). */
+  readonly pdb: string;
+  /** Every PDB involved (one, or several for `pdb-overlap`). */
+  readonly pdbs: readonly string[];
+  /** Namespace of the PDB (undefined: none set, the one `kubectl apply` uses). */
+  readonly namespace?: string;
+  /** Construct path of the PDB (for `pdb-overlap`: of the first one). */
+  readonly path: string;
+  /** The workloads involved, as `Kind/name`. */
+  readonly workloads: readonly string[];
+  /** What is wrong, with the names involved and the fix. */
+  readonly message: string;
+  /** True when an error was turned into a warning by the `downgrade` option. */
+  readonly downgraded?: boolean;
+}
+
+/** Turns a named error into a warning. */
+export interface DrainSafetyDowngrade {
+  /** The error code to downgrade. */
+  readonly code: DrainSafetyErrorCode;
+  /**
+   * Only for this PDB: its `metadata.name`, `namespace/name`, or construct path.
+   *
+   * @default - every PDB
+   */
+  readonly pdb?: string;
+  /**
+   * Why it is acceptable; appended to the message of the downgraded finding.
+   *
+   * @default - no reason recorded
+   */
+  readonly reason?: string;
+}
+
+/** Options of {@link checkDrainSafety} and {@link DrainSafety}. */
+export interface DrainSafetyOptions {
+  /**
+   * Errors the user accepts, reported as warnings instead, e.g. a singleton database whose
+   * `minAvailable: 1` deliberately blocks drains until an operator moves it by hand:
+   * `downgrade: [{ code: "pdb-blocks-drain", pdb: "postgres", reason: "moved by hand" }]`.
+   *
+   * @default - no downgrade: every error fails synth
+   */
+  readonly downgrade?: readonly DrainSafetyDowngrade[];
+}
+
+/** Options of the {@link DrainSafety} construct. */
+export interface DrainSafetyProps extends DrainSafetyOptions {
+  /**
+   * Called with the warnings when the check runs at synth (once per distinct set).
+   *
+   * @default - each warning printed with console.warn
+   */
+  readonly onWarnings?: (warnings: readonly Finding[]) => void;
+}
+
+/** Workload kinds whose pods a PDB can protect. */
+const WORKLOAD_KINDS = [
+  "Deployment",
+  "StatefulSet",
+  "ReplicaSet",
+  "ReplicationController",
+  "DaemonSet",
+  "Job",
+  "CronJob",
+  "Pod",
+] as const;
+/** Kinds the disruption controller can read a scale from (its finders). */
+const SCALABLE_KINDS = ["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"];
+
+/** The parts of a manifest the check reads. */
+interface ManifestSpec {
+  readonly replicas?: unknown;
+  readonly parallelism?: unknown;
+  readonly completions?: unknown;
+  readonly template?: { readonly metadata?: { readonly labels?: Record<string, string> } };
+  readonly jobTemplate?: { readonly spec?: ManifestSpec };
+  readonly selector?: LabelSelector | null;
+  readonly minAvailable?: number | string;
+  readonly maxUnavailable?: number | string;
+  readonly unhealthyPodEvictionPolicy?: string;
+}
+interface Manifest {
+  readonly kind?: string;
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly labels?: Record<string, string>;
+  };
+  readonly spec?: ManifestSpec;
+}
+
+interface Workload {
+  readonly kind: string;
+  readonly name: string;
+  readonly label: string;
+  readonly namespace: string;
+  readonly podLabels: Record<string, string>;
+  /** Pods at full health; undefined when not known at synth (DaemonSet: one per node). */
+  readonly replicas?: number;
+  readonly scalable: boolean;
+}
+
+interface Pdb {
+  readonly name: string;
+  readonly namespace: string;
+  readonly path: string;
+  readonly selector: LabelSelector | null | undefined;
+  readonly budget?: DisruptionBudget;
+}
+
+const nsKey = (ns: unknown) => (typeof ns === "string" ? ns : "");
+const nsText = (ns: string) => (ns ? `namespace ${ns}` : "the default namespace");
+
+function apiObjectsIn(scope: IConstruct): ApiObject[] {
+  return scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+}
+
+function toWorkload(o: ApiObject, json: Manifest): Workload | undefined {
+  const kind = String(json.kind);
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) return undefined;
+  const name = String(json.metadata?.name ?? o.name);
+  const spec: ManifestSpec = json.spec ?? {};
+  let podLabels: Record<string, string> | undefined;
+  let replicas: number | undefined;
+  switch (kind) {
+    case "Pod":
+      podLabels = json.metadata?.labels;
+      replicas = 1;
+      break;
+    case "CronJob": {
+      const job: ManifestSpec = spec.jobTemplate?.spec ?? {};
+      podLabels = job.template?.metadata?.labels;
+      replicas = jobPods(job);
+      break;
+    }
+    case "Job":
+      podLabels = spec.template?.metadata?.labels;
+      replicas = jobPods(spec);
+      break;
+    case "DaemonSet":
+      podLabels = spec.template?.metadata?.labels;
+      replicas = undefined;
+      break;
+    default:
+      podLabels = spec.template?.metadata?.labels;
+      replicas = typeof spec.replicas === "number" ? spec.replicas : 1; // API default 1
+  }
+  return {
+    kind,
+    name,
+    label: `${kind}/${name}`,
+    namespace: nsKey(json.metadata?.namespace),
+    podLabels: podLabels ?? {},
+    replicas,
+    scalable: SCALABLE_KINDS.includes(kind),
+  };
+}
+
+/** Pods a Job runs at once: parallelism (default 1), at most completions. */
+function jobPods(spec: ManifestSpec): number {
+  const parallelism = typeof spec.parallelism === "number" ? spec.parallelism : 1;
+  return typeof spec.completions === "number"
+    ? Math.min(parallelism, spec.completions)
+    : parallelism;
+}
+
+function toPdb(o: ApiObject, json: Manifest, findings: Finding[]): Pdb {
+  const name = String(json.metadata?.name ?? o.name);
+  const namespace = nsKey(json.metadata?.namespace);
+  const path = o.node.scope?.node.defaultChild === o ? o.node.scope.node.path : o.node.path;
+  const spec: ManifestSpec = json.spec ?? {};
+  const where = `${path} (PodDisruptionBudget ${name})`;
+  const { budget, errors } = checkBudget(where, spec);
+  if (spec.selector !== undefined && spec.selector !== null)
+    errors.push(...checkLabelSelector(where, "spec.selector", spec.selector));
+  if (
+    spec.unhealthyPodEvictionPolicy !== undefined &&
+    !["AlwaysAllow", "IfHealthyBudget"].includes(spec.unhealthyPodEvictionPolicy)
+  )
+    errors.push(
+      new ValidationError(
+        where,
+        "spec.unhealthyPodEvictionPolicy",
+        spec.unhealthyPodEvictionPolicy,
+        "must be AlwaysAllow or IfHealthyBudget",
+        'use "AlwaysAllow"',
+      ),
+    );
+  for (const e of errors)
+    findings.push({
+      severity: "error",
+      code: "pdb-invalid",
+      pdb: name,
+      pdbs: [name],
+      namespace: namespace || undefined,
+      path,
+      workloads: [],
+      message: `${e.message} (the API server would reject this PodDisruptionBudget)`,
+    });
+  return { name, namespace, path, selector: spec.selector, budget };
+}
+
+function finding(
+  severity: Finding["severity"],
+  code: DrainSafetyCode,
+  pdb: Pdb,
+  workloads: readonly Workload[],
+  message: string,
+): Finding {
+  return {
+    severity,
+    code,
+    pdb: pdb.name,
+    pdbs: [pdb.name],
+    namespace: pdb.namespace || undefined,
+    path: pdb.path,
+    workloads: workloads.map((w) => w.label),
+    message,
+  };
+}
+
+function describeWorkloads(ws: readonly Workload[]): string {
+  return ws
+    .map((w) =>
+      w.replicas === undefined
+        ? w.label
+        : `${w.label} (${w.replicas} ${w.kind === "Pod" || w.kind.endsWith("Job") ? "pod" : "replica"}${w.replicas === 1 ? "" : "s"})`,
+    )
+    .join(", ");
+}
+
+function fixForBlocking(budget: DisruptionBudget, replicas: number): string {
+  if (replicas <= 1)
+    return `run at least 2 replicas so one can be evicted while the other serves, or downgrade this error if the workload may be interrupted only by hand (DrainSafety option downgrade: [{ code: "pdb-blocks-drain", pdb: ... }])`;
+  const keep = replicas - 1;
+  return `allow at least one disruption: maxUnavailable: 1 or minAvailable: ${keep}${budget.value.kind === "percent" ? ` (a percentage of at most ${Math.floor((keep * 100) / replicas)}% for minAvailable)` : ""}, or raise the replica count`;
+}
+
+function validateDowngrades(
+  where: string,
+  downgrade: readonly DrainSafetyDowngrade[] | undefined,
+): void {
+  const errors: ValidationError[] = [];
+  (downgrade ?? []).forEach((d, i) => {
+    if (!(DRAIN_SAFETY_ERROR_CODES as readonly string[]).includes(d?.code))
+      errors.push(
+        new ValidationError(
+          where,
+          `downgrade[${i}].code`,
+          d?.code,
+          (DRAIN_SAFETY_WARNING_CODES as readonly string[]).includes(d?.code)
+            ? "is already a warning"
+            : "is not a DrainSafety error code",
+          `use one of ${DRAIN_SAFETY_ERROR_CODES.join(", ")}`,
+        ),
+      );
+    if (d?.pdb !== undefined && (typeof d.pdb !== "string" || d.pdb.length === 0))
+      errors.push(
+        new ValidationError(
+          where,
+          `downgrade[${i}].pdb`,
+          d.pdb,
+          "must be a non-empty PDB name",
+          "give the PDB's metadata.name, namespace/name or construct path, or omit it to match every PDB",
+        ),
+      );
+  });
+  throwValidationErrors(errors);
+}
+
+function applyDowngrades(
+  findings: Finding[],
+  downgrade: readonly DrainSafetyDowngrade[],
+  pdbs: readonly Pdb[],
+): Finding[] {
+  return findings.map((f) => {
+    if (f.severity !== "error") return f;
+    const rule = downgrade.find((d) => {
+      if (d.code !== f.code) return false;
+      if (d.pdb === undefined) return true;
+      return pdbs.some(
+        (p) =>
+          f.pdbs.includes(p.name) &&
+          nsKey(f.namespace) === p.namespace &&
+          (d.pdb === p.name || d.pdb === `${p.namespace}/${p.name}` || d.pdb === p.path),
+      );
+    });
+    if (!rule) return f;
+    return {
+      ...f,
+      severity: "warning",
+      downgraded: true,
+      message: `${f.message} [downgraded to a warning by the DrainSafety downgrade option${rule.reason ? `: ${rule.reason}` : ""}]`,
+    };
+  });
+}
+
+/**
+ * Checks every PodDisruptionBudget under `scope` (a Chart, an App, or any construct) against the
+ * workloads in the same namespace under `scope` and returns the findings (errors first).
+ * PDBs are recognized by kind, so raw `k8s.KubePodDisruptionBudget` objects and included YAML
+ * count as well as the {@link PodDisruptionBudget} construct.
+ *
+ * Errors: `pdb-blocks-drain`, `pdb-overlap`, `pdb-invalid`; warnings: `pdb-selects-nothing`,
+ * `pdb-empty-selector`, `pdb-unscalable` (see {@link Finding.code}).
+ */
+export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions = {}): Finding[] {
+  validateDowngrades(scope.node.path || "checkDrainSafety", options.downgrade);
+  const findings: Finding[] = [];
+  const workloads: Workload[] = [];
+  const pdbs: Pdb[] = [];
+  for (const o of apiObjectsIn(scope)) {
+    const json: Manifest = o.toJson();
+    if (json?.kind === "PodDisruptionBudget") pdbs.push(toPdb(o, json, findings));
+    else {
+      const w = toWorkload(o, json);
+      if (w) workloads.push(w);
+    }
+  }
+
+  const selectedBy = new Map<Workload, Pdb[]>();
+  for (const pdb of pdbs) {
+    const matched = workloads.filter(
+      (w) => w.namespace === pdb.namespace && selectorMatches(pdb.selector, w.podLabels),
+    );
+    for (const w of matched) selectedBy.set(w, [...(selectedBy.get(w) ?? []), pdb]);
+    const ns = nsText(pdb.namespace);
+
+    if (pdb.selector === null || pdb.selector === undefined) {
+      findings.push(
+        finding(
+          "warning",
+          "pdb-selects-nothing",
+          pdb,
+          [],
+          `PodDisruptionBudget ${pdb.name} (${ns}) has no selector; a null selector selects no pods, so it protects nothing. Fix: set spec.selector to the workload's selector (PodDisruptionBudget.forWorkload does this).`,
+        ),
+      );
+    } else if (isEmptySelector(pdb.selector)) {
+      findings.push(
+        finding(
+          "warning",
+          "pdb-empty-selector",
+          pdb,
+          matched,
+          `PodDisruptionBudget ${pdb.name} has an empty selector, which selects every pod in ${ns}${matched.length ? ` (here: ${describeWorkloads(matched)})` : ""}, including pods of other applications, and overlaps any other PDB there. Fix: select one workload's pods, e.g. selector: { matchLabels: { app: "<name>" } }.`,
+        ),
+      );
+    } else if (matched.length === 0) {
+      findings.push(
+        finding(
+          "warning",
+          "pdb-selects-nothing",
+          pdb,
+          [],
+          `PodDisruptionBudget ${pdb.name} (${ns}) selects no workload in ${scope.node.path || "the app"} (selector ${JSON.stringify(pdb.selector)}). Fix: make the selector match the workload's pod template labels, or remove the PDB; ignore this if the pods are deployed outside this app.`,
+        ),
+      );
+    }
+
+    const budget = pdb.budget;
+    if (!budget) continue;
+    const unscalable = matched.filter((w) => !w.scalable);
+    const scalable = matched.filter((w) => w.scalable);
+    if (needsControllerScale(budget) && unscalable.length > 0) {
+      findings.push(
+        finding(
+          "warning",
+          "pdb-unscalable",
+          pdb,
+          unscalable,
+          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("found no controllers") and sets disruptionsAllowed to 0, and bare pods are not counted, so evictions of these pods are refused. Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads.`,
+        ),
+      );
+    }
+
+    let replicas: number | undefined;
+    let counted: Workload[];
+    if (needsControllerScale(budget)) {
+      counted = scalable;
+      replicas = scalable.reduce((n, w) => n + (w.replicas ?? 0), 0);
+    } else {
+      counted = matched;
+      replicas = matched.some((w) => w.replicas === undefined)
+        ? undefined
+        : matched.reduce((n, w) => n + (w.replicas ?? 0), 0);
+    }
+    if (alwaysBlocksDrain(budget)) {
+      findings.push(
+        finding(
+          "error",
+          "pdb-blocks-drain",
+          pdb,
+          matched,
+          `PodDisruptionBudget ${pdb.name} (${ns}) sets ${describeBudget(budget)}, which allows no disruption for any number of replicas${matched.length ? `; pods of ${describeWorkloads(matched)} can never be evicted` : ""}: kubectl drain retries the 429 answer until it times out and the node stays cordoned. Fix: ${budget.field === "maxUnavailable" ? "set maxUnavailable to at least 1 (or a percentage above 0%)" : "use a minAvailable below 100%, e.g. maxUnavailable: 1 instead"}.`,
+        ),
+      );
+    } else if (replicas !== undefined && replicas > 0 && counted.length > 0) {
+      const allowed = disruptionsAllowedAtFullHealth(budget, replicas);
+      if (allowed === 0)
+        findings.push(
+          finding(
+            "error",
+            "pdb-blocks-drain",
+            pdb,
+            counted,
+            `PodDisruptionBudget ${pdb.name} (${ns}) sets ${describeBudget(budget)} over ${describeWorkloads(counted)}: with all ${replicas} pod${replicas === 1 ? "" : "s"} healthy it allows 0 disruptions${budget.value.kind === "percent" ? " (percentages are rounded up)" : ""}, so kubectl drain can never evict them and waits until it times out. Fix: ${fixForBlocking(budget, replicas)}.`,
+          ),
+        );
+    }
+  }
+
+  // Overlaps: group workloads by the set of PDBs selecting them.
+  const groups = new Map<string, { pdbs: Pdb[]; workloads: Workload[] }>();
+  for (const [w, ps] of selectedBy) {
+    if (ps.length < 2) continue;
+    const key = ps.map((p) => p.path).join("\u0000");
+    const g = groups.get(key) ?? { pdbs: ps, workloads: [] };
+    g.workloads.push(w);
+    groups.set(key, g);
+  }
+  for (const g of groups.values()) {
+    const names = g.pdbs.map((p) => p.name);
+    findings.push({
+      ...finding(
+        "error",
+        "pdb-overlap",
+        g.pdbs[0],
+        g.workloads,
+        `Pods of ${describeWorkloads(g.workloads)} in ${nsText(g.pdbs[0].namespace)} are selected by ${names.length} PodDisruptionBudgets: ${names.join(", ")}. The Eviction API refuses such pods with HTTP 500 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support", so kubectl drain fails on every node running them. Fix: keep one PDB per workload; narrow the selectors so each pod matches exactly one.`,
+      ),
+      pdbs: names,
+    });
+  }
+
+  const result = applyDowngrades(findings, options.downgrade ?? [], pdbs);
+  return [
+    ...result.filter((f) => f.severity === "error"),
+    ...result.filter((f) => f.severity === "warning"),
+  ];
+}
+
+/**
+ * Runs {@link checkDrainSafety} over its parent scope (a Chart, or the App to check across
+ * charts) when the app is synthesized (`app.synth()`, `Testing.synth`, `chart.toJson()`):
+ * every error fails synth, all listed at once; warnings go to `onWarnings`.
+ *
+ * @example
+ * new DrainSafety(chart, "drain-safety");
+ * // accept one deliberate blocker:
+ * new DrainSafety(app, "drain-safety", {
+ *   downgrade: [{ code: "pdb-blocks-drain", pdb: "postgres", reason: "single primary, moved by hand" }],
+ * });
+ */
+export class DrainSafety extends Construct {
+  /** The construct that is checked (the parent scope). */
+  public readonly target: IConstruct;
+  /** The accepted downgrades. */
+  public readonly downgrade: readonly DrainSafetyDowngrade[];
+
+  constructor(scope: Construct, id: string, props: DrainSafetyProps = {}) {
+    super(scope, id);
+    validateDowngrades(this.node.path, props.downgrade);
+    this.target = scope;
+    this.downgrade = [...(props.downgrade ?? [])];
+    const onWarnings =
+      props.onWarnings ??
+      ((ws: readonly Finding[]) => {
+        for (const w of ws)
+          console.warn(`kube-upkeep DrainSafety warning [${w.code}]: ${w.message}`);
+      });
+    let reported = "";
+    this.node.addValidation({
+      validate: () => {
+        const findings = this.findings();
+        const warnings = findings.filter((f) => f.severity === "warning");
+        const key = warnings.map((w) => w.message).join("\n");
+        if (warnings.length > 0 && key !== reported) {
+          reported = key;
+          onWarnings(warnings);
+        }
+        return findings
+          .filter((f) => f.severity === "error")
+          .map((f) => `DrainSafety error [${f.code}]: ${f.message}`);
+      },
+    });
+  }
+
+  /** Runs the check now and returns every finding. */
+  public findings(): Finding[] {
+    return checkDrainSafety(this.target, { downgrade: this.downgrade });
+  }
+}
