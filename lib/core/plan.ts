@@ -1,0 +1,393 @@
+/**
+ * The upgrade plan: which node is upgraded when, and after what. Pure data, no I/O: the Pulumi
+ * `ClusterUpgrade` turns each step into resources and each `dependsOn` into a Pulumi dependency.
+ *
+ * Order (kubeadm's, see https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/):
+ *
+ * 1. `etcd-snapshot`: an etcd snapshot on the first control-plane node (optional, on by default).
+ * 2. Control-plane nodes strictly one at a time, in the order given. The first one that still
+ *    needs work runs `kubeadm upgrade apply vX.Y.Z`; the others `kubeadm upgrade node`. (When some
+ *    control-plane node is already at the target, `apply` already happened: all run `upgrade node`.)
+ * 3. Workers as k parallel chains, k = maxUnavailable: worker i (in the order given, counting only
+ *    workers that need work) starts after worker i-k has finished (uncordoned), so at most k
+ *    workers are out at any moment and no batch barrier waits for the slowest node of a batch.
+ *
+ * Nodes already at the target version get a `skip` step with no dependencies.
+ */
+import { ValidationError, ValidationErrors } from "./errors";
+import { validateDnsName } from "./scripts/shell";
+import {
+  compareKubeVersions,
+  tryParseKubeVersion,
+  validateUpgrade,
+  type KubeVersion,
+  type SkewFinding,
+} from "./version";
+
+export type NodeRole = "control-plane" | "worker";
+
+/** A node to upgrade. */
+export interface PlanNodeInput {
+  /** The Kubernetes node name (as in `kubectl get nodes`). */
+  readonly name: string;
+  readonly role: NodeRole;
+  /**
+   * The node's current kubelet version, e.g. "v1.34.2".
+   * @default the plan's `currentVersion`
+   */
+  readonly version?: string;
+}
+
+/**
+ * What happens to a node whose upgrade fails. In every case the roll stops there: no later node
+ * is touched (nodes already in flight in other worker chains finish).
+ *
+ * - `leave-cordoned`: the failed node stays cordoned (drained), so no workload lands on a node
+ *   in an unknown state. An operator investigates and re-runs.
+ * - `uncordon`: the failed node is uncordoned again (its previous kubelet keeps running when the
+ *   package step failed), trading safety for capacity.
+ */
+export type FailurePolicy = "leave-cordoned" | "uncordon";
+
+export const FAILURE_POLICIES: readonly FailurePolicy[] = ["leave-cordoned", "uncordon"];
+
+export interface UpgradePlanInput {
+  readonly nodes: readonly PlanNodeInput[];
+  /** The version to upgrade to, e.g. "v1.35.4". */
+  readonly targetVersion: string;
+  /** The cluster's current version; the default for nodes without `version`. */
+  readonly currentVersion?: string;
+  /**
+   * How many workers may be out (cordoned, drained, upgrading) at once: a count (>= 1) or a
+   * percentage of the workers listed, "25%". Percentages round down, with a minimum of 1
+   * (25% of 10 workers = 2; 5% of 10 = 1). Counts larger than the number of workers that need
+   * work are clamped to it.
+   * @default 1
+   */
+  readonly maxUnavailable?: number | string;
+  /** @default "leave-cordoned" */
+  readonly failurePolicy?: FailurePolicy;
+  /**
+   * Take an etcd snapshot on the first control-plane node before anything else.
+   * @default true
+   */
+  readonly etcdSnapshot?: boolean;
+}
+
+export type PlanAction =
+  "etcd-snapshot" | "kubeadm-upgrade-apply" | "kubeadm-upgrade-node" | "skip";
+
+export interface PlanStep {
+  /** Unique id: "etcd-snapshot" or "node/<name>". */
+  readonly id: string;
+  readonly action: PlanAction;
+  /** The node (for the snapshot: the control-plane node it runs on). */
+  readonly node?: string;
+  readonly role?: NodeRole;
+  /** Current kubelet version, e.g. "v1.34.2". */
+  readonly from?: string;
+  /** Target version. */
+  readonly to?: string;
+  /** Worker chain index (0-based), for workers that need work. */
+  readonly chain?: number;
+  /** Ids of the steps that must complete before this one starts. */
+  readonly dependsOn: readonly string[];
+}
+
+export interface UpgradePlan {
+  readonly targetVersion: string;
+  /** The control plane's version before the upgrade (its oldest control-plane node). */
+  readonly controlPlaneVersion: string;
+  /** Resolved number of parallel worker chains (>= 1). */
+  readonly maxUnavailable: number;
+  readonly failurePolicy: FailurePolicy;
+  /** Steps in execution order (snapshot, control plane, workers round-robin over the chains, skips last). */
+  readonly steps: readonly PlanStep[];
+  /** Control-plane nodes that need work, in upgrade order. */
+  readonly controlPlaneOrder: readonly string[];
+  /** Worker chains: chains[c] lists the workers of chain c in order. */
+  readonly chains: readonly (readonly string[])[];
+  /** Nodes already at the target. */
+  readonly skipped: readonly string[];
+  /** Skew-policy warnings (errors throw). */
+  readonly warnings: readonly SkewFinding[];
+}
+
+const WHERE = "planUpgrade";
+
+/**
+ * Resolves maxUnavailable against the number of workers: counts as given (integer >= 1),
+ * percentages of `workers` rounded down, at least 1. Throws ValidationError otherwise.
+ */
+export function resolveMaxUnavailable(
+  value: number | string | undefined,
+  workers: number,
+  where = WHERE,
+): number {
+  if (value === undefined) return 1;
+  if (typeof value === "number") {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new ValidationError(
+        where,
+        "maxUnavailable",
+        value,
+        "must be a whole number of workers, at least 1",
+        'give a count such as 2 or a percentage such as "25%"',
+      );
+    }
+    return value;
+  }
+  const m = typeof value === "string" ? /^(\d{1,3})%$/.exec(value.trim()) : null;
+  const pct = m ? Number(m[1]) : NaN;
+  if (!m || pct < 1 || pct > 100) {
+    throw new ValidationError(
+      where,
+      "maxUnavailable",
+      value,
+      "must be a count >= 1 or a percentage between 1% and 100%",
+      'give a count such as 2 or a percentage such as "25%"',
+    );
+  }
+  return Math.max(1, Math.floor((workers * pct) / 100));
+}
+
+/** Builds the plan. Throws ValidationErrors listing every problem (input and skew errors). */
+export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
+  const problems: ValidationError[] = [];
+  const collect = (fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof ValidationError) problems.push(e);
+      else if (e instanceof ValidationErrors) problems.push(...e.errors);
+      else throw e;
+    }
+  };
+
+  if (!Array.isArray(input.nodes) || input.nodes.length === 0) {
+    throw new ValidationError(
+      WHERE,
+      "nodes",
+      input.nodes,
+      "no nodes to upgrade",
+      "list the cluster's nodes with name and role",
+    );
+  }
+  const seen = new Set<string>();
+  input.nodes.forEach((n, i) => {
+    collect(() => validateDnsName(WHERE, `nodes[${i}].name`, n.name));
+    if (seen.has(n.name)) {
+      problems.push(
+        new ValidationError(
+          WHERE,
+          `nodes[${i}].name`,
+          n.name,
+          "duplicate node name",
+          "list every node once",
+        ),
+      );
+    }
+    seen.add(n.name);
+    if (n.role !== "control-plane" && n.role !== "worker") {
+      problems.push(
+        new ValidationError(
+          WHERE,
+          `nodes[${i}].role`,
+          n.role,
+          "unknown role",
+          'use "control-plane" or "worker"',
+        ),
+      );
+    }
+  });
+  if (!input.nodes.some((n) => n.role === "control-plane")) {
+    problems.push(
+      new ValidationError(
+        WHERE,
+        "nodes",
+        input.nodes.map((n) => n.name),
+        "no control-plane node: kubeadm upgrades the control plane first",
+        'list the control-plane nodes with role "control-plane" (the first one runs kubeadm upgrade apply)',
+      ),
+    );
+  }
+  const failurePolicy = input.failurePolicy ?? "leave-cordoned";
+  if (!FAILURE_POLICIES.includes(failurePolicy)) {
+    problems.push(
+      new ValidationError(
+        WHERE,
+        "failurePolicy",
+        failurePolicy,
+        "unknown failure policy",
+        `use one of ${FAILURE_POLICIES.map((p) => JSON.stringify(p)).join(", ")}`,
+      ),
+    );
+  }
+  const workerCount = input.nodes.filter((n) => n.role === "worker").length;
+  let maxUnavailable = 1;
+  collect(() => {
+    maxUnavailable = resolveMaxUnavailable(input.maxUnavailable, workerCount);
+  });
+
+  const findings = validateUpgrade({
+    nodes: input.nodes,
+    targetVersion: input.targetVersion,
+    currentVersion: input.currentVersion,
+  });
+  for (const f of findings.filter((f) => f.severity === "error")) {
+    problems.push(
+      new ValidationError(
+        WHERE,
+        f.node ? `version of node ${f.node}` : "targetVersion",
+        f.value,
+        `[${f.rule}] ${f.message}`,
+        f.fix,
+      ),
+    );
+  }
+  if (problems.length > 0) throw new ValidationErrors(problems);
+
+  const target = tryParseKubeVersion(input.targetVersion)!;
+  const version = (n: PlanNodeInput): KubeVersion =>
+    tryParseKubeVersion(n.version ?? input.currentVersion)!;
+  const atTarget = (n: PlanNodeInput) => compareKubeVersions(version(n), target) === 0;
+
+  const cps = input.nodes.filter((n) => n.role === "control-plane");
+  const workers = input.nodes.filter((n) => n.role === "worker");
+  const cpVersion = cps.map(version).sort(compareKubeVersions)[0]!;
+
+  const steps: PlanStep[] = [];
+  const skipSteps: PlanStep[] = [];
+  const skipped: string[] = [];
+  let last: string | undefined;
+
+  const snapshot = input.etcdSnapshot ?? true;
+  const cpTodo = cps.filter((n) => !atTarget(n));
+  if (snapshot && (cpTodo.length > 0 || workers.some((n) => !atTarget(n)))) {
+    steps.push({
+      id: "etcd-snapshot",
+      action: "etcd-snapshot",
+      node: cps[0]!.name,
+      role: "control-plane",
+      dependsOn: [],
+    });
+    last = "etcd-snapshot";
+  }
+
+  const applyDone = cps.some(atTarget);
+  for (const n of cps) {
+    if (atTarget(n)) {
+      skipSteps.push(skipStep(n, version(n), target));
+      skipped.push(n.name);
+      continue;
+    }
+    const action: PlanAction =
+      !applyDone && n === cpTodo[0] ? "kubeadm-upgrade-apply" : "kubeadm-upgrade-node";
+    const id = `node/${n.name}`;
+    steps.push({
+      id,
+      action,
+      node: n.name,
+      role: n.role,
+      from: version(n).text,
+      to: target.text,
+      dependsOn: last ? [last] : [],
+    });
+    last = id;
+  }
+
+  const workerTodo = workers.filter((n) => !atTarget(n));
+  const k = Math.max(1, Math.min(maxUnavailable, workerTodo.length));
+  const chains: string[][] = Array.from({ length: Math.min(k, workerTodo.length) }, () => []);
+  workerTodo.forEach((n, i) => {
+    const chain = i % k;
+    const dependsOn = i >= k ? [`node/${workerTodo[i - k]!.name}`] : last ? [last] : [];
+    chains[chain]!.push(n.name);
+    steps.push({
+      id: `node/${n.name}`,
+      action: "kubeadm-upgrade-node",
+      node: n.name,
+      role: "worker",
+      from: version(n).text,
+      to: target.text,
+      chain,
+      dependsOn,
+    });
+  });
+  for (const n of workers.filter(atTarget)) {
+    skipSteps.push(skipStep(n, version(n), target));
+    skipped.push(n.name);
+  }
+
+  return {
+    targetVersion: target.text,
+    controlPlaneVersion: cpVersion.text,
+    maxUnavailable: k,
+    failurePolicy,
+    steps: [...steps, ...skipSteps],
+    controlPlaneOrder: cpTodo.map((n) => n.name),
+    chains,
+    skipped,
+    warnings: findings.filter((f) => f.severity === "warning"),
+  };
+}
+
+function skipStep(n: PlanNodeInput, from: KubeVersion, to: KubeVersion): PlanStep {
+  return {
+    id: `node/${n.name}`,
+    action: "skip",
+    node: n.name,
+    role: n.role,
+    from: from.text,
+    to: to.text,
+    dependsOn: [],
+  };
+}
+
+/**
+ * Renders the plan as a table, in the spirit of `kubeadm upgrade plan`:
+ *
+ * ```
+ * Upgrade plan: control plane v1.34.2 -> v1.35.4, workers 2 at a time (failure policy: leave-cordoned)
+ *
+ * STEP  NODE     ROLE           CURRENT  TARGET   ACTION                 AFTER
+ * 1     cp-1     control-plane  -        -        etcd-snapshot          -
+ * 2     cp-1     control-plane  v1.34.2  v1.35.4  kubeadm upgrade apply  etcd-snapshot
+ * ...
+ * ```
+ */
+export function formatPlan(plan: UpgradePlan): string {
+  const actionText: Record<PlanAction, string> = {
+    "etcd-snapshot": "etcd snapshot",
+    "kubeadm-upgrade-apply": `kubeadm upgrade apply ${plan.targetVersion}`,
+    "kubeadm-upgrade-node": "kubeadm upgrade node",
+    skip: "skip (already at target)",
+  };
+  const header = ["STEP", "NODE", "ROLE", "CURRENT", "TARGET", "ACTION", "CHAIN", "AFTER"];
+  const rows = plan.steps.map((s, i) => [
+    String(i + 1),
+    s.node ?? "-",
+    s.role ?? "-",
+    s.from ?? "-",
+    s.to ?? "-",
+    actionText[s.action],
+    s.chain === undefined ? "-" : String(s.chain + 1),
+    s.dependsOn.length ? s.dependsOn.map((d) => d.replace(/^node\//, "")).join(",") : "-",
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ");
+  const out = [
+    `Upgrade plan: control plane ${plan.controlPlaneVersion} -> ${plan.targetVersion}, ` +
+      `workers ${plan.maxUnavailable} at a time in ${plan.chains.length} chain(s) ` +
+      `(failure policy: ${plan.failurePolicy})`,
+    "",
+    line(header),
+    ...rows.map(line),
+  ];
+  if (plan.warnings.length > 0) {
+    out.push("", "Warnings:");
+    for (const w of plan.warnings) out.push(`  [${w.rule}] ${w.message}`);
+  }
+  return out.join("\n");
+}
