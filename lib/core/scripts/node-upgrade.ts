@@ -202,7 +202,13 @@ export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string 
     "fi",
     "",
   );
-  const flagText = flags.map((f) => " " + shq(f)).join("");
+  // "--name=value": the name is [a-z0-9-] (bare), the value is quoted on its own.
+  const flagText = flags
+    .map((f) => {
+      const eq = f.indexOf("=");
+      return " " + (eq < 0 ? shq(f) : `${shq(f.slice(0, eq))}=${shq(f.slice(eq + 1))}`);
+    })
+    .join("");
   if (opts.mode === "apply") {
     L.push(
       "# 2. First control-plane node: upgrade the control plane.",
