@@ -4,3 +4,4 @@ export * from "./pdb";
 export * from "./version";
 export * from "./plan";
 export * from "./scripts/node-upgrade";
+export * from "./drain";

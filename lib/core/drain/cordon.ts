@@ -1,0 +1,213 @@
+/**
+ * Cordon / uncordon with ownership: kube-upkeep records on the node that it cordoned it
+ * (annotation kube-upkeep.io/cordoned-by = run id), and uncordon only removes such a cordon. A
+ * node an admin cordoned is never uncordoned (unless force is given).
+ *
+ * Like kubectl (cordon.go) only spec.unschedulable is changed; kube-upkeep uses a JSON merge patch
+ * that carries metadata.resourceVersion, so a concurrent change of the node makes the patch fail
+ * with 409 and the read-decide-patch cycle is retried.
+ */
+import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
+import {
+  CORDONED_AT_ANNOTATION,
+  CORDONED_BY_ANNOTATION,
+  alreadyCordonedMessage,
+  alreadyUncordonedMessage,
+  cordonedByOtherRunMessage,
+  cordonedBySomeoneElseMessage,
+  cordonedMessage,
+  uncordonedMessage,
+} from "./messages";
+import { apiStatusCode, loadClientNode } from "./client";
+
+export interface CordonResult {
+  readonly nodeName: string;
+  /** The node is cordoned now because of kube-upkeep (this run, or an earlier kube-upkeep run it took over). */
+  readonly cordonedByUs: boolean;
+  /** The node was already unschedulable before this call. */
+  readonly alreadyCordoned: boolean;
+  /** When the node was already cordoned by an earlier kube-upkeep run: that run's id. */
+  readonly previousRunId?: string;
+  /** kubectl-style line: "node/x cordoned" / "node/x already cordoned". */
+  readonly message: string;
+}
+
+export type UncordonOutcome =
+  | "uncordoned"
+  | "not-cordoned"
+  | "cordoned-by-someone-else"
+  | "cordoned-by-other-run"
+  | "node-not-found";
+
+export interface UncordonResult {
+  readonly nodeName: string;
+  /** Whether this call made the node schedulable. */
+  readonly uncordoned: boolean;
+  readonly outcome: UncordonOutcome;
+  readonly message: string;
+}
+
+export interface CordonOptions {
+  /** Recorded in the kube-upkeep.io/cordoned-by annotation. */
+  readonly runId: string;
+  /** The clock (tests). */
+  readonly now?: Date;
+}
+
+export interface UncordonOptions {
+  /** Only remove a cordon made by this run id. @default any kube-upkeep cordon */
+  readonly runId?: string;
+  /** Uncordon even a node kube-upkeep did not cordon (an admin's cordon). @default false */
+  readonly force?: boolean;
+  /** A node that does not exist is reported as "node-not-found" instead of throwing. @default false */
+  readonly ignoreMissingNode?: boolean;
+}
+
+const MAX_CONFLICT_RETRIES = 5;
+
+/** Who cordoned the node: the run id in our annotation, or undefined. */
+export function cordonOwner(node: V1Node): string | undefined {
+  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
+}
+
+async function patchNode(core: CoreV1Api, name: string, body: object): Promise<V1Node> {
+  const k8s = loadClientNode();
+  return core.patchNode(
+    { name, body },
+    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+  );
+}
+
+async function withConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (apiStatusCode(e) !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw e;
+    }
+  }
+}
+
+/**
+ * Mark the node unschedulable and record the run id. An already cordoned node is left alone:
+ * if kube-upkeep cordoned it in an earlier run, this run takes the cordon over (the annotation is
+ * re-stamped); if someone else cordoned it, nothing is written and cordonedByUs is false.
+ */
+export async function cordonNode(
+  core: CoreV1Api,
+  nodeName: string,
+  opts: CordonOptions,
+): Promise<CordonResult> {
+  return withConflictRetry(async () => {
+    const node = await core.readNode({ name: nodeName });
+    const owner = cordonOwner(node);
+    const stamp = {
+      [CORDONED_BY_ANNOTATION]: opts.runId,
+      [CORDONED_AT_ANNOTATION]: (opts.now ?? new Date()).toISOString(),
+    };
+    if (node.spec?.unschedulable === true) {
+      if (owner === undefined) {
+        return {
+          nodeName,
+          cordonedByUs: false,
+          alreadyCordoned: true,
+          message: alreadyCordonedMessage(nodeName),
+        };
+      }
+      if (owner !== opts.runId) {
+        await patchNode(core, nodeName, {
+          metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: stamp },
+        });
+      }
+      return {
+        nodeName,
+        cordonedByUs: true,
+        alreadyCordoned: true,
+        previousRunId: owner,
+        message: alreadyCordonedMessage(nodeName),
+      };
+    }
+    await patchNode(core, nodeName, {
+      metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: stamp },
+      spec: { unschedulable: true },
+    });
+    return {
+      nodeName,
+      cordonedByUs: true,
+      alreadyCordoned: false,
+      message: cordonedMessage(nodeName),
+    };
+  });
+}
+
+/**
+ * Make the node schedulable again, but only if kube-upkeep cordoned it (and, with runId, only
+ * that run's cordon). Returns what it did; it never throws for "not ours".
+ */
+export async function uncordonNode(
+  core: CoreV1Api,
+  nodeName: string,
+  opts: UncordonOptions = {},
+): Promise<UncordonResult> {
+  return withConflictRetry(async () => {
+    let node: V1Node;
+    try {
+      node = await core.readNode({ name: nodeName });
+    } catch (e) {
+      if (opts.ignoreMissingNode && apiStatusCode(e) === 404) {
+        return {
+          nodeName,
+          uncordoned: false,
+          outcome: "node-not-found" as const,
+          message: `node/${nodeName} not found: nothing to uncordon`,
+        };
+      }
+      throw e;
+    }
+    const owner = cordonOwner(node);
+    const rv = node.metadata?.resourceVersion;
+    const clearStamp = { [CORDONED_BY_ANNOTATION]: null, [CORDONED_AT_ANNOTATION]: null };
+    if (node.spec?.unschedulable !== true) {
+      // Schedulable already; drop a stale annotation of ours so the node does not look owned.
+      if (owner !== undefined && (opts.runId === undefined || owner === opts.runId)) {
+        await patchNode(core, nodeName, {
+          metadata: { resourceVersion: rv, annotations: clearStamp },
+        });
+      }
+      return {
+        nodeName,
+        uncordoned: false,
+        outcome: "not-cordoned" as const,
+        message: alreadyUncordonedMessage(nodeName),
+      };
+    }
+    if (!opts.force) {
+      if (owner === undefined) {
+        return {
+          nodeName,
+          uncordoned: false,
+          outcome: "cordoned-by-someone-else" as const,
+          message: cordonedBySomeoneElseMessage(nodeName),
+        };
+      }
+      if (opts.runId !== undefined && owner !== opts.runId) {
+        return {
+          nodeName,
+          uncordoned: false,
+          outcome: "cordoned-by-other-run" as const,
+          message: cordonedByOtherRunMessage(nodeName, owner, opts.runId),
+        };
+      }
+    }
+    await patchNode(core, nodeName, {
+      metadata: { resourceVersion: rv, annotations: owner !== undefined ? clearStamp : undefined },
+      spec: { unschedulable: null },
+    });
+    return {
+      nodeName,
+      uncordoned: true,
+      outcome: "uncordoned" as const,
+      message: uncordonedMessage(nodeName),
+    };
+  });
+}

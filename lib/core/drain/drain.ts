@@ -1,0 +1,515 @@
+/**
+ * drainNode: cordon + evict every pod of a node, with kubectl drain's rules and messages, a finite
+ * default timeout, and progress through callbacks (the engine prints nothing).
+ *
+ * Order (and how it differs from kubectl, which cordons first and then fails on filter errors,
+ * leaving the node cordoned):
+ *  1. validate options;
+ *  2. list the node's pods and run the filters: if any pod cannot be deleted, throw
+ *     DrainFilterError with every problem and touch nothing;
+ *  3. cordon (annotated with runId), start watching the node's pods, list and filter again (pods
+ *     may have arrived meanwhile): on errors now, undo our cordon and throw DrainFilterError;
+ *  4. evict (or delete) all pods concurrently (bounded by `concurrency`), retrying 429s every
+ *     retryIntervalMs and naming the PodDisruptionBudget; wait for each pod to be gone (watch);
+ *  5. on timeout throw DrainTimeoutError (node stays cordoned); on other failures
+ *     DrainEvictionError (node stays cordoned).
+ */
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import { ValidationError, ValidationErrors } from "../errors";
+import { type DrainClients, apiErrorMessage, apiStatusCode, makeClients } from "./client";
+import {
+  type CordonResult,
+  type UncordonOptions,
+  type UncordonResult,
+  cordonNode,
+  uncordonNode,
+} from "./cordon";
+import { DrainEvictionError, DrainFilterError, DrainTimeoutError, type PendingPod } from "./errors";
+import {
+  type EvictOutcome,
+  blockingPdbs,
+  deletePod,
+  evictPod,
+  pdbsCoveringPod,
+  pdbBlock,
+} from "./evict";
+import {
+  type DaemonSetLookup,
+  type FilterOptions,
+  type PodDeleteList,
+  daemonSetOf,
+  filterPods,
+  makeFilters,
+  podKey,
+} from "./filters";
+import {
+  type PdbBlock,
+  deletedMessage,
+  evictErrorMessage,
+  evictingMessage,
+  multiplePdbMessage,
+  pdbRetryMessage,
+  podSkipMessage,
+  terminatingNamespaceMessage,
+} from "./messages";
+import { PodDeletionTracker } from "./wait";
+
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
+export const DEFAULT_RETRY_INTERVAL_MS = 5000;
+
+export interface PodEvent {
+  /** namespace/name */
+  readonly pod: string;
+  /** false with disableEviction (plain DELETE). */
+  readonly usingEviction: boolean;
+  /** kubectl-style line, ready to print. */
+  readonly message: string;
+}
+
+export interface PdbRetryEvent extends PodEvent {
+  /** The PodDisruptionBudgets that select the pod, with their status. */
+  readonly pdbs: readonly PdbBlock[];
+  /** 1 for the first refusal. */
+  readonly attempt: number;
+  readonly retryInMs: number;
+}
+
+export interface DeletedEvent extends PodEvent {
+  /** true when the pod was not waited for (skipWaitForDeleteTimeoutSeconds). */
+  readonly skipped: boolean;
+}
+
+/** Progress callbacks. The engine prints nothing itself. */
+export interface DrainProgress {
+  readonly onCordoned?: (r: CordonResult) => void;
+  readonly onEvicting?: (e: PodEvent) => void;
+  readonly onPdbRetry?: (e: PdbRetryEvent) => void;
+  readonly onDeleted?: (e: DeletedEvent) => void;
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface DrainOptions extends FilterOptions {
+  /**
+   * Seconds each pod gets to terminate; unset = the pod's terminationGracePeriodSeconds (kubectl
+   * --grace-period -1). 0 = immediately.
+   */
+  readonly gracePeriodSeconds?: number;
+  /** Give up after this many seconds (kubectl --timeout; kubectl's default 0 = forever is not allowed). @default 600 */
+  readonly timeoutSeconds?: number;
+  /** Label selector: only drain matching pods (kubectl --pod-selector). */
+  readonly podSelector?: string;
+  /** Delete pods instead of evicting them: bypasses PodDisruptionBudgets. Explicit opt-in. @default false */
+  readonly disableEviction?: boolean;
+  /** Wait between eviction retries after a 429 (PDB) (kubectl: 5 s). @default 5000 */
+  readonly retryIntervalMs?: number;
+  /** At most this many pods evicted/awaited at once. @default unbounded (kubectl: all at once) */
+  readonly concurrency?: number;
+}
+
+export interface DrainRunOptions extends DrainOptions, DrainProgress {
+  /** Recorded on the node (kube-upkeep.io/cordoned-by) so uncordon only removes our cordon. */
+  readonly runId: string;
+  /** Cancels the drain (the node stays cordoned). */
+  readonly signal?: AbortSignal;
+  /** Watch re-list delay after errors (tests). @default 1000 */
+  readonly relistDelayMs?: number;
+}
+
+export interface DrainResult {
+  readonly nodeName: string;
+  readonly runId: string;
+  readonly cordon: CordonResult;
+  /** namespace/name of each pod evicted (or deleted) and gone, in completion order. */
+  readonly evictedPods: readonly string[];
+  /** Pods left on the node on purpose: DaemonSet pods, mirror pods, long-deleted pods. */
+  readonly skippedPods: readonly { readonly pod: string; readonly reason: string }[];
+  /** Grouped filter warnings ("ignoring DaemonSet-managed Pods: ns/a"). */
+  readonly warnings: readonly string[];
+  /** Eviction attempts refused with 429 (PodDisruptionBudget), over all pods. */
+  readonly retries: number;
+  readonly durationMs: number;
+  readonly usingEviction: boolean;
+}
+
+/** Throws ValidationErrors listing every bad option. */
+export function validateDrainOptions(
+  where: string,
+  nodeName: string,
+  opts: DrainOptions & { runId?: string },
+): void {
+  const errs: ValidationError[] = [];
+  if (
+    typeof nodeName !== "string" ||
+    nodeName.length === 0 ||
+    nodeName.length > 253 ||
+    !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(nodeName)
+  ) {
+    errs.push(
+      new ValidationError(
+        where,
+        "nodeName",
+        nodeName,
+        "not a Kubernetes node name",
+        "use the name `kubectl get nodes` shows",
+      ),
+    );
+  }
+  if (
+    "runId" in opts &&
+    (typeof opts.runId !== "string" || opts.runId.length === 0 || opts.runId.length > 253)
+  ) {
+    errs.push(
+      new ValidationError(
+        where,
+        "runId",
+        opts.runId,
+        "must be a non-empty string of at most 253 characters",
+        'pass an id for this maintenance run, e.g. "upgrade-v1.35.4"',
+      ),
+    );
+  }
+  const num = (
+    field: keyof DrainOptions,
+    v: unknown,
+    ok: (n: number) => boolean,
+    problem: string,
+    fix: string,
+  ) => {
+    if (v === undefined) return;
+    if (typeof v !== "number" || !Number.isFinite(v) || !ok(v))
+      errs.push(new ValidationError(where, field, v, problem, fix));
+  };
+  num(
+    "timeoutSeconds",
+    opts.timeoutSeconds,
+    (n) => n > 0,
+    "must be a positive number of seconds (kubectl's 0 = wait forever is not supported)",
+    `give a finite timeout, e.g. ${DEFAULT_DRAIN_TIMEOUT_SECONDS}`,
+  );
+  num(
+    "gracePeriodSeconds",
+    opts.gracePeriodSeconds,
+    (n) => Number.isInteger(n) && n >= 0,
+    "must be an integer >= 0",
+    "leave it unset to use each pod's terminationGracePeriodSeconds",
+  );
+  num(
+    "retryIntervalMs",
+    opts.retryIntervalMs,
+    (n) => n > 0,
+    "must be a positive number of milliseconds",
+    `use e.g. ${DEFAULT_RETRY_INTERVAL_MS}`,
+  );
+  num(
+    "concurrency",
+    opts.concurrency,
+    (n) => Number.isInteger(n) && n >= 1,
+    "must be an integer >= 1",
+    "leave it unset to evict all pods at once",
+  );
+  num(
+    "skipWaitForDeleteTimeoutSeconds",
+    opts.skipWaitForDeleteTimeoutSeconds,
+    (n) => Number.isInteger(n) && n >= 0,
+    "must be an integer >= 0",
+    "use 0 to always wait for deleted pods",
+  );
+  if (opts.podSelector !== undefined && typeof opts.podSelector !== "string") {
+    errs.push(
+      new ValidationError(
+        where,
+        "podSelector",
+        opts.podSelector,
+        "must be a label selector string",
+        'write it like kubectl: "app=web,tier!=db"',
+      ),
+    );
+  }
+  if (errs.length === 1) throw errs[0];
+  if (errs.length > 1) throw new ValidationErrors(errs);
+}
+
+/** GET each DaemonSet referenced by a pod's controller (kubectl daemonSetFilter does it per pod). */
+async function lookupDaemonSets(
+  clients: DrainClients,
+  pods: readonly V1Pod[],
+): Promise<Map<string, DaemonSetLookup>> {
+  const refs = new Set<string>();
+  for (const p of pods) {
+    const ds = daemonSetOf(p);
+    if (ds !== undefined) refs.add(ds);
+  }
+  const out = new Map<string, DaemonSetLookup>();
+  await Promise.all(
+    [...refs].map(async (key) => {
+      const [namespace, name] = [key.slice(0, key.indexOf("/")), key.slice(key.indexOf("/") + 1)];
+      try {
+        await clients.apps.readNamespacedDaemonSet({ name, namespace });
+        out.set(key, "found");
+      } catch (e) {
+        out.set(key, apiStatusCode(e) === 404 ? "not-found" : { error: apiErrorMessage(e) });
+      }
+    }),
+  );
+  return out;
+}
+
+/** The pods of the node, filtered (kubectl GetPodsForDeletion). Nothing is changed. */
+export async function podsForDeletion(
+  clients: DrainClients,
+  nodeName: string,
+  opts: DrainOptions = {},
+  pods?: readonly V1Pod[],
+): Promise<PodDeleteList> {
+  const list =
+    pods ??
+    (
+      await clients.core.listPodForAllNamespaces({
+        fieldSelector: `spec.nodeName=${nodeName}`,
+        labelSelector: opts.podSelector || undefined,
+      })
+    ).items;
+  const daemonSets = await lookupDaemonSets(clients, list);
+  return filterPods(list, makeFilters(opts, { daemonSets }), opts);
+}
+
+/** Runs async tasks with at most `limit` at a time. */
+async function runBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+class TimedOut extends Error {}
+
+/**
+ * Cordon the node and evict (or delete) its pods. See the file comment for the order and the
+ * state the node is left in on each failure.
+ */
+export async function drainNode(
+  kc: KubeConfig | DrainClients,
+  nodeName: string,
+  opts: DrainRunOptions,
+): Promise<DrainResult> {
+  const started = Date.now();
+  validateDrainOptions("drainNode", nodeName, opts);
+  const clients = "core" in kc ? kc : makeClients(kc);
+  const usingEviction = !opts.disableEviction;
+  const timeoutMs = (opts.timeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS) * 1000;
+  const retryIntervalMs = opts.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
+
+  // 2. check before touching anything
+  const node = await clients.core.readNode({ name: nodeName });
+  const preflight = await podsForDeletion(clients, nodeName, opts);
+  if (preflight.errors.length > 0) {
+    throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);
+  }
+
+  // 3. cordon, watch, list + filter again
+  const cordon = await cordonNode(clients.core, nodeName, { runId: opts.runId });
+  opts.onCordoned?.(cordon);
+  const tracker = new PodDeletionTracker(clients, nodeName, {
+    podSelector: opts.podSelector,
+    relistDelayMs: opts.relistDelayMs,
+    onWarning: opts.onWarning,
+  });
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new TimedOut("timeout")), timeoutMs);
+  const onOuterAbort = () => deadline.abort(opts.signal?.reason);
+  opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  try {
+    const list = await podsForDeletion(clients, nodeName, opts, await tracker.start());
+    if (list.errors.length > 0) {
+      let cordoned = true;
+      if (cordon.cordonedByUs && !cordon.alreadyCordoned) {
+        await uncordonNode(clients.core, nodeName, { runId: opts.runId });
+        cordoned = false;
+      }
+      throw new DrainFilterError(nodeName, cordoned, list.errors);
+    }
+    for (const w of list.warnings) opts.onWarning?.(w);
+
+    // 4. evict everything
+    const evicted: string[] = [];
+    const skipped = [...list.skipped];
+    const failures: string[] = [];
+    const pending = new Map<string, PendingPod>();
+    let retries = 0;
+    for (const p of list.pods)
+      pending.set(podKey(p), { pod: podKey(p), state: "not-started", blockedBy: [] });
+    const signal = deadline.signal;
+
+    const one = async (pod: V1Pod): Promise<void> => {
+      const key = podKey(pod);
+      if (signal.aborted) return;
+      let active = pod;
+      let attempt = 0;
+      pending.set(key, { pod: key, state: "evicting", blockedBy: [] });
+      opts.onEvicting?.({ pod: key, usingEviction, message: evictingMessage(key, usingEviction) });
+      for (;;) {
+        if (signal.aborted) return;
+        const outcome: EvictOutcome = usingEviction
+          ? await evictPod(clients, active, opts.gracePeriodSeconds)
+          : await deletePod(clients, active, opts.gracePeriodSeconds);
+        if (outcome.kind === "evicted") break;
+        if (outcome.kind === "gone") {
+          pending.delete(key);
+          evicted.push(key);
+          opts.onDeleted?.({
+            pod: key,
+            usingEviction,
+            skipped: false,
+            message: deletedMessage(key, usingEviction),
+          });
+          return;
+        }
+        if (outcome.kind === "pdb") {
+          attempt++;
+          retries++;
+          const pdbs = await blockingPdbs(clients, active);
+          pending.set(key, { pod: key, state: "evicting", blockedBy: pdbs });
+          opts.onPdbRetry?.({
+            pod: key,
+            usingEviction,
+            pdbs,
+            attempt,
+            retryInMs: retryIntervalMs,
+            message: pdbRetryMessage(key, pdbs, retryIntervalMs, outcome.message),
+          });
+          await sleep(retryIntervalMs, signal);
+        } else if (outcome.kind === "namespace-terminating") {
+          // kubectl: a pod already being deleted in a terminating namespace just needs waiting for
+          if (active.metadata?.deletionTimestamp) break;
+          opts.onWarning?.(terminatingNamespaceMessage(key, retryIntervalMs, outcome.message));
+          await sleep(retryIntervalMs, signal);
+        } else if (outcome.kind === "multiple-pdbs") {
+          let pdbs: PdbBlock[] = [];
+          try {
+            const all = await clients.policy.listNamespacedPodDisruptionBudget({
+              namespace: active.metadata?.namespace ?? "",
+            });
+            pdbs = pdbsCoveringPod(all.items, active).map(pdbBlock);
+          } catch {
+            // best effort
+          }
+          pending.delete(key);
+          failures.push(multiplePdbMessage(key, pdbs, outcome.message));
+          return;
+        } else {
+          pending.delete(key);
+          failures.push(evictErrorMessage(key, outcome.message, usingEviction));
+          return;
+        }
+        if (signal.aborted) return;
+        // kubectl refreshes the pod before retrying; a pod of another UID means ours is gone
+        if (!tracker.isPresent(active.metadata?.uid ?? "")) {
+          pending.delete(key);
+          evicted.push(key);
+          opts.onDeleted?.({
+            pod: key,
+            usingEviction,
+            skipped: false,
+            message: deletedMessage(key, usingEviction),
+          });
+          return;
+        }
+        active = tracker.current(active.metadata?.uid ?? "") ?? active;
+      }
+      pending.set(key, { pod: key, state: "terminating", blockedBy: [] });
+      try {
+        const how = await tracker.waitGone(
+          active,
+          signal,
+          opts.skipWaitForDeleteTimeoutSeconds ?? 0,
+        );
+        pending.delete(key);
+        if (how === "skipped") {
+          const msg = podSkipMessage(
+            active.metadata?.name ?? "",
+            opts.skipWaitForDeleteTimeoutSeconds ?? 0,
+          );
+          skipped.push({ pod: key, reason: msg });
+          opts.onWarning?.(msg);
+          opts.onDeleted?.({ pod: key, usingEviction, skipped: true, message: msg });
+        } else {
+          evicted.push(key);
+          opts.onDeleted?.({
+            pod: key,
+            usingEviction,
+            skipped: false,
+            message: deletedMessage(key, usingEviction),
+          });
+        }
+      } catch {
+        // aborted: stays pending
+      }
+    };
+
+    await runBounded(list.pods, opts.concurrency ?? Math.max(1, list.pods.length), one);
+
+    if (deadline.signal.aborted) {
+      if (deadline.signal.reason instanceof TimedOut) {
+        throw new DrainTimeoutError(nodeName, timeoutMs, [...pending.values()], evicted);
+      }
+      throw new DrainEvictionError(nodeName, ["drain cancelled", ...failures], evicted);
+    }
+    if (failures.length > 0) throw new DrainEvictionError(nodeName, failures, evicted);
+    return {
+      nodeName,
+      runId: opts.runId,
+      cordon,
+      evictedPods: evicted,
+      skippedPods: skipped,
+      warnings: list.warnings,
+      retries,
+      durationMs: Date.now() - started,
+      usingEviction,
+    };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onOuterAbort);
+    tracker.stop();
+  }
+}
+
+/** Cordon a node, recording runId (see cordon.ts). */
+export async function cordon(
+  kc: KubeConfig | DrainClients,
+  nodeName: string,
+  runId: string,
+): Promise<CordonResult> {
+  const clients = "core" in kc ? kc : makeClients(kc);
+  return cordonNode(clients.core, nodeName, { runId });
+}
+
+/** Uncordon a node only if kube-upkeep cordoned it (see cordon.ts). */
+export async function uncordon(
+  kc: KubeConfig | DrainClients,
+  nodeName: string,
+  opts: UncordonOptions = {},
+): Promise<UncordonResult> {
+  const clients = "core" in kc ? kc : makeClients(kc);
+  return uncordonNode(clients.core, nodeName, opts);
+}
