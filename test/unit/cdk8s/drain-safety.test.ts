@@ -1,0 +1,530 @@
+import { App, Chart, Testing } from "cdk8s";
+import * as kplus from "cdk8s-plus-33";
+import { k8s } from "cdk8s-plus-33";
+import { Construct } from "constructs";
+import { checkDrainSafety, DrainSafety, Finding, PodDisruptionBudget } from "kube-upkeep/cdk8s";
+import { ValidationError } from "kube-upkeep/core";
+
+/** A raw Deployment with fixed names and labels. */
+function deployment(
+  scope: Construct,
+  name: string,
+  replicas: number | undefined,
+  labels: Record<string, string>,
+) {
+  return new k8s.KubeDeployment(scope, name, {
+    metadata: { name },
+    spec: {
+      ...(replicas === undefined ? {} : { replicas }),
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: "app", image: "registry.example/app:1" }] },
+      },
+    },
+  });
+}
+
+function pdb(
+  scope: Construct,
+  name: string,
+  budget: { minAvailable?: number | string; maxUnavailable?: number | string },
+  matchLabels: Record<string, string>,
+) {
+  return new PodDisruptionBudget(scope, `pdb-${name}`, {
+    metadata: { name },
+    selector: { matchLabels },
+    ...budget,
+  });
+}
+
+const brief = (fs: Finding[]) =>
+  fs.map((f) => ({ severity: f.severity, code: f.code, pdb: f.pdb, workloads: f.workloads }));
+
+function synthError(chart: Chart): string {
+  try {
+    Testing.synth(chart);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected synth to fail");
+}
+
+describe("checkDrainSafety", () => {
+  it("passes a realistic chart (web maxUnavailable 1, zookeeper minAvailable 2 of 3)", () => {
+    const chart = Testing.chart();
+    const web = deployment(chart, "web", 3, { app: "web" });
+    PodDisruptionBudget.forWorkload(chart, "web-pdb", web, {
+      metadata: { name: "web" },
+      maxUnavailable: 1,
+    });
+    const zk = new kplus.StatefulSet(chart, "zk", {
+      replicas: 3,
+      containers: [{ image: "zookeeper:3.9", portNumber: 2181 }],
+    });
+    PodDisruptionBudget.forWorkload(chart, "zk-pdb", zk, { minAvailable: 2 });
+    expect(checkDrainSafety(chart)).toEqual([]);
+  });
+
+  describe("pdb-blocks-drain", () => {
+    it.each([
+      ["maxUnavailable 0", { maxUnavailable: 0 }, 3],
+      ['maxUnavailable "0%"', { maxUnavailable: "0%" }, 3],
+      ["minAvailable = replicas", { minAvailable: 3 }, 3],
+      ["minAvailable > replicas", { minAvailable: 5 }, 3],
+      ['minAvailable "100%"', { minAvailable: "100%" }, 3],
+      ['minAvailable "90%" of 3 rounds up to 3', { minAvailable: "90%" }, 3],
+      ['minAvailable "50%" of 1 rounds up to 1', { minAvailable: "50%" }, 1],
+      ["minAvailable 1 of a default (1) replica", { minAvailable: 1 }, undefined],
+    ])("%s", (_n, budget, replicas) => {
+      const chart = Testing.chart();
+      deployment(chart, "web", replicas, { app: "web" });
+      pdb(chart, "web-pdb", budget, { app: "web" });
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings)).toEqual([
+        {
+          severity: "error",
+          code: "pdb-blocks-drain",
+          pdb: "web-pdb",
+          workloads: ["Deployment/web"],
+        },
+      ]);
+      expect(findings[0].path).toBe("test/pdb-web-pdb");
+      expect(findings[0].pdbs).toEqual(["web-pdb"]);
+      expect(findings[0].message).toContain("PodDisruptionBudget web-pdb");
+      expect(findings[0].message).toContain("Deployment/web");
+      expect(findings[0].message).toContain("Fix: ");
+    });
+
+    it("explains the arithmetic and the fix", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web" });
+      pdb(chart, "web-pdb", { minAvailable: "90%" }, { app: "web" });
+      expect(checkDrainSafety(chart)[0].message).toBe(
+        'PodDisruptionBudget web-pdb (the default namespace) sets minAvailable "90%" over Deployment/web (3 replicas): with all 3 pods healthy it allows 0 disruptions (percentages are rounded up), so kubectl drain can never evict them and waits until it times out. Fix: allow at least one disruption: maxUnavailable: 1 or minAvailable: 2 (a percentage of at most 66% for minAvailable), or raise the replica count.',
+      );
+    });
+
+    it("sums the replicas of every selected workload, as the disruption controller does", () => {
+      const chart = Testing.chart();
+      deployment(chart, "a", 2, { app: "shop", part: "a" });
+      deployment(chart, "b", 2, { app: "shop", part: "b" });
+      pdb(chart, "shop", { minAvailable: 3 }, { app: "shop" });
+      expect(checkDrainSafety(chart)).toEqual([]);
+      pdb(chart, "a-only", { minAvailable: 2 }, { part: "a" });
+      expect(brief(checkDrainSafety(chart)).map((f) => [f.code, f.pdb])).toEqual([
+        ["pdb-blocks-drain", "a-only"],
+        ["pdb-overlap", "shop"],
+      ]);
+    });
+
+    it("accepts rounding that still leaves a disruption", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web" });
+      pdb(chart, "web-pdb", { minAvailable: "66%" }, { app: "web" });
+      deployment(chart, "api", 2, { app: "api" });
+      pdb(chart, "api-pdb", { maxUnavailable: "1%" }, { app: "api" });
+      expect(checkDrainSafety(chart)).toEqual([]);
+    });
+
+    it("flags maxUnavailable 0 even when nothing is selected", () => {
+      const chart = Testing.chart();
+      pdb(chart, "orphan", { maxUnavailable: 0 }, { app: "nothing" });
+      expect(brief(checkDrainSafety(chart))).toEqual([
+        { severity: "error", code: "pdb-blocks-drain", pdb: "orphan", workloads: [] },
+        { severity: "warning", code: "pdb-selects-nothing", pdb: "orphan", workloads: [] },
+      ]);
+    });
+
+    it("ignores workloads scaled to zero", () => {
+      const chart = Testing.chart();
+      deployment(chart, "idle", 0, { app: "idle" });
+      pdb(chart, "idle", { minAvailable: 1 }, { app: "idle" });
+      expect(checkDrainSafety(chart)).toEqual([]);
+    });
+
+    it("checks raw KubePodDisruptionBudget objects too", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 2, { app: "web" });
+      new k8s.KubePodDisruptionBudget(chart, "raw", {
+        metadata: { name: "raw" },
+        spec: {
+          selector: { matchLabels: { app: "web" } },
+          minAvailable: k8s.IntOrString.fromNumber(2),
+        },
+      });
+      const [f] = checkDrainSafety(chart);
+      expect(f).toMatchObject({
+        code: "pdb-blocks-drain",
+        pdb: "raw",
+        path: "test/raw",
+        workloads: ["Deployment/web"],
+      });
+    });
+  });
+
+  describe("pdb-overlap", () => {
+    it("reports pods selected by two PDBs, naming both and the HTTP 500", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web", tier: "frontend" });
+      pdb(chart, "by-app", { maxUnavailable: 1 }, { app: "web" });
+      pdb(chart, "by-tier", { maxUnavailable: 1 }, { tier: "frontend" });
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings)).toEqual([
+        { severity: "error", code: "pdb-overlap", pdb: "by-app", workloads: ["Deployment/web"] },
+      ]);
+      expect(findings[0].pdbs).toEqual(["by-app", "by-tier"]);
+      expect(findings[0].message).toBe(
+        'Pods of Deployment/web (3 replicas) in the default namespace are selected by 2 PodDisruptionBudgets: by-app, by-tier. The Eviction API refuses such pods with HTTP 500 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support", so kubectl drain fails on every node running them. Fix: keep one PDB per workload; narrow the selectors so each pod matches exactly one.',
+      );
+    });
+
+    it("groups workloads with the same PDBs into one finding", () => {
+      const chart = Testing.chart();
+      deployment(chart, "a", 2, { app: "a", team: "x" });
+      deployment(chart, "b", 2, { app: "b", team: "x" });
+      pdb(chart, "team", { maxUnavailable: 1 }, { team: "x" });
+      new PodDisruptionBudget(chart, "ab", {
+        metadata: { name: "ab" },
+        selector: { matchExpressions: [{ key: "app", operator: "In", values: ["a", "b"] }] },
+        maxUnavailable: 1,
+      });
+      expect(brief(checkDrainSafety(chart))).toEqual([
+        {
+          severity: "error",
+          code: "pdb-overlap",
+          pdb: "team",
+          workloads: ["Deployment/a", "Deployment/b"],
+        },
+      ]);
+    });
+
+    it("only within one namespace", () => {
+      const app = Testing.app();
+      const a = new Chart(app, "a", { namespace: "a" });
+      const b = new Chart(app, "b", { namespace: "b" });
+      deployment(a, "web", 2, { app: "web" });
+      deployment(b, "web", 2, { app: "web" });
+      pdb(a, "web", { maxUnavailable: 1 }, { app: "web" });
+      pdb(b, "web", { maxUnavailable: 1 }, { app: "web" });
+      expect(checkDrainSafety(app)).toEqual([]);
+      // a PDB in chart b does not protect chart a's pods
+      expect(brief(checkDrainSafety(a))).toEqual([]);
+    });
+
+    it("sees across charts when given the App", () => {
+      const app = Testing.app();
+      const workloads = new Chart(app, "workloads", { namespace: "shop" });
+      const policies = new Chart(app, "policies", { namespace: "shop" });
+      deployment(workloads, "web", 2, { app: "web" });
+      pdb(workloads, "web-1", { maxUnavailable: 1 }, { app: "web" });
+      pdb(policies, "web-2", { maxUnavailable: 1 }, { app: "web" });
+      expect(brief(checkDrainSafety(app))).toEqual([
+        { severity: "error", code: "pdb-overlap", pdb: "web-1", workloads: ["Deployment/web"] },
+      ]);
+      expect(checkDrainSafety(app)[0].namespace).toBe("shop");
+      expect(checkDrainSafety(app)[0].message).toContain("in namespace shop");
+    });
+  });
+
+  describe("warnings", () => {
+    it("pdb-selects-nothing", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web" });
+      pdb(chart, "typo", { maxUnavailable: 1 }, { app: "wbe" });
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings)).toEqual([
+        { severity: "warning", code: "pdb-selects-nothing", pdb: "typo", workloads: [] },
+      ]);
+      expect(findings[0].message).toBe(
+        'PodDisruptionBudget typo (the default namespace) selects no workload in test (selector {"matchLabels":{"app":"wbe"}}). Fix: make the selector match the workload\'s pod template labels, or remove the PDB; ignore this if the pods are deployed outside this app.',
+      );
+    });
+
+    it("pdb-selects-nothing for a raw PDB without selector", () => {
+      const chart = Testing.chart();
+      new k8s.KubePodDisruptionBudget(chart, "nosel", {
+        metadata: { name: "nosel" },
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1) },
+      });
+      const [f] = checkDrainSafety(chart);
+      expect(f.code).toBe("pdb-selects-nothing");
+      expect(f.message).toContain("has no selector; a null selector selects no pods");
+    });
+
+    it("pdb-empty-selector (and the overlap it causes)", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web" });
+      pdb(chart, "web-pdb", { maxUnavailable: 1 }, { app: "web" });
+      new PodDisruptionBudget(chart, "all", {
+        metadata: { name: "all" },
+        selector: {},
+        maxUnavailable: 1,
+      });
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings)).toEqual([
+        { severity: "error", code: "pdb-overlap", pdb: "web-pdb", workloads: ["Deployment/web"] },
+        {
+          severity: "warning",
+          code: "pdb-empty-selector",
+          pdb: "all",
+          workloads: ["Deployment/web"],
+        },
+      ]);
+      expect(findings[1].message).toContain(
+        "has an empty selector, which selects every pod in the default namespace",
+      );
+    });
+
+    it("pdb-unscalable for maxUnavailable or percentages over DaemonSet, Job, CronJob and bare Pod", () => {
+      const chart = Testing.chart();
+      const labels = { app: "agent" };
+      const template = { metadata: { labels }, spec: { containers: [{ name: "c", image: "x" }] } };
+      new k8s.KubeDaemonSet(chart, "ds", {
+        metadata: { name: "agent" },
+        spec: { selector: { matchLabels: labels }, template },
+      });
+      new k8s.KubeJob(chart, "job", {
+        metadata: { name: "batch" },
+        spec: { parallelism: 2, template },
+      });
+      new k8s.KubeCronJob(chart, "cj", {
+        metadata: { name: "nightly" },
+        spec: { schedule: "0 2 * * *", jobTemplate: { spec: { template } } },
+      });
+      new k8s.KubePod(chart, "pod", { metadata: { name: "solo", labels }, spec: template.spec });
+      pdb(chart, "agent", { maxUnavailable: 1 }, labels);
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings)).toEqual([
+        {
+          severity: "warning",
+          code: "pdb-unscalable",
+          pdb: "agent",
+          workloads: ["DaemonSet/agent", "Job/batch", "CronJob/nightly", "Pod/solo"],
+        },
+      ]);
+      expect(findings[0].message).toContain("found no controllers");
+      expect(findings[0].message).toContain("Fix: use an integer minAvailable");
+    });
+
+    it("no pdb-unscalable for an integer minAvailable; bare pods and jobs count their pods", () => {
+      const chart = Testing.chart();
+      const labels = { app: "solo" };
+      new k8s.KubePod(chart, "pod", {
+        metadata: { name: "solo", labels },
+        spec: { containers: [{ name: "c", image: "x" }] },
+      });
+      pdb(chart, "solo", { minAvailable: 0 }, labels);
+      expect(checkDrainSafety(chart)).toEqual([]);
+      pdb(chart, "solo-1", { minAvailable: 1 }, labels);
+      expect(brief(checkDrainSafety(chart)).map((f) => f.code)).toEqual([
+        "pdb-blocks-drain",
+        "pdb-overlap",
+      ]);
+    });
+
+    it("a DaemonSet's pod count is unknown at synth: integer minAvailable is not judged", () => {
+      const chart = Testing.chart();
+      const labels = { app: "agent" };
+      new k8s.KubeDaemonSet(chart, "ds", {
+        metadata: { name: "agent" },
+        spec: { selector: { matchLabels: labels }, template: { metadata: { labels } } },
+      });
+      pdb(chart, "agent", { minAvailable: 5 }, labels);
+      expect(checkDrainSafety(chart)).toEqual([]);
+    });
+  });
+
+  describe("pdb-invalid (raw objects the API server would reject)", () => {
+    it("reports both fields, bad percentages and bad policies", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web" });
+      new k8s.KubePodDisruptionBudget(chart, "raw", {
+        metadata: { name: "raw" },
+        spec: {
+          selector: { matchLabels: { app: "web" } },
+          minAvailable: k8s.IntOrString.fromString("150%"),
+          unhealthyPodEvictionPolicy: "Sometimes",
+        },
+      });
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings).map((f) => [f.severity, f.code])).toEqual([
+        ["error", "pdb-invalid"],
+        ["error", "pdb-invalid"],
+      ]);
+      expect(findings[0].message).toBe(
+        'test/raw (PodDisruptionBudget raw): invalid minAvailable "150%": percentage must be between 0% and 100%. Fix: use a percentage from "0%" to "100%", e.g. minAvailable: 2 or minAvailable: "50%" (the API server would reject this PodDisruptionBudget)',
+      );
+      expect(findings[1].message).toContain('invalid spec.unhealthyPodEvictionPolicy "Sometimes"');
+    });
+  });
+
+  describe("downgrade", () => {
+    function blocked() {
+      const chart = Testing.chart();
+      deployment(chart, "postgres", 1, { app: "postgres" });
+      pdb(chart, "postgres", { minAvailable: 1 }, { app: "postgres" });
+      deployment(chart, "web", 2, { app: "web" });
+      pdb(chart, "web", { maxUnavailable: 0 }, { app: "web" });
+      return chart;
+    }
+
+    it("turns a named error into a warning, leaving the others", () => {
+      const findings = checkDrainSafety(blocked(), {
+        downgrade: [
+          {
+            code: "pdb-blocks-drain",
+            pdb: "postgres",
+            reason: "single primary, failed over by hand",
+          },
+        ],
+      });
+      expect(brief(findings)).toEqual([
+        { severity: "error", code: "pdb-blocks-drain", pdb: "web", workloads: ["Deployment/web"] },
+        {
+          severity: "warning",
+          code: "pdb-blocks-drain",
+          pdb: "postgres",
+          workloads: ["Deployment/postgres"],
+        },
+      ]);
+      expect(findings[1].downgraded).toBe(true);
+      expect(findings[1].message).toMatch(
+        / \[downgraded to a warning by the DrainSafety downgrade option: single primary, failed over by hand\]$/,
+      );
+    });
+
+    it("matches by namespace/name or construct path, or every PDB when pdb is omitted", () => {
+      expect(
+        checkDrainSafety(blocked(), {
+          downgrade: [{ code: "pdb-blocks-drain", pdb: "test/pdb-web" }],
+        }).map((f) => [f.pdb, f.severity]),
+      ).toEqual([
+        ["postgres", "error"],
+        ["web", "warning"],
+      ]);
+      expect(
+        checkDrainSafety(blocked(), { downgrade: [{ code: "pdb-blocks-drain" }] }).every(
+          (f) => f.severity === "warning",
+        ),
+      ).toBe(true);
+      const app = Testing.app();
+      const chart = new Chart(app, "c", { namespace: "db" });
+      deployment(chart, "pg", 1, { app: "pg" });
+      pdb(chart, "pg", { minAvailable: 1 }, { app: "pg" });
+      expect(
+        checkDrainSafety(app, { downgrade: [{ code: "pdb-blocks-drain", pdb: "db/pg" }] })[0]
+          .severity,
+      ).toBe("warning");
+      expect(
+        checkDrainSafety(app, { downgrade: [{ code: "pdb-blocks-drain", pdb: "other/pg" }] })[0]
+          .severity,
+      ).toBe("error");
+    });
+
+    it("downgrades an overlap by any of its PDBs", () => {
+      const chart = Testing.chart();
+      deployment(chart, "web", 3, { app: "web", tier: "frontend" });
+      pdb(chart, "by-app", { maxUnavailable: 1 }, { app: "web" });
+      pdb(chart, "by-tier", { maxUnavailable: 1 }, { tier: "frontend" });
+      const [f] = checkDrainSafety(chart, { downgrade: [{ code: "pdb-overlap", pdb: "by-tier" }] });
+      expect([f.code, f.severity, f.downgraded]).toEqual(["pdb-overlap", "warning", true]);
+    });
+
+    it("rejects codes that are not errors", () => {
+      const chart = Testing.chart();
+      let e: unknown;
+      try {
+        checkDrainSafety(chart, { downgrade: [{ code: "pdb-selects-nothing" as never }] });
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as Error).message).toBe(
+        'test: invalid downgrade[0].code "pdb-selects-nothing": is already a warning. Fix: use one of pdb-blocks-drain, pdb-overlap, pdb-invalid',
+      );
+      expect(
+        () => new DrainSafety(chart, "ds", { downgrade: [{ code: "pdb-block" as never }] }),
+      ).toThrow('test/ds: invalid downgrade[0].code "pdb-block": is not a DrainSafety error code');
+    });
+  });
+});
+
+describe("DrainSafety construct", () => {
+  it("fails Testing.synth listing every error at once, with PDB and workload names", () => {
+    const chart = Testing.chart();
+    deployment(chart, "web", 3, { app: "web" });
+    pdb(chart, "web-zero", { maxUnavailable: 0 }, { app: "web" });
+    deployment(chart, "api", 2, { app: "api" });
+    pdb(chart, "api-all", { minAvailable: 2 }, { app: "api" });
+    new DrainSafety(chart, "drain-safety", { onWarnings: () => undefined });
+    const message = synthError(chart);
+    const lines = message.split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe("Validation failed with the following errors:");
+    expect(lines[1]).toMatch(
+      /^  \[test\/drain-safety\] DrainSafety error \[pdb-blocks-drain\]: PodDisruptionBudget web-zero .* Fix: /,
+    );
+    expect(lines[2]).toMatch(
+      /^  \[test\/drain-safety\] DrainSafety error \[pdb-blocks-drain\]: PodDisruptionBudget api-all .* Fix: /,
+    );
+    expect(message).toContain("Deployment/web");
+    expect(message).toContain("Deployment/api (2 replicas)");
+  });
+
+  it("synthesizes when there are only warnings, and reports them once", () => {
+    const chart = Testing.chart();
+    deployment(chart, "web", 3, { app: "web" });
+    pdb(chart, "typo", { maxUnavailable: 1 }, { app: "wbe" });
+    const seen: Finding[][] = [];
+    new DrainSafety(chart, "drain-safety", { onWarnings: (ws) => seen.push([...ws]) });
+    expect(Testing.synth(chart).map((o) => o.kind)).toEqual(["Deployment", "PodDisruptionBudget"]);
+    Testing.synth(chart);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].map((f) => f.code)).toEqual(["pdb-selects-nothing"]);
+  });
+
+  it("prints warnings with console.warn by default", () => {
+    const chart = Testing.chart();
+    pdb(chart, "typo", { maxUnavailable: 1 }, { app: "wbe" });
+    new DrainSafety(chart, "drain-safety");
+    const warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      Testing.synth(chart);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toMatch(
+        /^kube-upkeep DrainSafety warning \[pdb-selects-nothing\]: PodDisruptionBudget typo/,
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("honours downgrades and exposes findings()", () => {
+    const chart = Testing.chart();
+    deployment(chart, "pg", 1, { app: "pg" });
+    pdb(chart, "pg", { minAvailable: 1 }, { app: "pg" });
+    const check = new DrainSafety(chart, "drain-safety", {
+      downgrade: [{ code: "pdb-blocks-drain", pdb: "pg" }],
+      onWarnings: () => undefined,
+    });
+    expect(() => Testing.synth(chart)).not.toThrow();
+    expect(check.findings().map((f) => [f.code, f.severity])).toEqual([
+      ["pdb-blocks-drain", "warning"],
+    ]);
+    expect(check.target).toBe(chart);
+  });
+
+  it("added to the App, fails app.synth() for a cross-chart overlap", () => {
+    const app = new App({ outdir: Testing.app().outdir });
+    const workloads = new Chart(app, "workloads");
+    const policies = new Chart(app, "policies");
+    deployment(workloads, "web", 2, { app: "web" });
+    pdb(workloads, "web-a", { maxUnavailable: 1 }, { app: "web" });
+    pdb(policies, "web-b", { maxUnavailable: 1 }, { app: "web" });
+    new DrainSafety(app, "drain-safety");
+    expect(() => app.synth()).toThrow(
+      "[drain-safety] DrainSafety error [pdb-overlap]: Pods of Deployment/web (2 replicas) in the default namespace are selected by 2 PodDisruptionBudgets: web-a, web-b.",
+    );
+  });
+});
