@@ -3,6 +3,7 @@
  * pattern for their kind, then quoted with shell-quote. Validation keeps surprising characters
  * out of scripts altogether; quoting makes the script safe even if a pattern is loosened later.
  */
+import { CronExpressionParser } from "cron-parser";
 import { quote } from "shell-quote";
 import * as path from "node:path";
 import { ValidationError } from "../errors";
@@ -12,6 +13,21 @@ export function shq(value: string | number): string {
   const s = String(value);
   // shell-quote renders "" as '' which is what we want; never return an empty word.
   return s === "" ? "''" : quote([s]);
+}
+
+/**
+ * Like {@link shq}, but readable: words made only of characters no shell treats specially
+ * (letters, digits and _ @ % + = : , . / -) stay bare, other words without a single quote go
+ * in single quotes (where every character is literal), the rest through shell-quote. Keeps
+ * rendered scripts shellcheck-clean (shell-quote backslash-escapes `=` and `:`). A word that
+ * would read as an assignment (`NAME=...`) is always quoted.
+ */
+export function shArg(value: string | number): string {
+  const s = String(value);
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(s)) return s;
+  // Inside single quotes every character is literal; only ' itself needs shell-quote's care.
+  if (!s.includes("'")) return `'${s}'`;
+  return shq(s);
 }
 
 /** Characters that never belong in a value that is rendered into a script. */
@@ -80,5 +96,125 @@ export function validateUrl(where: string, field: string, value: string): string
     return fail("not parseable as a URL");
   }
   if (u.username || u.password) fail("URL carries credentials");
+  return value;
+}
+
+/**
+ * A program to run: a bare command name looked up on PATH (`etcdctl`) or an absolute,
+ * normalized path (`/usr/local/bin/etcdctl`).
+ */
+export function validateCommand(where: string, field: string, value: string): string {
+  if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(value)) return value;
+  if (typeof value === "string" && value.startsWith("/"))
+    return validateAbsolutePath(where, field, value);
+  throw new ValidationError(
+    where,
+    field,
+    value,
+    "not a command name or an absolute path",
+    "give a name found on PATH such as etcdctl (letters, digits, . _ + -) or an absolute path such as /usr/local/bin/etcdctl",
+  );
+}
+
+/** A plain file name (no directory part): letters, digits, . _ + -, not "." or "..". */
+export function validateFileName(where: string, field: string, value: string): string {
+  if (
+    typeof value !== "string" ||
+    !/^[A-Za-z0-9._+-]+$/.test(value) ||
+    value === "." ||
+    value === ".." ||
+    value.length > 255
+  ) {
+    throw new ValidationError(
+      where,
+      field,
+      value,
+      "not a plain file name",
+      "use only letters, digits and . _ + - (no '/'), for example .etcd-snapshot-in-progress.db",
+    );
+  }
+  return value;
+}
+
+/** An integer within [min, max]. */
+export function validateInteger(
+  where: string,
+  field: string,
+  value: number,
+  min: number,
+  max: number,
+): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(
+      where,
+      field,
+      value,
+      `must be an integer from ${min} to ${max}`,
+      `give a whole number between ${min} and ${max}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A container image reference: [registry/]repository[:tag][@digest], lower-case repository,
+ * no whitespace or shell metacharacters.
+ */
+export function validateImage(where: string, field: string, value: string): string {
+  if (
+    typeof value !== "string" ||
+    value.length > 512 ||
+    !/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(
+      value,
+    )
+  ) {
+    throw new ValidationError(
+      where,
+      field,
+      value,
+      "not a container image reference",
+      "give an image such as registry.k8s.io/etcd:3.6.6-0 or docker.io/library/busybox:1.37.0",
+    );
+  }
+  return value;
+}
+
+const CRON_FIELD_NAMES = ["minute", "hour", "day of month", "month", "day of week"];
+const CRON_FIELD_PATTERNS = [
+  /^[0-9*,/-]+$/,
+  /^[0-9*,/-]+$/,
+  /^[0-9*,/?-]+$/,
+  /^([0-9*,/-]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)+$/i,
+  /^([0-9*,/?-]|sun|mon|tue|wed|thu|fri|sat)+$/i,
+];
+
+/**
+ * A Kubernetes CronJob schedule: exactly five fields (minute hour day-of-month month
+ * day-of-week) in the syntax the CronJob controller accepts, checked by cron-parser.
+ * Macros (@daily) and TZ= prefixes are rejected: use the five fields and the CronJob's
+ * `timeZone`.
+ */
+export function validateCronSchedule(where: string, field: string, value: string): string {
+  const fail = (problem: string) => {
+    throw new ValidationError(
+      where,
+      field,
+      value,
+      problem,
+      'give five fields "minute hour day-of-month month day-of-week", for example "0 2 * * *" (daily at 02:00)',
+    );
+  };
+  if (typeof value !== "string") return fail("not a string");
+  const fields = value.trim().split(/\s+/);
+  if (fields.length !== 5) fail(`has ${fields.length} fields, a CronJob schedule has exactly 5`);
+  fields.forEach((f, i) => {
+    if (!CRON_FIELD_PATTERNS[i].test(f))
+      fail(`${CRON_FIELD_NAMES[i]} field ${JSON.stringify(f)} has characters cron does not accept`);
+  });
+  try {
+    CronExpressionParser.parse(value.trim());
+  } catch (e) {
+    fail(`cron-parser rejects it (${(e as Error).message})`);
+  }
   return value;
 }

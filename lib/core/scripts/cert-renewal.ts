@@ -1,0 +1,421 @@
+/**
+ * kubeadm certificate renewal, rendered from typed options.
+ *
+ * The script:
+ *  1. runs `kubeadm certs check-expiration` and reads each certificate's name, residual time
+ *     (seconds), externallyManaged and missing fields;
+ *  2. renews, with `kubeadm certs renew <name>` (or `all` when asked), only the certificates
+ *     that expire within `renewBeforeDays`; externally managed ones are reported, never renewed;
+ *  3. restarts the control-plane static pods the documented way: moves every manifest out of
+ *     the manifests directory into a stash directory next to it (on the same host filesystem,
+ *     so an interrupted run leaves them where an operator finds them), waits longer than the
+ *     kubelet's 20 s fileCheckFrequency, moves them back (also on error or SIGTERM);
+ *  4. checks again and exits 1, naming them, if any certificate is still within the threshold.
+ * A kubeadm failure exits 1 with kubeadm's own output in the error line. Dry-run mode stops
+ * after step 1's report.
+ *
+ * Parsing without jq: the check runs with `-o jsonpath=...` (kubeadm's output flags accept
+ * json, yaml, jsonpath and go-template since check-expiration gained structured output in
+ * 1.30), printing one `name residualTime externallyManaged missing` line per certificate of
+ * the v1alpha3 `CertificateExpirationInfo` (`.certificates[]`). awk reads those lines; awk
+ * also accepts residualTime printed in exponent form (kubeadm's jsonpath printer round-trips
+ * numbers through float64, e.g. 3.1535999e+07). Needs only sh, awk, mv, mktemp, sleep, find
+ * (busybox has them all).
+ *
+ * Where kubeadm runs: with `rootfs` set (the CronJob sets "/host", where the host's / is
+ * mounted) every kubeadm call is `chroot <rootfs> <kubeadm> ...`, i.e. the host's own kubeadm
+ * with the host's paths. Why chroot and not a kubeadm shipped in an image: the host's kubeadm
+ * is the version the cluster was installed and upgraded with (no image to keep in step), and
+ * kubeadm always reads and renews the kubeconfig files (admin.conf, controller-manager.conf,
+ * scheduler.conf, super-admin.conf) under the fixed /etc/kubernetes — `certs renew` has no
+ * flag to move that — so only a chroot (or running on the host) gives it the host's files.
+ * Without `rootfs` the script runs kubeadm found on PATH (or at the given path) directly,
+ * which is how it runs on a host by hand and in tests.
+ */
+import { ValidationError } from "../errors";
+import { shArg, validateAbsolutePath, validateCommand, validateInteger } from "./shell";
+
+/** The certificates `kubeadm certs renew` knows (kubeadm 1.30 - 1.35), as check-expiration names them. */
+export const KUBEADM_CERTIFICATES = [
+  "admin.conf",
+  "apiserver",
+  "apiserver-etcd-client",
+  "apiserver-kubelet-client",
+  "controller-manager.conf",
+  "etcd-healthcheck-client",
+  "etcd-peer",
+  "etcd-server",
+  "front-proxy-client",
+  "scheduler.conf",
+  "super-admin.conf",
+] as const;
+
+/** A certificate name as `kubeadm certs renew` accepts it. */
+export type KubeadmCertificate = (typeof KUBEADM_CERTIFICATES)[number];
+
+/** Options of the certificate renewal script. Paths must be absolute and normalized. */
+export interface CertRenewalScriptOptions {
+  /**
+   * Renew a certificate when it expires within this many days (1..365). Keep it below the
+   * certificate validity (kubeadm issues 365-day certificates): with 365 a freshly renewed
+   * certificate is still "within the threshold" and the final check fails.
+   *
+   * @default 30
+   */
+  readonly renewBeforeDays?: number;
+  /**
+   * Which certificates to consider (names as `kubeadm certs check-expiration` prints them).
+   *
+   * @default - every certificate kubeadm reports
+   */
+  readonly certificates?: readonly KubeadmCertificate[];
+  /**
+   * When any considered certificate is due, run `kubeadm certs renew all` instead of renewing
+   * only the due ones (keeps every certificate on the same expiry date).
+   *
+   * @default false
+   */
+  readonly renewAll?: boolean;
+  /**
+   * Only report what would be renewed; renew nothing, restart nothing.
+   *
+   * @default false
+   */
+  readonly dryRun?: boolean;
+  /**
+   * kubeadm: a name looked up on PATH or an absolute path (inside `rootfs` when that is set).
+   *
+   * @default "kubeadm"
+   */
+  readonly kubeadm?: string;
+  /**
+   * Host root to chroot into for every kubeadm call; file operations on the manifests use
+   * `<rootfs><manifestsDir>`. The CronJob mounts the host's / at /host and sets "/host".
+   *
+   * @default - no chroot: run kubeadm directly
+   */
+  readonly rootfs?: string;
+  /**
+   * `--cert-dir` for kubeadm (as kubeadm sees it, i.e. inside `rootfs`).
+   *
+   * @default "/etc/kubernetes/pki" (kubeadm's default; passed explicitly so the script never
+   * depends on what the kubeadm-config ConfigMap says)
+   */
+  readonly certDir?: string;
+  /**
+   * `--kubeconfig` for kubeadm: the admin kubeconfig kubeadm uses to read the kubeadm-config
+   * ConfigMap (it falls back to defaults when the API server is unreachable).
+   *
+   * @default "/etc/kubernetes/admin.conf"
+   */
+  readonly kubeconfig?: string;
+  /**
+   * `--config` for kubeadm: a kubeadm configuration file to use instead of the cluster's.
+   *
+   * @default - not passed
+   */
+  readonly config?: string;
+  /**
+   * The kubelet's static pod manifests directory (staticPodPath).
+   *
+   * @default "/etc/kubernetes/manifests"
+   */
+  readonly manifestsDir?: string;
+  /**
+   * Where the manifests wait during the restart: a `kube-upkeep-manifests.XXXXXX` directory
+   * is created inside it. Must be on the host, outside `manifestsDir`.
+   *
+   * @default "/etc/kubernetes/tmp" (kubeadm keeps its own upgrade backups there)
+   */
+  readonly stashDir?: string;
+  /**
+   * Seconds to wait between moving the manifests out and back. The kubelet looks at the
+   * directory every 20 s (fileCheckFrequency), so anything above 20 lets it see the removal.
+   * Lower values only make sense in tests.
+   *
+   * @default 30
+   */
+  readonly restartWaitSeconds?: number;
+}
+
+/** Options with every default filled in, validated. */
+export interface ResolvedCertRenewalOptions {
+  readonly renewBeforeDays: number;
+  readonly certificates: readonly KubeadmCertificate[];
+  readonly renewAll: boolean;
+  readonly dryRun: boolean;
+  readonly kubeadm: string;
+  readonly rootfs?: string;
+  readonly certDir: string;
+  readonly kubeconfig: string;
+  readonly config?: string;
+  readonly manifestsDir: string;
+  readonly stashDir: string;
+  readonly restartWaitSeconds: number;
+}
+
+export const CERT_RENEWAL_DEFAULTS = {
+  renewBeforeDays: 30,
+  kubeadm: "kubeadm",
+  certDir: "/etc/kubernetes/pki",
+  kubeconfig: "/etc/kubernetes/admin.conf",
+  manifestsDir: "/etc/kubernetes/manifests",
+  stashDir: "/etc/kubernetes/tmp",
+  restartWaitSeconds: 30,
+} as const;
+
+/**
+ * The jsonpath kubeadm prints the certificates with: one line per certificate,
+ * `name residualTime externallyManaged missing`.
+ */
+export const CHECK_EXPIRATION_JSONPATH =
+  '{range .certificates[*]}{.name}{" "}{.residualTime}{" "}{.externallyManaged}{" "}{.missing}{"\\n"}{end}';
+
+function bool(where: string, field: string, value: unknown, dflt: boolean): boolean {
+  if (value === undefined) return dflt;
+  if (typeof value !== "boolean")
+    throw new ValidationError(where, field, value, "not a boolean", "give true or false");
+  return value;
+}
+
+/** Validates the options and fills in defaults; `where` names the caller in error messages. */
+export function resolveCertRenewalOptions(
+  opts: CertRenewalScriptOptions = {},
+  where = "renderCertRenewalScript",
+): ResolvedCertRenewalOptions {
+  const d = CERT_RENEWAL_DEFAULTS;
+  const renewBeforeDays = validateInteger(
+    where,
+    "renewBeforeDays",
+    opts.renewBeforeDays ?? d.renewBeforeDays,
+    1,
+    365,
+  );
+  let certificates: KubeadmCertificate[] = [];
+  if (opts.certificates !== undefined) {
+    if (!Array.isArray(opts.certificates) || opts.certificates.length === 0)
+      throw new ValidationError(
+        where,
+        "certificates",
+        opts.certificates,
+        "empty list",
+        "leave it unset to consider every certificate, or name some: " +
+          KUBEADM_CERTIFICATES.join(", "),
+      );
+    for (const c of opts.certificates) {
+      if (!(KUBEADM_CERTIFICATES as readonly string[]).includes(c))
+        throw new ValidationError(
+          where,
+          "certificates",
+          c,
+          "not a certificate kubeadm certs renew knows",
+          "use one of " + KUBEADM_CERTIFICATES.join(", "),
+        );
+    }
+    certificates = [...new Set(opts.certificates)];
+  }
+  let rootfs: string | undefined;
+  if (opts.rootfs !== undefined) {
+    rootfs = validateAbsolutePath(where, "rootfs", opts.rootfs);
+    if (rootfs === "/") rootfs = undefined;
+  }
+  const manifestsDir = validateAbsolutePath(
+    where,
+    "manifestsDir",
+    opts.manifestsDir ?? d.manifestsDir,
+  );
+  const stashDir = validateAbsolutePath(where, "stashDir", opts.stashDir ?? d.stashDir);
+  if (stashDir === manifestsDir || stashDir.startsWith(manifestsDir + "/"))
+    throw new ValidationError(
+      where,
+      "stashDir",
+      stashDir,
+      `is inside manifestsDir ${manifestsDir}, where the kubelet would still see the manifests`,
+      "give a directory outside the manifests directory, such as /etc/kubernetes/tmp",
+    );
+  return {
+    renewBeforeDays,
+    certificates,
+    renewAll: bool(where, "renewAll", opts.renewAll, false),
+    dryRun: bool(where, "dryRun", opts.dryRun, false),
+    kubeadm: validateCommand(where, "kubeadm", opts.kubeadm ?? d.kubeadm),
+    rootfs,
+    certDir: validateAbsolutePath(where, "certDir", opts.certDir ?? d.certDir),
+    kubeconfig: validateAbsolutePath(where, "kubeconfig", opts.kubeconfig ?? d.kubeconfig),
+    config:
+      opts.config === undefined ? undefined : validateAbsolutePath(where, "config", opts.config),
+    manifestsDir,
+    stashDir,
+    restartWaitSeconds: validateInteger(
+      where,
+      "restartWaitSeconds",
+      opts.restartWaitSeconds ?? d.restartWaitSeconds,
+      0,
+      3600,
+    ),
+  };
+}
+
+/** The kubeadm flags every call gets: --cert-dir, --kubeconfig and, when set, --config. */
+export function kubeadmCertFlags(o: ResolvedCertRenewalOptions): string[] {
+  const flags = [`--cert-dir=${o.certDir}`, `--kubeconfig=${o.kubeconfig}`];
+  if (o.config) flags.push(`--config=${o.config}`);
+  return flags;
+}
+
+/**
+ * The certificate renewal as one self-contained bash script (`bash -s`, `bash -c`, or
+ * `sh -c` with busybox sh). See the module comment for the steps.
+ */
+export function renderCertRenewalScript(
+  opts: CertRenewalScriptOptions = {},
+  where = "renderCertRenewalScript",
+): string {
+  const o = resolveCertRenewalOptions(opts, where);
+  const hostPath = (p: string) => (o.rootfs ? `${o.rootfs}${p}` : p);
+  const kubeadmCall = o.rootfs
+    ? `chroot ${shArg(o.rootfs)} ${shArg(o.kubeadm)} "$@"`
+    : `${shArg(o.kubeadm)} "$@"`;
+  const flags = kubeadmCertFlags(o).map(shArg).join(" ");
+  const lines = [
+    "#!/usr/bin/env bash",
+    "# kube-upkeep certificate renewal: check, renew what is due, restart static pods, check again",
+    "set -euo pipefail",
+    `renew_before_days=${o.renewBeforeDays}`,
+    `wanted=${shArg(o.certificates.join(" "))}`,
+    `dry_run=${o.dryRun ? 1 : 0}`,
+    `renew_all=${o.renewAll ? 1 : 0}`,
+    `manifests_dir=${shArg(hostPath(o.manifestsDir))}`,
+    `stash_parent=${shArg(hostPath(o.stashDir))}`,
+    `restart_wait=${o.restartWaitSeconds}`,
+    'stash=""',
+    'log() { printf \'%s cert-renewal: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
+    `kubeadm_run() { ${kubeadmCall}; }`,
+    "",
+    "# One line per certificate: name residualTime(seconds) externallyManaged missing.",
+    "# kubeadm's own messages (stderr) are merged in and skipped by the parser below.",
+    "check_expiration() {",
+    `  kubeadm_run certs check-expiration ${flags} -o ${shArg("jsonpath=" + CHECK_EXPIRATION_JSONPATH)} 2>&1`,
+    "}",
+    "",
+    "# STATE name days-left, STATE one of RENEW EXTERNAL OK MISSING SKIPPED",
+    "classify() {",
+    '  awk -v limit="$((renew_before_days * 86400))" -v wanted="$wanted" \'',
+    '    BEGIN { n = split(wanted, w, " "); for (i = 1; i <= n; i++) sel[w[i]] = 1 }',
+    "    NF == 4 && $3 ~ /^(true|false)$/ && $4 ~ /^(true|false)$/ {",
+    "      days = int(($2 + 0) / 86400)",
+    '      if (n > 0 && !($1 in sel)) { print "SKIPPED", $1, days; next }',
+    '      if ($4 == "true") { print "MISSING", $1, "-"; next }',
+    '      if ($2 + 0 >= limit) { print "OK", $1, days; next }',
+    '      if ($3 == "true") { print "EXTERNAL", $1, days; next }',
+    '      print "RENEW", $1, days',
+    "    }'",
+    "}",
+    "",
+    "# Runs check-expiration and classifies; fails with kubeadm's output when kubeadm fails.",
+    "check() {",
+    "  local out",
+    "  if ! out=$(check_expiration); then",
+    '    log "ERROR: kubeadm certs check-expiration failed: $out"',
+    "    return 1",
+    "  fi",
+    "  report=$(printf '%s\\n' \"$out\" | classify)",
+    '  if [ -z "$report" ]; then',
+    '    log "ERROR: kubeadm certs check-expiration reported no certificates: $out"',
+    "    return 1",
+    "  fi",
+    "  while read -r state name days; do",
+    '    case "$state" in',
+    '      RENEW) log "$name: $days days left, within $renew_before_days: renew" ;;',
+    '      EXTERNAL) log "$name: $days days left, within $renew_before_days, but externally managed: renew it with its external CA" ;;',
+    '      OK) log "$name: $days days left" ;;',
+    '      MISSING) log "$name: missing (not on this node)" ;;',
+    '      SKIPPED) log "$name: $days days left (not selected)" ;;',
+    "    esac",
+    "  done <<EOF",
+    "$report",
+    "EOF",
+    "}",
+    "",
+    "names() { printf '%s\\n' \"$report\" | awk -v s=\"$1\" '$1 == s { print $2 }'; }",
+    "",
+    "restore_manifests() {",
+    '  if [ -n "$stash" ] && [ -d "$stash" ]; then',
+    '    for f in "$stash"/*; do',
+    '      [ -e "$f" ] || continue',
+    '      mv "$f" "$manifests_dir/"',
+    "    done",
+    '    rmdir "$stash"',
+    '    log "moved the static pod manifests back to $manifests_dir"',
+    "  fi",
+    '  stash=""',
+    "}",
+    "",
+    "restart_static_pods() {",
+    '  if [ -d "$stash_parent" ]; then',
+    '    for d in "$stash_parent"/kube-upkeep-manifests.*; do',
+    '      [ -d "$d" ] || continue',
+    '      log "ERROR: $d holds manifests from an interrupted run; move them back to $manifests_dir and remove $d"',
+    "      return 1",
+    "    done",
+    "  fi",
+    "  local found=0",
+    '  for f in "$manifests_dir"/*; do',
+    '    [ -f "$f" ] && found=$((found + 1))',
+    "  done",
+    '  if [ "$found" -eq 0 ]; then',
+    '    log "ERROR: no static pod manifests in $manifests_dir; is this a kubeadm control-plane node?"',
+    "    return 1",
+    "  fi",
+    '  mkdir -p "$stash_parent"',
+    '  stash=$(mktemp -d "$stash_parent/kube-upkeep-manifests.XXXXXX")',
+    "  trap restore_manifests EXIT",
+    "  trap 'restore_manifests; exit 143' TERM INT",
+    '  for f in "$manifests_dir"/*; do',
+    '    [ -f "$f" ] || continue',
+    '    mv "$f" "$stash/"',
+    "  done",
+    '  log "moved $found static pod manifests to $stash; waiting ${restart_wait}s for the kubelet to stop the pods"',
+    '  sleep "$restart_wait"',
+    "  restore_manifests",
+    "  trap - EXIT TERM INT",
+    "}",
+    "",
+    'log "checking certificate expiration (renewing what expires within $renew_before_days days)"',
+    "check",
+    'to_renew=$(names RENEW | tr "\\n" " ")',
+    'external=$(names EXTERNAL | tr "\\n" " ")',
+    'if [ -z "$to_renew" ]; then',
+    '  log "nothing to renew"',
+    'elif [ "$dry_run" = 1 ]; then',
+    '  if [ "$renew_all" = 1 ]; then log "dry run: would run kubeadm certs renew all (due: $to_renew)"; else log "dry run: would renew: $to_renew"; fi',
+    '  log "dry run: would then restart the static pods in $manifests_dir"',
+    "else",
+    '  if [ "$renew_all" = 1 ]; then targets=all; else targets=$to_renew; fi',
+    "  for name in $targets; do",
+    '    log "kubeadm certs renew $name"',
+    `    if ! out=$(kubeadm_run certs renew "$name" ${flags} 2>&1); then`,
+    '      log "ERROR: kubeadm certs renew $name failed: $out"',
+    "      exit 1",
+    "    fi",
+    "    printf '%s\\n' \"$out\" >&2",
+    "  done",
+    "  restart_static_pods",
+    '  log "checking certificate expiration again"',
+    "  check",
+    '  still=$(names RENEW | tr "\\n" " ")',
+    '  if [ -n "$still" ]; then',
+    '    log "ERROR: still expiring within $renew_before_days days after renewal: $still"',
+    "    exit 1",
+    "  fi",
+    '  external=$(names EXTERNAL | tr "\\n" " ")',
+    "fi",
+    'if [ -n "$external" ] && [ "$dry_run" != 1 ]; then',
+    '  log "ERROR: externally managed certificates expire within $renew_before_days days: $external"',
+    "  exit 1",
+    "fi",
+    'log "done"',
+    "",
+  ];
+  return lines.join("\n");
+}

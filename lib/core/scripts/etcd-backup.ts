@@ -1,0 +1,369 @@
+/**
+ * The etcd snapshot backup, rendered from typed options.
+ *
+ * One procedure, three steps, usable in two ways:
+ *
+ *  1. snapshot  `etcdctl snapshot save <dir>/<tempName>` over TLS ({@link etcdSnapshotCommand})
+ *  2. verify    `etcdutl snapshot status <dir>/<tempName> -w json` ({@link etcdVerifyCommand});
+ *               etcd 3.6 removed `etcdctl snapshot status`, etcdutl is the tool now
+ *  3. finish    chmod 0600, rename to `etcd-snapshot-<UTC timestamp>.db`, prune old snapshots
+ *               ({@link renderEtcdBackupFinishScript})
+ *
+ * - The `EtcdBackup` CronJob runs steps 1 and 2 exec-form in the (shell-less) etcd image as
+ *   init containers, and step 3 with `sh -c` in a small shell image. A failing verify fails
+ *   the pod before step 3 runs, so no final snapshot appears.
+ * - {@link renderEtcdBackupScript} joins the same three steps into one self-contained bash
+ *   script (`bash -s` / `bash -c`), used over SSH for the pre-upgrade snapshot and for running
+ *   the backup by hand. There a failing verify also deletes the temporary file.
+ *
+ * Every value is validated (absolute normalized paths, plain command names, http(s) URL) and
+ * quoted with shell-quote, so no option value can change the script's meaning.
+ */
+import { ValidationError } from "../errors";
+import {
+  shArg,
+  validateAbsolutePath,
+  validateCommand,
+  validateFileName,
+  validateInteger,
+  validateUrl,
+} from "./shell";
+
+/** How many snapshots to keep. At least one of `days` and `count` must be set. */
+export interface EtcdBackupRetention {
+  /**
+   * Delete snapshots whose file modification time is more than this many days ago.
+   *
+   * @default 7 (when `retention` is not given at all)
+   */
+  readonly days?: number;
+  /**
+   * Keep only the newest `count` snapshots (by modification time, newest first; the name's
+   * timestamp breaks ties) and delete the rest.
+   *
+   * @default - no count limit
+   */
+  readonly count?: number;
+}
+
+/** Options of the etcd backup script. Every path must be absolute and normalized. */
+export interface EtcdBackupScriptOptions {
+  /**
+   * The etcd client URL to snapshot. With hostNetwork on a kubeadm control-plane node this
+   * is the local member.
+   *
+   * @default "https://127.0.0.1:2379" (kubeadm's local etcd)
+   */
+  readonly endpoint?: string;
+  /** @default "/etc/kubernetes/pki/etcd/ca.crt" (kubeadm) */
+  readonly cacert?: string;
+  /** @default "/etc/kubernetes/pki/etcd/server.crt" (kubeadm; the one the field guide uses) */
+  readonly cert?: string;
+  /** @default "/etc/kubernetes/pki/etcd/server.key" (kubeadm) */
+  readonly key?: string;
+  /**
+   * Directory the snapshots are written to (must exist or be creatable).
+   *
+   * @default "/var/backups/etcd" (the field guide's etcd-backup.sh)
+   */
+  readonly backupDir?: string;
+  /**
+   * Retention: by age and/or count. A snapshot is deleted when it breaks either rule.
+   * Only files named like `etcd-snapshot-20260101T020000Z.db` are ever deleted.
+   *
+   * @default { days: 7 }
+   */
+  readonly retention?: EtcdBackupRetention;
+  /**
+   * etcdctl: a name looked up on PATH or an absolute path.
+   *
+   * @default "etcdctl"
+   */
+  readonly etcdctl?: string;
+  /**
+   * etcdutl: a name looked up on PATH or an absolute path.
+   *
+   * @default "etcdutl"
+   */
+  readonly etcdutl?: string;
+  /**
+   * Name of the temporary snapshot file inside `backupDir`, renamed to the final name only
+   * after verification. It never matches the snapshot naming pattern, so retention ignores it.
+   * Give a different one to a second writer sharing the directory.
+   *
+   * @default ".etcd-snapshot-in-progress.db"
+   */
+  readonly tempName?: string;
+}
+
+/** Options with every default filled in, validated. */
+export interface ResolvedEtcdBackupOptions {
+  readonly endpoint: string;
+  readonly cacert: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly backupDir: string;
+  readonly retention: { readonly days?: number; readonly count?: number };
+  readonly etcdctl: string;
+  readonly etcdutl: string;
+  readonly tempName: string;
+  /** `backupDir/tempName` */
+  readonly tempFile: string;
+}
+
+/** kubeadm's defaults, as used by the field guide. */
+export const ETCD_BACKUP_DEFAULTS = {
+  endpoint: "https://127.0.0.1:2379",
+  cacert: "/etc/kubernetes/pki/etcd/ca.crt",
+  cert: "/etc/kubernetes/pki/etcd/server.crt",
+  key: "/etc/kubernetes/pki/etcd/server.key",
+  backupDir: "/var/backups/etcd",
+  retentionDays: 7,
+  etcdctl: "etcdctl",
+  etcdutl: "etcdutl",
+  tempName: ".etcd-snapshot-in-progress.db",
+} as const;
+
+/** The snapshot file names the backup writes and the only ones retention deletes. */
+export const ETCD_SNAPSHOT_NAME_PATTERN = /^etcd-snapshot-\d{8}T\d{6}Z\.db$/;
+/** The same pattern as a shell glob (for `find -name`). */
+export const ETCD_SNAPSHOT_NAME_GLOB =
+  "etcd-snapshot-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.db";
+
+/** The final file name for a snapshot taken at `date` (UTC, second precision). */
+export function etcdSnapshotFileName(date: Date): string {
+  const iso = date.toISOString(); // 2026-01-01T02:00:00.000Z
+  return `etcd-snapshot-${iso.slice(0, 19).replace(/[-:]/g, "")}Z.db`;
+}
+
+/** Longest retention accepted: 100 years or 100000 snapshots. */
+const MAX_DAYS = 36500;
+const MAX_COUNT = 100000;
+
+/**
+ * Validates the options and fills in defaults. `where` names the caller in error messages
+ * (a construct path, a resource name).
+ */
+export function resolveEtcdBackupOptions(
+  opts: EtcdBackupScriptOptions = {},
+  where = "renderEtcdBackupScript",
+): ResolvedEtcdBackupOptions {
+  const d = ETCD_BACKUP_DEFAULTS;
+  const endpoint = validateUrl(where, "endpoint", opts.endpoint ?? d.endpoint);
+  const cacert = validateAbsolutePath(where, "cacert", opts.cacert ?? d.cacert);
+  const cert = validateAbsolutePath(where, "cert", opts.cert ?? d.cert);
+  const key = validateAbsolutePath(where, "key", opts.key ?? d.key);
+  const backupDir = validateAbsolutePath(where, "backupDir", opts.backupDir ?? d.backupDir);
+  if (backupDir === "/")
+    throw new ValidationError(
+      where,
+      "backupDir",
+      backupDir,
+      "the root directory cannot hold backups",
+      "give a dedicated directory such as /var/backups/etcd",
+    );
+  const etcdctl = validateCommand(where, "etcdctl", opts.etcdctl ?? d.etcdctl);
+  const etcdutl = validateCommand(where, "etcdutl", opts.etcdutl ?? d.etcdutl);
+  const tempName = validateFileName(where, "tempName", opts.tempName ?? d.tempName);
+  if (ETCD_SNAPSHOT_NAME_PATTERN.test(tempName))
+    throw new ValidationError(
+      where,
+      "tempName",
+      tempName,
+      "matches the snapshot naming pattern, so retention could delete it",
+      "use a name that does not look like etcd-snapshot-<timestamp>.db, e.g. .etcd-snapshot-in-progress.db",
+    );
+  let retention: { days?: number; count?: number };
+  if (opts.retention === undefined) {
+    retention = { days: d.retentionDays };
+  } else {
+    const r = opts.retention;
+    if (r === null || typeof r !== "object" || (r.days === undefined && r.count === undefined))
+      throw new ValidationError(
+        where,
+        "retention",
+        r,
+        "neither days nor count is set",
+        "give { days: 7 }, { count: 14 } or both",
+      );
+    retention = {};
+    if (r.days !== undefined)
+      retention.days = validateInteger(where, "retention.days", r.days, 1, MAX_DAYS);
+    if (r.count !== undefined)
+      retention.count = validateInteger(where, "retention.count", r.count, 1, MAX_COUNT);
+  }
+  return {
+    endpoint,
+    cacert,
+    cert,
+    key,
+    backupDir,
+    retention,
+    etcdctl,
+    etcdutl,
+    tempName,
+    tempFile: `${backupDir}/${tempName}`,
+  };
+}
+
+/**
+ * Step 1, as an argv array (exec form, no shell needed):
+ * `etcdctl --endpoints=<endpoint> --cacert=<ca> --cert=<cert> --key=<key> snapshot save <tempFile>`.
+ * etcdctl writes `<tempFile>.part` with mode 0600 and renames it when the transfer completed.
+ */
+export function etcdSnapshotCommand(
+  opts: EtcdBackupScriptOptions | ResolvedEtcdBackupOptions = {},
+  where?: string,
+): string[] {
+  const o = resolved(opts, where);
+  return [
+    o.etcdctl,
+    `--endpoints=${o.endpoint}`,
+    `--cacert=${o.cacert}`,
+    `--cert=${o.cert}`,
+    `--key=${o.key}`,
+    "snapshot",
+    "save",
+    o.tempFile,
+  ];
+}
+
+/**
+ * Step 2, as an argv array: `etcdutl snapshot status <tempFile> -w json`, which exits
+ * non-zero when the file is not a readable etcd snapshot.
+ */
+export function etcdVerifyCommand(
+  opts: EtcdBackupScriptOptions | ResolvedEtcdBackupOptions = {},
+  where?: string,
+): string[] {
+  const o = resolved(opts, where);
+  return [o.etcdutl, "snapshot", "status", o.tempFile, "-w", "json"];
+}
+
+function resolved(
+  opts: EtcdBackupScriptOptions | ResolvedEtcdBackupOptions,
+  where?: string,
+): ResolvedEtcdBackupOptions {
+  // Re-resolving a resolved object validates it again and yields the same values.
+  return resolveEtcdBackupOptions(
+    {
+      endpoint: opts.endpoint,
+      cacert: opts.cacert,
+      cert: opts.cert,
+      key: opts.key,
+      backupDir: opts.backupDir,
+      retention: opts.retention,
+      etcdctl: opts.etcdctl,
+      etcdutl: opts.etcdutl,
+      tempName: opts.tempName,
+    },
+    where,
+  );
+}
+
+function preamble(o: ResolvedEtcdBackupOptions): string {
+  return [
+    "set -euo pipefail",
+    "umask 077",
+    `backup_dir=${shArg(o.backupDir)}`,
+    `tmp_file=${shArg(o.tempFile)}`,
+    'log() { printf \'%s etcd-backup: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
+  ].join("\n");
+}
+
+function finishBody(o: ResolvedEtcdBackupOptions): string {
+  const { days, count } = o.retention;
+  const lines = [
+    "# finish: the verified temporary snapshot gets its final name, then retention runs",
+    'if [ ! -f "$tmp_file" ]; then',
+    '  log "ERROR: no verified snapshot at $tmp_file"',
+    "  exit 1",
+    "fi",
+    'final="$backup_dir/etcd-snapshot-$(date -u +%Y%m%dT%H%M%SZ).db"',
+    'if [ -e "$final" ]; then',
+    '  log "ERROR: $final already exists, not overwriting it"',
+    "  exit 1",
+    "fi",
+    'chmod 0600 "$tmp_file"',
+    'mv "$tmp_file" "$final"',
+    'log "wrote $final"',
+    "# retention: only files named like the snapshots above are considered",
+    `pattern=${shArg(ETCD_SNAPSHOT_NAME_GLOB)}`,
+    `max_age_days=${days ?? 0}`,
+    `keep_count=${count ?? 0}`,
+    "now=$(date +%s)",
+    'candidates=$(find "$backup_dir" -maxdepth 1 -type f -name "$pattern" -exec stat -c \'%Y %n\' {} + | sort -k1,1nr -k2,2r)',
+    "rank=1 # the snapshot just written counts as the newest and is never pruned",
+    "while read -r mtime file; do",
+    '  [ -n "$file" ] || continue',
+    '  [ "$file" != "$final" ] || continue',
+    "  rank=$((rank + 1))",
+    '  reason=""',
+    '  if [ "$keep_count" -gt 0 ] && [ "$rank" -gt "$keep_count" ]; then',
+    '    reason="beyond the newest $keep_count"',
+    "  fi",
+    '  if [ "$max_age_days" -gt 0 ] && [ $((now - mtime)) -gt $((max_age_days * 86400)) ]; then',
+    '    reason="older than $max_age_days days"',
+    "  fi",
+    '  if [ -n "$reason" ]; then',
+    '    log "pruning $file ($reason)"',
+    '    rm -f -- "$file"',
+    "  fi",
+    "done <<EOF",
+    "$candidates",
+    "EOF",
+    'log "done"',
+  ];
+  return lines.join("\n");
+}
+
+/**
+ * Step 3 alone, for a container with a POSIX shell (busybox sh, bash): chmod 0600, rename the
+ * verified temporary file to `etcd-snapshot-<UTC timestamp>.db`, prune by age and/or count.
+ * Needs date, chmod, mv, find, stat, sort, rm.
+ */
+export function renderEtcdBackupFinishScript(
+  opts: EtcdBackupScriptOptions | ResolvedEtcdBackupOptions = {},
+  where?: string,
+): string {
+  const o = resolved(opts, where);
+  return [
+    "# kube-upkeep etcd backup: finish step (rename and retention)",
+    preamble(o),
+    finishBody(o),
+    "",
+  ].join("\n");
+}
+
+/**
+ * The whole backup as one self-contained bash script (runs with `bash -s` or `bash -c`):
+ * snapshot, verify (a failing verify deletes the temporary file and exits 1: no final file),
+ * finish. The snapshot and verify lines are exactly {@link etcdSnapshotCommand} and
+ * {@link etcdVerifyCommand}, quoted; the rest is {@link renderEtcdBackupFinishScript}'s body.
+ */
+export function renderEtcdBackupScript(
+  opts: EtcdBackupScriptOptions = {},
+  where = "renderEtcdBackupScript",
+): string {
+  const o = resolveEtcdBackupOptions(opts, where);
+  const snapshot = etcdSnapshotCommand(o, where).map(shArg).join(" ");
+  const verify = etcdVerifyCommand(o, where).map(shArg).join(" ");
+  return [
+    "#!/usr/bin/env bash",
+    "# kube-upkeep etcd backup: snapshot, verify, rename, retention",
+    preamble(o),
+    'mkdir -p "$backup_dir"',
+    'rm -f "$tmp_file" "$tmp_file.part"',
+    `log ${shArg(`saving a snapshot of ${o.endpoint} to ${o.tempFile}`)}`,
+    snapshot,
+    `log ${shArg(`verifying ${o.tempFile} with etcdutl snapshot status`)}`,
+    `if ! status=$(${verify}); then`,
+    '  rm -f "$tmp_file"',
+    '  log "ERROR: snapshot verification failed; no snapshot was kept"',
+    "  exit 1",
+    "fi",
+    'log "snapshot status: $status"',
+    finishBody(o),
+    "",
+  ].join("\n");
+}

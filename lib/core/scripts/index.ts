@@ -1,0 +1,3 @@
+export * from "./shell";
+export * from "./etcd-backup";
+export * from "./cert-renewal";

@@ -1,0 +1,188 @@
+/**
+ * Stub binaries for running the rendered etcd backup and certificate renewal scripts outside a
+ * container: fake etcdctl / etcdutl / kubeadm / sleep / chroot record their argv (tab-separated,
+ * one invocation per line) in $STUB_LOG and act on files the way the real tools would.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const SHELLCHECK = "/usr/bin/shellcheck";
+
+/** Runs shellcheck (bash dialect) on a script; throws with its findings or install advice. */
+export function shellcheck(script: string): void {
+  if (!fs.existsSync(SHELLCHECK))
+    throw new Error(
+      `${SHELLCHECK} is missing: install it with \`apt-get install shellcheck\` (Debian package)`,
+    );
+  const r = spawnSync(SHELLCHECK, ["--shell=bash", "--severity=info", "-"], {
+    input: script,
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`shellcheck found problems:\n${r.stdout}${r.stderr}`);
+}
+
+const RECORD = `{ printf '%s' "$(basename "$0")"; for a in "$@"; do printf '\\t%s' "$a"; done; printf '\\n'; } >> "$STUB_LOG"`;
+
+const ETCDCTL = `#!/bin/bash
+${RECORD}
+if [ -n "\${STUB_ETCDCTL_FAIL:-}" ]; then
+  echo "Error: context deadline exceeded (fake etcdctl)" >&2
+  exit 1
+fi
+out=""
+prev=""
+for a in "$@"; do
+  if [ "$prev" = save ]; then out=$a; fi
+  prev=$a
+done
+[ -n "$out" ] || { echo "fake etcdctl: no snapshot save target" >&2; exit 2; }
+if [ -n "\${STUB_ETCDCTL_CORRUPT:-}" ]; then
+  printf 'truncated' > "$out.part"
+else
+  printf 'FAKE-ETCD-SNAPSHOT' > "$out.part"
+fi
+chmod 0600 "$out.part"
+mv "$out.part" "$out"
+echo "Snapshot saved at $out"
+`;
+
+const ETCDUTL = `#!/bin/bash
+${RECORD}
+if [ "$1 $2" != "snapshot status" ]; then echo "fake etcdutl: unexpected $*" >&2; exit 2; fi
+if [ "$(cat "$3" 2>/dev/null)" = FAKE-ETCD-SNAPSHOT ]; then
+  echo '{"hash":3787458990,"revision":42,"totalKey":17,"totalSize":20480,"version":"3.6.0"}'
+else
+  echo "Error: failed to open $3: invalid database (fake etcdutl)" >&2
+  exit 1
+fi
+`;
+
+/**
+ * Fake kubeadm. $STUB_CERTS holds "name residualSeconds externallyManaged missing" lines.
+ * check-expiration prints them (only when called with -o jsonpath=..., as the script does),
+ * plus a klog-style warning on stderr; renew <name>|all rewrites the residual time to one year
+ * unless $STUB_RENEW_NOOP is set; $STUB_KUBEADM_FAIL=renew|check makes that command fail.
+ */
+const KUBEADM = `#!/bin/bash
+${RECORD}
+case "$1 $2" in
+  "certs check-expiration")
+    if [ "\${STUB_KUBEADM_FAIL:-}" = check ]; then
+      echo "error: failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: permission denied (fake kubeadm)" >&2
+      exit 1
+    fi
+    json=0
+    for a in "$@"; do case "$a" in jsonpath=*) json=1 ;; esac; done
+    [ "$json" = 1 ] || { echo "fake kubeadm: expected -o jsonpath=..." >&2; exit 2; }
+    echo "W1124 03:00:00.000000   1234 utils.go:69] fake warning: something to ignore" >&2
+    while read -r n r e m; do
+      [ -n "$n" ] && printf '%s %s %s %s\\n' "$n" "$r" "$e" "$m"
+    done < "$STUB_CERTS"
+    ;;
+  "certs renew")
+    if [ "\${STUB_KUBEADM_FAIL:-}" = renew ]; then
+      echo "error: failed to renew certificate $3: unable to sign: ca.key: no such file (fake kubeadm)" >&2
+      exit 1
+    fi
+    if [ -z "\${STUB_RENEW_NOOP:-}" ]; then
+      tmp="$STUB_CERTS.new"
+      : > "$tmp"
+      while read -r n r e m; do
+        [ -n "$n" ] || continue
+        if { [ "$3" = all ] || [ "$3" = "$n" ]; } && [ "$e" = false ] && [ "$m" = false ]; then r=31535999; fi
+        printf '%s %s %s %s\\n' "$n" "$r" "$e" "$m" >> "$tmp"
+      done < "$STUB_CERTS"
+      mv "$tmp" "$STUB_CERTS"
+    fi
+    echo "certificate $3 renewed"
+    ;;
+  *) echo "fake kubeadm: unexpected $*" >&2; exit 2 ;;
+esac
+`;
+
+/** Fake sleep: records its argv and what the manifests dir and stash hold at that moment. */
+const SLEEP = `#!/bin/bash
+${RECORD}
+{ printf 'manifests:'; ls "$STUB_MANIFESTS" | tr '\\n' ' '; printf '\\n'; } >> "$STUB_LOG"
+if [ -n "\${STUB_SLEEP_TERM:-}" ]; then kill -TERM "$PPID"; fi
+exit 0
+`;
+
+/** Fake chroot: records argv, then runs <root><program> with the rest (no real chroot). */
+const CHROOT = `#!/bin/bash
+${RECORD}
+root=$1; prog=$2; shift 2
+exec "$root$prog" "$@"
+`;
+
+export interface StubEnv {
+  dir: string;
+  bin: string;
+  log: string;
+  env: NodeJS.ProcessEnv;
+  /** Recorded invocations, each as argv (program name first). */
+  calls(): string[][];
+  /** Raw log lines. */
+  lines(): string[];
+  cleanup(): void;
+}
+
+/** A temp dir with bin/ holding the stubs; env has PATH=bin:/usr/bin:/bin and STUB_LOG. */
+export function makeStubs(extraEnv: Record<string, string> = {}): StubEnv {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ku-scripts-"));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  const log = path.join(dir, "calls.log");
+  fs.writeFileSync(log, "");
+  for (const [name, body] of Object.entries({
+    etcdctl: ETCDCTL,
+    etcdutl: ETCDUTL,
+    kubeadm: KUBEADM,
+    sleep: SLEEP,
+    chroot: CHROOT,
+  }))
+    fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${bin}:/usr/bin:/bin`,
+    STUB_LOG: log,
+    LC_ALL: "C",
+    HOME: dir,
+    ...extraEnv,
+  };
+  const lines = () =>
+    fs
+      .readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
+  return {
+    dir,
+    bin,
+    log,
+    env,
+    lines,
+    calls: () => lines().map((l) => l.split("\t")),
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script with bash -c (or bash -s with stdin) under the stub environment. */
+export function runScript(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  mode: "-c" | "-s" = "-c",
+): RunResult {
+  const r =
+    mode === "-c"
+      ? spawnSync("bash", ["-c", script], { env, encoding: "utf8", timeout: 30000 })
+      : spawnSync("bash", ["-s"], { env, input: script, encoding: "utf8", timeout: 30000 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
