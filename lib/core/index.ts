@@ -4,4 +4,6 @@ export * from "./pdb";
 export * from "./version";
 export * from "./plan";
 export * from "./scripts/node-upgrade";
+export * from "./scripts/etcd-backup";
+export * from "./scripts/cert-renewal";
 export * from "./drain";
