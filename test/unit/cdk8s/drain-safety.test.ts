@@ -4,6 +4,7 @@ import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
 import { checkDrainSafety, DrainSafety, Finding, PodDisruptionBudget } from "kube-upkeep/cdk8s";
 import { ValidationError } from "kube-upkeep/core";
+import { addPdbExamples } from "../../../examples/cdk8s/pdb-examples";
 
 /** A raw Deployment with fixed names and labels. */
 function deployment(
@@ -526,5 +527,47 @@ describe("DrainSafety construct", () => {
     expect(() => app.synth()).toThrow(
       "[drain-safety] DrainSafety error [pdb-overlap]: Pods of Deployment/web (2 replicas) in the default namespace are selected by 2 PodDisruptionBudgets: web-a, web-b.",
     );
+  });
+});
+
+describe("examples/cdk8s/pdb-examples", () => {
+  it("synthesizes the field guide's web-pdb and zk-pdb with DrainSafety passing", () => {
+    const chart = new Chart(Testing.app(), "maintenance", { namespace: "demo" });
+    const examples = addPdbExamples(chart);
+    const warn = jest.spyOn(console, "warn");
+    try {
+      const objects = Testing.synth(chart);
+      expect(warn).not.toHaveBeenCalled();
+      const pdbs = objects.filter((o) => o.kind === "PodDisruptionBudget");
+      expect(pdbs).toEqual([
+        {
+          apiVersion: "policy/v1",
+          kind: "PodDisruptionBudget",
+          metadata: { name: "web-pdb", namespace: "demo" },
+          spec: {
+            maxUnavailable: 1,
+            selector: { matchLabels: { app: "web" } },
+            unhealthyPodEvictionPolicy: "AlwaysAllow",
+          },
+        },
+        {
+          apiVersion: "policy/v1",
+          kind: "PodDisruptionBudget",
+          metadata: { name: "zk-pdb", namespace: "demo" },
+          spec: {
+            minAvailable: 2,
+            selector: { matchLabels: { app: "zookeeper" } },
+            unhealthyPodEvictionPolicy: "AlwaysAllow",
+          },
+        },
+      ]);
+      const web = objects.find((o) => o.kind === "Deployment");
+      const zk = objects.find((o) => o.kind === "StatefulSet");
+      expect([web.spec.replicas, web.spec.template.metadata.labels.app]).toEqual([3, "web"]);
+      expect([zk.spec.replicas, zk.spec.template.metadata.labels.app]).toEqual([3, "zookeeper"]);
+      expect(examples.drainSafety.findings()).toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
