@@ -279,9 +279,9 @@ function describeWorkloads(ws: readonly Workload[]): string {
     .join(", ");
 }
 
-function fixForBlocking(budget: DisruptionBudget, replicas: number): string {
+function fixForBlocking(budget: DisruptionBudget, replicas: number, name: string): string {
   if (replicas <= 1)
-    return `run at least 2 replicas so one can be evicted while the other serves, or downgrade this error if the workload may be interrupted only by hand (DrainSafety option downgrade: [{ code: "pdb-blocks-drain", pdb: ... }])`;
+    return `run at least 2 replicas so one can be evicted while the other serves, or downgrade this error if the workload may be interrupted only by hand (DrainSafety option downgrade: [{ code: "pdb-blocks-drain", pdb: ${JSON.stringify(name)} }])`;
   const keep = replicas - 1;
   return `allow at least one disruption: maxUnavailable: 1 or minAvailable: ${keep}${budget.value.kind === "percent" ? ` (a percentage of at most ${Math.floor((keep * 100) / replicas)}% for minAvailable)` : ""}, or raise the replica count`;
 }
@@ -454,7 +454,7 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
             "pdb-blocks-drain",
             pdb,
             counted,
-            `PodDisruptionBudget ${pdb.name} (${ns}) sets ${describeBudget(budget)} over ${describeWorkloads(counted)}: with all ${replicas} pod${replicas === 1 ? "" : "s"} healthy it allows 0 disruptions${budget.value.kind === "percent" ? " (percentages are rounded up)" : ""}, so kubectl drain can never evict them and waits until it times out. Fix: ${fixForBlocking(budget, replicas)}.`,
+            `PodDisruptionBudget ${pdb.name} (${ns}) sets ${describeBudget(budget)} over ${describeWorkloads(counted)}: with ${replicas === 1 ? "its only pod" : `all ${replicas} pods`} healthy it allows 0 disruptions${budget.value.kind === "percent" ? " (percentages are rounded up)" : ""}, so kubectl drain can never evict them and waits until it times out. Fix: ${fixForBlocking(budget, replicas, pdb.name)}.`,
           ),
         );
     }
