@@ -1,1 +1,3 @@
 export {};
+export * from "./node-drain";
+export * from "./node-uncordon";

@@ -1,0 +1,154 @@
+/**
+ * NodeUncordon: a Pulumi dynamic resource that makes a node schedulable again when it is
+ * created, but only if kube-upkeep cordoned it (annotation kube-upkeep.io/cordoned-by; with
+ * runId, only that run's cordon). A node an admin cordoned is left cordoned and the outputs say so
+ * (outcome "cordoned-by-someone-else"); force: true overrides that.
+ *
+ * Lifecycle: create = uncordon; update (kubeconfig, force) records only; replace (nodeName, runId
+ * or triggers changed) uncordons again; delete does nothing (it never re-cordons a node).
+ * Type token: `pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon` (see node-drain.ts).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const NODE_UNCORDON_TYPE = "pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon";
+
+export interface NodeUncordonArgs {
+  readonly nodeName: pulumi.Input<string>;
+  /** Kubeconfig YAML of the cluster. Stored as a Pulumi secret; never logged. */
+  readonly kubeconfig: pulumi.Input<string>;
+  /** Only remove the cordon of this run (the NodeDrain's runId). @default any kube-upkeep cordon */
+  readonly runId?: pulumi.Input<string>;
+  /** Uncordon even if kube-upkeep did not cordon the node. @default false */
+  readonly force?: pulumi.Input<boolean>;
+  /** Any change of these values uncordons again (replacement), like @pulumi/command's triggers. */
+  readonly triggers?: pulumi.Input<unknown[]>;
+}
+
+export interface NodeUncordonInputs {
+  readonly nodeName: string;
+  readonly kubeconfig: string;
+  readonly runId?: string;
+  readonly force?: boolean;
+  readonly triggers?: unknown[];
+}
+
+export interface NodeUncordonOutputs extends NodeUncordonInputs {
+  /** Whether this resource made the node schedulable. */
+  readonly uncordoned: boolean;
+  /** "uncordoned" | "not-cordoned" | "cordoned-by-someone-else" | "cordoned-by-other-run" */
+  readonly outcome: string;
+  readonly message: string;
+}
+
+function log(level: "info" | "warn", message: string): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const p: typeof import("@pulumi/pulumi") = require("@pulumi/pulumi");
+    p.log[level](message);
+  } catch {
+    process.stderr.write(`${level}: ${message}\n`);
+  }
+}
+
+export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
+  async check(
+    _olds: NodeUncordonInputs,
+    news: NodeUncordonInputs,
+  ): Promise<pulumi.dynamic.CheckResult> {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (
+      typeof news.nodeName !== "string" ||
+      !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(news.nodeName)
+    ) {
+      failures.push({
+        property: "nodeName",
+        reason: `NodeUncordon: invalid nodeName ${JSON.stringify(news.nodeName)}: not a Kubernetes node name. Fix: use the name \`kubectl get nodes\` shows`,
+      });
+    }
+    if (typeof news.kubeconfig !== "string" || news.kubeconfig.trim() === "") {
+      failures.push({
+        property: "kubeconfig",
+        reason: "NodeUncordon: kubeconfig must be the kubeconfig YAML text",
+      });
+    }
+    return { inputs: news, failures };
+  },
+
+  async diff(
+    _id: string,
+    olds: NodeUncordonOutputs,
+    news: NodeUncordonInputs,
+  ): Promise<pulumi.dynamic.DiffResult> {
+    const replaces: string[] = [];
+    if (olds.nodeName !== news.nodeName) replaces.push("nodeName");
+    if ((olds.runId ?? "") !== (news.runId ?? "")) replaces.push("runId");
+    if (JSON.stringify(olds.triggers ?? []) !== JSON.stringify(news.triggers ?? []))
+      replaces.push("triggers");
+    const changes =
+      replaces.length > 0 ||
+      olds.kubeconfig !== news.kubeconfig ||
+      (olds.force ?? false) !== (news.force ?? false);
+    return { changes, replaces, deleteBeforeReplace: true };
+  },
+
+  async create(inputs: NodeUncordonInputs): Promise<pulumi.dynamic.CreateResult> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const core: typeof import("../core") = require("kube-upkeep/core");
+    const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
+    const r = await core.uncordon(kc, inputs.nodeName, {
+      runId: inputs.runId || undefined,
+      force: inputs.force,
+    });
+    log(
+      r.uncordoned || r.outcome === "not-cordoned" ? "info" : "warn",
+      `NodeUncordon ${inputs.nodeName}: ${r.message}`,
+    );
+    const outs: NodeUncordonOutputs = {
+      ...inputs,
+      uncordoned: r.uncordoned,
+      outcome: r.outcome,
+      message: r.message,
+    };
+    return { id: `${inputs.nodeName}/${inputs.runId ?? ""}`, outs };
+  },
+
+  async update(
+    _id: string,
+    olds: NodeUncordonOutputs,
+    news: NodeUncordonInputs,
+  ): Promise<pulumi.dynamic.UpdateResult> {
+    return { outs: { ...olds, ...news } };
+  },
+
+  async delete(): Promise<void> {
+    // Never re-cordons.
+  },
+};
+
+/** Uncordons a node kube-upkeep cordoned (see the file comment). */
+export class NodeUncordon extends pulumi.dynamic.Resource {
+  declare public readonly nodeName: pulumi.Output<string>;
+  declare public readonly uncordoned: pulumi.Output<boolean>;
+  declare public readonly outcome: pulumi.Output<string>;
+  declare public readonly message: pulumi.Output<string>;
+
+  constructor(name: string, args: NodeUncordonArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      nodeUncordonProvider,
+      name,
+      {
+        nodeName: args.nodeName,
+        kubeconfig: pulumi.secret(args.kubeconfig),
+        runId: args.runId,
+        force: args.force ?? false,
+        triggers: args.triggers,
+        uncordoned: undefined,
+        outcome: undefined,
+        message: undefined,
+      },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["kubeconfig"] }),
+      "kube-upkeep",
+      "NodeUncordon",
+    );
+  }
+}
