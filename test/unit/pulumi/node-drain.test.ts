@@ -1,4 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+// The modules only define classes; resources are constructed after setMocks (beforeAll).
+import { NODE_DRAIN_TYPE, NodeDrain, nodeDrainProvider } from "../../../lib/pulumi/node-drain";
+import { NODE_UNCORDON_TYPE, NodeUncordon } from "../../../lib/pulumi/node-uncordon";
 
 const SECRET_MARKER = "client-key-data: SECRET-MARKER-4711";
 const KUBECONFIG = `apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    ${SECRET_MARKER}\n`;
@@ -39,7 +42,6 @@ function secretness(o: pulumi.Output<unknown>): Promise<boolean> {
 
 describe("NodeDrain / NodeUncordon (mocks)", () => {
   test("NodeDrain registers a dynamic resource with the kube-upkeep type, secret kubeconfig, and a serialized provider", async () => {
-    const { NodeDrain, NODE_DRAIN_TYPE } = await import("../../../lib/pulumi/node-drain");
     const d = new NodeDrain("drain-w1", {
       nodeName: "w1",
       kubeconfig: KUBECONFIG,
@@ -65,7 +67,6 @@ describe("NodeDrain / NodeUncordon (mocks)", () => {
   });
 
   test("NodeUncordon registers with its type and secret kubeconfig", async () => {
-    const { NodeUncordon, NODE_UNCORDON_TYPE } = await import("../../../lib/pulumi/node-uncordon");
     const u = new NodeUncordon("uncordon-w1", {
       nodeName: "w1",
       kubeconfig: pulumi.secret(KUBECONFIG),
@@ -78,19 +79,18 @@ describe("NodeDrain / NodeUncordon (mocks)", () => {
   });
 
   test("check reports invalid inputs per property", async () => {
-    const { nodeDrainProvider } = await import("../../../lib/pulumi/node-drain");
     const res = await nodeDrainProvider.check!(
       {},
       { nodeName: "Bad_Name", kubeconfig: "", runId: "r", options: { timeoutSeconds: 0 } },
     );
-    expect(res.failures?.map((f) => f.property).sort()).toEqual([
+    expect(res.failures?.map((f: pulumi.dynamic.CheckFailure) => f.property).sort()).toEqual([
       "kubeconfig",
       "nodeName",
       "options",
     ]);
-    expect(res.failures?.find((f) => f.property === "options")?.reason).toContain(
-      "invalid timeoutSeconds 0",
-    );
+    expect(
+      res.failures?.find((f: pulumi.dynamic.CheckFailure) => f.property === "options")?.reason,
+    ).toContain("invalid timeoutSeconds 0");
     const ok = await nodeDrainProvider.check!(
       {},
       { nodeName: "w1", kubeconfig: KUBECONFIG, runId: "r" },
@@ -99,7 +99,6 @@ describe("NodeDrain / NodeUncordon (mocks)", () => {
   });
 
   test("diff: nodeName/runId replace (create before delete); options/kubeconfig only update", async () => {
-    const { nodeDrainProvider } = await import("../../../lib/pulumi/node-drain");
     const olds = {
       nodeName: "w1",
       kubeconfig: "a",
@@ -138,7 +137,6 @@ describe("NodeDrain / NodeUncordon (mocks)", () => {
   });
 
   test("delete with uncordonOnDelete: false touches nothing (no cluster needed)", async () => {
-    const { nodeDrainProvider } = await import("../../../lib/pulumi/node-drain");
     await expect(
       nodeDrainProvider.delete!("id", {
         nodeName: "w1",
