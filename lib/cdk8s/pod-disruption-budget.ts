@@ -1,4 +1,4 @@
-import { ApiObject, ApiObjectMetadata } from "cdk8s";
+import { ApiObject, ApiObjectMetadata, Chart } from "cdk8s";
 import { k8s } from "cdk8s-plus-33";
 import { Construct, IConstruct } from "constructs";
 import { ValidationError } from "../core/errors";
@@ -164,6 +164,15 @@ export class PodDisruptionBudget extends Construct {
         given,
         `differs from the namespace of ${label} (${JSON.stringify(namespace)}); a PodDisruptionBudget only selects pods in its own namespace`,
         `omit metadata.namespace or set it to ${JSON.stringify(namespace)}`,
+      );
+    const pdbNamespace = given ?? Chart.of(scope).namespace;
+    if (namespace === undefined && pdbNamespace !== undefined)
+      throw new ValidationError(
+        where,
+        "metadata.namespace",
+        pdbNamespace,
+        `the PodDisruptionBudget would be created in namespace ${JSON.stringify(pdbNamespace)} but ${label} has no namespace (it goes wherever kubectl apply puts it), so the budget may select none of its pods`,
+        `give the workload (or its chart) the namespace ${JSON.stringify(pdbNamespace)}, or create the budget in a chart without a namespace`,
       );
     return new PodDisruptionBudget(scope, id, {
       ...props,

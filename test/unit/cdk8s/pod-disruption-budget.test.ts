@@ -291,6 +291,21 @@ describe("PodDisruptionBudget", () => {
         'test/p3: invalid metadata.namespace "b": differs from the namespace of Deployment/ns ("a"); a PodDisruptionBudget only selects pods in its own namespace. Fix: omit metadata.namespace or set it to "a"',
       );
 
+      const app = Testing.app();
+      const plain = new Chart(app, "plain");
+      const bare = new k8s.KubeDeployment(plain, "bare", {
+        metadata: { name: "bare" },
+        spec: { selector: { matchLabels: { x: "y" } }, template: {} },
+      });
+      const e5 = thrown(() =>
+        PodDisruptionBudget.forWorkload(new Chart(app, "ops", { namespace: "ops" }), "p5", bare, {
+          minAvailable: 1,
+        }),
+      );
+      expect(e5.message).toMatch(
+        /^ops\/p5: invalid metadata.namespace "ops": the PodDisruptionBudget would be created in namespace "ops" but Deployment\/bare has no namespace/,
+      );
+
       const notApi = new Chart(Testing.app(), "empty");
       const e4 = thrown(() =>
         PodDisruptionBudget.forWorkload(chart, "p4", notApi, { minAvailable: 1 }),
