@@ -39,17 +39,21 @@ export interface PlanNodeInput {
 }
 
 /**
- * What happens to a node whose upgrade fails. In every case the roll stops there: no later node
- * is touched (nodes already in flight in other worker chains finish).
+ * What happens when a node's upgrade fails. The roll stops there: no later node is touched
+ * (nodes already in flight in other worker chains finish), and the error names the node.
  *
- * - `leave-cordoned`: the failed node stays cordoned (drained), so no workload lands on a node
- *   in an unknown state. An operator investigates and re-runs.
- * - `uncordon`: the failed node is uncordoned again (its previous kubelet keeps running when the
- *   package step failed), trading safety for capacity.
+ * - `leave-cordoned` (the only policy so far): the failed node stays cordoned and drained, so no
+ *   workload lands on a node in an unknown state; the kube-upkeep cordon annotation stays, so the
+ *   next run (or `NodeUncordon`) can still remove it. Fix the node and re-run: the upgrade script
+ *   skips what is already done.
+ *
+ * An automatic "uncordon on failure" is deliberately not offered: with Pulumi, dependents of a
+ * failed resource never run, and a command that reported success so that an uncordon could follow
+ * would not be retried by the next `pulumi up`.
  */
-export type FailurePolicy = "leave-cordoned" | "uncordon";
+export type FailurePolicy = "leave-cordoned";
 
-export const FAILURE_POLICIES: readonly FailurePolicy[] = ["leave-cordoned", "uncordon"];
+export const FAILURE_POLICIES: readonly FailurePolicy[] = ["leave-cordoned"];
 
 export interface UpgradePlanInput {
   readonly nodes: readonly PlanNodeInput[];
@@ -152,7 +156,7 @@ export function resolveMaxUnavailable(
 }
 
 /** Builds the plan. Throws ValidationErrors listing every problem (input and skew errors). */
-export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
+export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan {
   const problems: ValidationError[] = [];
   const collect = (fn: () => void) => {
     try {
@@ -166,7 +170,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
 
   if (!Array.isArray(input.nodes) || input.nodes.length === 0) {
     throw new ValidationError(
-      WHERE,
+      where,
       "nodes",
       input.nodes,
       "no nodes to upgrade",
@@ -175,11 +179,11 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   }
   const seen = new Set<string>();
   input.nodes.forEach((n, i) => {
-    collect(() => validateDnsName(WHERE, `nodes[${i}].name`, n.name));
+    collect(() => validateDnsName(where, `nodes[${i}].name`, n.name));
     if (seen.has(n.name)) {
       problems.push(
         new ValidationError(
-          WHERE,
+          where,
           `nodes[${i}].name`,
           n.name,
           "duplicate node name",
@@ -191,7 +195,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
     if (n.role !== "control-plane" && n.role !== "worker") {
       problems.push(
         new ValidationError(
-          WHERE,
+          where,
           `nodes[${i}].role`,
           n.role,
           "unknown role",
@@ -203,7 +207,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   if (!input.nodes.some((n) => n.role === "control-plane")) {
     problems.push(
       new ValidationError(
-        WHERE,
+        where,
         "nodes",
         input.nodes.map((n) => n.name),
         "no control-plane node: kubeadm upgrades the control plane first",
@@ -215,7 +219,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   if (!FAILURE_POLICIES.includes(failurePolicy)) {
     problems.push(
       new ValidationError(
-        WHERE,
+        where,
         "failurePolicy",
         failurePolicy,
         "unknown failure policy",
@@ -226,7 +230,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   const workerCount = input.nodes.filter((n) => n.role === "worker").length;
   let maxUnavailable = 1;
   collect(() => {
-    maxUnavailable = resolveMaxUnavailable(input.maxUnavailable, workerCount);
+    maxUnavailable = resolveMaxUnavailable(input.maxUnavailable, workerCount, where);
   });
 
   const findings = validateUpgrade({
@@ -237,7 +241,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   for (const f of findings.filter((f) => f.severity === "error")) {
     problems.push(
       new ValidationError(
-        WHERE,
+        where,
         f.node ? `version of node ${f.node}` : "targetVersion",
         f.value,
         `[${f.rule}] ${f.message}`,

@@ -1,3 +1,6 @@
 export {};
 export * from "./node-drain";
 export * from "./node-uncordon";
+export * from "./node-ready-wait";
+export * from "./node-upgrade";
+export * from "./cluster-upgrade";

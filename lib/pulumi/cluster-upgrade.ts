@@ -1,0 +1,261 @@
+/**
+ * `ClusterUpgrade` (kube-upkeep:index:ClusterUpgrade): a rolling kubeadm upgrade of a whole
+ * cluster as Pulumi dependencies:
+ *
+ *   etcd snapshot (remote.Command on the first control-plane node)
+ *     -> control-plane node 1 (kubeadm upgrade apply) -> control-plane node 2 -> ... (one at a time)
+ *     -> workers as k parallel chains (worker i starts after worker i-k is uncordoned)
+ *
+ * Each node is a `NodeUpgrade` (drain -> upgrade command -> wait Ready at target -> uncordon).
+ * The version skew policy and the plan are checked when the component is constructed, i.e. in
+ * `pulumi preview`, before anything runs; problems throw a ValidationErrors naming each node and
+ * rule. The plan is printed (pulumi.log.info) and exposed as the outputs `plan` / `planText`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ValidationError, ValidationErrors } from "../core/errors";
+import {
+  formatPlan,
+  planUpgrade,
+  type FailurePolicy,
+  type NodeRole,
+  type UpgradePlan,
+} from "../core/plan";
+import { renderEtcdBackupScript, type EtcdBackupScriptOptions } from "../core/scripts/etcd-backup";
+import { parseKubeVersion } from "../core/version";
+import type { NodeDrainOptions } from "./node-drain";
+import {
+  NodeUpgrade,
+  secretConnection,
+  type NodeUpgradeScriptSettings,
+  type SshConnection,
+} from "./node-upgrade";
+
+/** A node of the cluster. */
+export interface ClusterNode {
+  /** The Kubernetes node name. */
+  readonly name: string;
+  readonly role: NodeRole;
+  /** SSH connection to the node. */
+  readonly connection: SshConnection;
+  /**
+   * The node's current kubelet version, "v1.34.2".
+   * @default the ClusterUpgrade's currentVersion
+   */
+  readonly version?: string;
+  /** Per-node script settings (merged over the ClusterUpgrade's `script`). */
+  readonly script?: NodeUpgradeScriptSettings;
+}
+
+/** What `commandOverride` gets to build a node's command. */
+export interface NodeCommandContext {
+  readonly nodeName: string;
+  readonly role: NodeRole;
+  readonly mode: "apply" | "node";
+  readonly fromVersion: string;
+  readonly targetVersion: string;
+}
+
+/** The pre-upgrade etcd snapshot (runs the EtcdBackup script over SSH on the first control-plane node). */
+export interface EtcdSnapshotSettings extends EtcdBackupScriptOptions {
+  /** @default true */
+  readonly enabled?: boolean;
+  /**
+   * Replaces the rendered backup script: the command run over SSH on the first control-plane
+   * node instead.
+   */
+  readonly command?: pulumi.Input<string>;
+}
+
+export interface ClusterUpgradeArgs {
+  /** Every node to upgrade; the first control-plane node runs `kubeadm upgrade apply`. */
+  readonly nodes: readonly ClusterNode[];
+  /** The version to upgrade to, "v1.35.4". */
+  readonly targetVersion: string;
+  /** The cluster's current version: the default of each node's `version`. */
+  readonly currentVersion?: string;
+  /**
+   * Workers out at once: a count or a percentage of the workers ("25%", rounded down, at least 1).
+   * @default 1
+   */
+  readonly maxUnavailable?: number | string;
+  /** @default "leave-cordoned" */
+  readonly failurePolicy?: FailurePolicy;
+  /** kubeconfig YAML (made secret). */
+  readonly kubeconfig: pulumi.Input<string>;
+  /**
+   * The pre-upgrade etcd snapshot; `false` to skip it.
+   * @default { enabled: true } with the EtcdBackup defaults (kubeadm certificates, /var/backups/etcd)
+   */
+  readonly etcdSnapshot?: EtcdSnapshotSettings | false;
+  /** Drain options for every node (timeoutSeconds, ignoreDaemonSets, deleteEmptyDirData, ...). */
+  readonly drain?: NodeDrainOptions;
+  /** Script settings for every node (package manager, package version, sudo, kubeadm flags). */
+  readonly script?: NodeUpgradeScriptSettings;
+  /**
+   * Replaces the rendered upgrade script on every node: a command, or a function of the node.
+   * For other OS tooling, or simulated nodes.
+   */
+  readonly commandOverride?:
+    pulumi.Input<string> | ((node: NodeCommandContext) => pulumi.Input<string>);
+  /** @default 600 */
+  readonly readyTimeoutSeconds?: number;
+  /**
+   * Names this run; the cordon annotation of each node is "<runId>@<targetVersion>".
+   * @default the resource name
+   */
+  readonly runId?: string;
+}
+
+export class ClusterUpgrade extends pulumi.ComponentResource {
+  /** The plan, as data (steps, chains, versions). */
+  public readonly plan: pulumi.Output<UpgradePlan>;
+  /** The plan as the table printed in preview. */
+  public readonly planText: pulumi.Output<string>;
+  /** The pre-upgrade snapshot command (undefined when disabled or nothing to do). */
+  public readonly snapshot?: command.remote.Command;
+  /** The per-node upgrades, by node name (nodes already at the target have none). */
+  public readonly nodeUpgrades: Readonly<Record<string, NodeUpgrade>>;
+  /** Kubelet version each upgraded node reported at the end. */
+  public readonly kubeletVersions: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: ClusterUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kube-upkeep:index:ClusterUpgrade", name, {}, opts);
+    const where = `ClusterUpgrade ${name}`;
+
+    // Validate everything up front (runs in preview).
+    const problems: ValidationError[] = [];
+    (args.nodes ?? []).forEach((n, i) => {
+      if (!n.connection || n.connection.host === undefined || n.connection.host === "") {
+        problems.push(
+          new ValidationError(
+            where,
+            `nodes[${i}].connection.host`,
+            n.connection?.host,
+            `no SSH host for node ${n.name}`,
+            "give connection: { host, port, user, privateKey }",
+          ),
+        );
+      }
+    });
+    let plan: UpgradePlan | undefined;
+    try {
+      plan = planUpgrade(
+        {
+          nodes: (args.nodes ?? []).map((n) => ({
+            name: n.name,
+            role: n.role,
+            version: n.version,
+          })),
+          targetVersion: args.targetVersion,
+          currentVersion: args.currentVersion,
+          maxUnavailable: args.maxUnavailable,
+          failurePolicy: args.failurePolicy,
+          etcdSnapshot: args.etcdSnapshot !== false && args.etcdSnapshot?.enabled !== false,
+        },
+        where,
+      );
+    } catch (e) {
+      if (e instanceof ValidationErrors) problems.push(...e.errors);
+      else if (e instanceof ValidationError) problems.push(e);
+      else throw e;
+    }
+    let snapshotScript: string | undefined;
+    const snapshotSettings = args.etcdSnapshot === false ? undefined : (args.etcdSnapshot ?? {});
+    if (
+      snapshotSettings &&
+      snapshotSettings.enabled !== false &&
+      snapshotSettings.command === undefined
+    ) {
+      try {
+        const { enabled: _e, command: _c, ...backup } = snapshotSettings;
+        snapshotScript = renderEtcdBackupScript(backup, `${where} etcdSnapshot`);
+      } catch (e) {
+        if (e instanceof ValidationErrors) problems.push(...e.errors);
+        else if (e instanceof ValidationError) problems.push(e);
+        else throw e;
+      }
+    }
+    if (problems.length > 0 || !plan) throw new ValidationErrors(problems);
+    const target = parseKubeVersion(args.targetVersion, where, "targetVersion");
+
+    const text = formatPlan(plan);
+    pulumi.log.info(text, this);
+    this.plan = pulumi.output(plan);
+    this.planText = pulumi.output(text);
+
+    const byName = new Map(args.nodes.map((n) => [n.name, n]));
+    const kubeconfig = pulumi.secret(args.kubeconfig);
+    const done = new Map<string, pulumi.Resource>();
+    const nodeUpgrades: Record<string, NodeUpgrade> = {};
+    let snapshot: command.remote.Command | undefined;
+
+    for (const step of plan.steps) {
+      if (step.action === "skip") continue;
+      const after = step.dependsOn.map((d) => done.get(d)!);
+      if (step.action === "etcd-snapshot") {
+        const cp1 = byName.get(step.node!)!;
+        snapshot = new command.remote.Command(
+          `${name}-etcd-snapshot`,
+          {
+            connection: secretConnection(cp1.connection),
+            create:
+              snapshotSettings?.command ??
+              'if [ "$(id -u)" -eq 0 ]; then bash -s; else sudo -n bash -s; fi',
+            stdin: snapshotSettings?.command === undefined ? snapshotScript : undefined,
+            triggers: [target.text],
+            logging: "stdoutAndStderr",
+          },
+          { parent: this },
+        );
+        done.set(step.id, snapshot);
+        continue;
+      }
+      const node = byName.get(step.node!)!;
+      const mode = step.action === "kubeadm-upgrade-apply" ? "apply" : "node";
+      const override =
+        typeof args.commandOverride === "function"
+          ? args.commandOverride({
+              nodeName: node.name,
+              role: node.role,
+              mode,
+              fromVersion: step.from!,
+              targetVersion: target.text,
+            })
+          : args.commandOverride;
+      const upgrade = new NodeUpgrade(
+        `${name}-${node.name}`,
+        {
+          nodeName: node.name,
+          targetVersion: target.text,
+          mode,
+          kubeconfig,
+          connection: node.connection,
+          runId: args.runId ?? name,
+          drain: args.drain,
+          script: { ...args.script, ...node.script },
+          command: override,
+          readyTimeoutSeconds: args.readyTimeoutSeconds,
+        },
+        // Depend on the previous step's last resource (its uncordon) explicitly.
+        { parent: this, dependsOn: after },
+      );
+      nodeUpgrades[node.name] = upgrade;
+      done.set(step.id, upgrade.uncordon);
+    }
+    this.snapshot = snapshot;
+    this.nodeUpgrades = nodeUpgrades;
+    this.kubeletVersions = pulumi
+      .all(
+        Object.entries(nodeUpgrades).map(([n, u]) =>
+          u.kubeletVersion.apply((v) => [n, v] as const),
+        ),
+      )
+      .apply((pairs) => Object.fromEntries(pairs));
+    this.registerOutputs({
+      plan: this.plan,
+      planText: this.planText,
+      kubeletVersions: this.kubeletVersions,
+    });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * `NodeReadyWait`: a dynamic resource whose create waits until a node is Ready and its kubelet
+ * reports the target version (`status.nodeInfo.kubeletVersion`), or fails after a timeout with
+ * what it last saw. It is the "the upgrade took effect" gate between the upgrade command and the
+ * uncordon in `NodeUpgrade`.
+ *
+ * Serialization: the provider is a plain object whose methods `require` @kubernetes/client-node
+ * themselves and capture nothing (Pulumi serializes them into the state; `delete` runs the code
+ * stored there). The kubeconfig is an input only (kept secret by the caller), never an output.
+ *
+ * Lifecycle: create = wait; a new target version, node or `trigger` replaces it (waits again);
+ * delete does nothing (waiting has no effect to undo).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface NodeReadyWaitArgs {
+  /** The node to watch. */
+  readonly nodeName: pulumi.Input<string>;
+  /** kubeconfig YAML (pass a secret; it is wrapped in `pulumi.secret` anyway). */
+  readonly kubeconfig: pulumi.Input<string>;
+  /** The kubelet version the node must report, e.g. "v1.35.4". */
+  readonly targetVersion: pulumi.Input<string>;
+  /**
+   * How long to wait before failing.
+   * @default 600 (10 minutes)
+   */
+  readonly timeoutSeconds?: pulumi.Input<number>;
+  /**
+   * How often to read the node.
+   * @default 2
+   */
+  readonly pollSeconds?: pulumi.Input<number>;
+  /** Anything whose change should make the wait run again (e.g. the upgrade command's id). */
+  readonly trigger?: pulumi.Input<string>;
+}
+
+interface WaitInputs {
+  nodeName: string;
+  kubeconfig: string;
+  targetVersion: string;
+  timeoutSeconds?: number;
+  pollSeconds?: number;
+  trigger?: string;
+}
+
+interface WaitOutputs {
+  nodeName: string;
+  targetVersion: string;
+  trigger?: string;
+  kubeletVersion: string;
+  waitedSeconds: number;
+}
+
+const readyWaitProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: WaitInputs): Promise<pulumi.dynamic.CreateResult<WaitOutputs>> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(inputs.kubeconfig);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const timeoutMs = (inputs.timeoutSeconds ?? 600) * 1000;
+    const pollMs = (inputs.pollSeconds ?? 2) * 1000;
+    const started = Date.now();
+    let last = "not read yet";
+    for (;;) {
+      try {
+        const node = await core.readNode({ name: inputs.nodeName });
+        const ready = (node.status?.conditions ?? []).find((c) => c.type === "Ready");
+        const version = node.status?.nodeInfo?.kubeletVersion ?? "";
+        last = `Ready=${ready?.status ?? "Unknown"}${ready?.reason ? ` (${ready.reason})` : ""}, kubelet ${version || "unknown"}`;
+        if (ready?.status === "True" && version === inputs.targetVersion) {
+          return {
+            id: `${inputs.nodeName}@${inputs.targetVersion}`,
+            outs: {
+              nodeName: inputs.nodeName,
+              targetVersion: inputs.targetVersion,
+              trigger: inputs.trigger,
+              kubeletVersion: version,
+              waitedSeconds: Math.round((Date.now() - started) / 100) / 10,
+            },
+          };
+        }
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        last = `reading the node failed${code ? ` (HTTP ${code})` : ""}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+      }
+      if (Date.now() - started >= timeoutMs) {
+        throw new Error(
+          `node ${inputs.nodeName}: not Ready at kubelet ${inputs.targetVersion} after ${Math.round(timeoutMs / 1000)}s ` +
+            `(last seen: ${last}). The node stays cordoned; check the kubelet (journalctl -u kubelet) and re-run.`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  },
+
+  async diff(_id: string, olds: WaitOutputs, news: WaitInputs): Promise<pulumi.dynamic.DiffResult> {
+    const replaces = (["nodeName", "targetVersion", "trigger"] as const).filter(
+      (k) => olds[k] !== news[k],
+    );
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+  },
+
+  async delete(): Promise<void> {
+    // Nothing to undo.
+  },
+};
+
+/** Waits until `nodeName` is Ready and reports kubelet `targetVersion`. */
+export class NodeReadyWait extends pulumi.dynamic.Resource {
+  declare public readonly nodeName: pulumi.Output<string>;
+  declare public readonly targetVersion: pulumi.Output<string>;
+  /** The kubelet version the node reported when it became Ready. */
+  declare public readonly kubeletVersion: pulumi.Output<string>;
+  /** How long the wait took. */
+  declare public readonly waitedSeconds: pulumi.Output<number>;
+
+  constructor(name: string, args: NodeReadyWaitArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      readyWaitProvider,
+      name,
+      {
+        nodeName: args.nodeName,
+        kubeconfig: pulumi.secret(args.kubeconfig),
+        targetVersion: args.targetVersion,
+        timeoutSeconds: args.timeoutSeconds,
+        pollSeconds: args.pollSeconds,
+        trigger: args.trigger,
+        kubeletVersion: undefined,
+        waitedSeconds: undefined,
+      },
+      opts,
+      "kube-upkeep",
+      "NodeReadyWait",
+    );
+  }
+}

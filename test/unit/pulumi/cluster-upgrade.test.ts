@@ -1,0 +1,392 @@
+import * as pulumi from "@pulumi/pulumi";
+// Modules only define classes; every resource is constructed after setMocks (beforeAll).
+import { ValidationErrors } from "../../../lib/core/errors";
+import { ClusterUpgrade, type ClusterNode } from "../../../lib/pulumi/cluster-upgrade";
+import { NodeUpgrade, secretConnection } from "../../../lib/pulumi/node-upgrade";
+
+const KEY_MARKER = "KEY-MARKER-9001";
+const PRIVATE_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${KEY_MARKER}\n-----END OPENSSH PRIVATE KEY-----\n`;
+const KUBECONFIG_MARKER = "KUBECONFIG-MARKER-4242";
+const KUBECONFIG = `apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: ${KUBECONFIG_MARKER}\n`;
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+interface Registered {
+  type: string;
+  name: string;
+  urn?: string;
+  parent: string;
+  inputs: Record<string, unknown>;
+  dependencies: string[];
+}
+const registered = new Map<string, Registered>();
+
+beforeAll(() => {
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type.endsWith(":NodeReadyWait")) state.kubeletVersion = args.inputs.targetVersion;
+        if (args.type === "command:remote:Command") state.stdout = "ok";
+        return { id: `${args.name}-id`, state };
+      },
+      call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
+    },
+    "project",
+    "stack",
+    true, // preview
+  );
+  // The mocks do not pass dependencies to newResource: record them from the register request.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterRequest, cb: unknown) => void;
+  };
+  const orig = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    registered.set(req.getName(), {
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent(),
+      inputs: {},
+      dependencies: req.getDependenciesList().map((u) => u.split("::").pop()!),
+    });
+    orig(req, cb);
+  };
+});
+
+interface RegisterRequest {
+  getName(): string;
+  getType(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> };
+}
+
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply(resolve));
+}
+
+/** Raw (serialized) inputs of a registered resource, with secrets as {sig, value} wrappers. */
+function inputsOf(name: string): Record<string, unknown> {
+  const r = registered.get(name);
+  if (!r)
+    throw new Error(`resource ${name} not registered; have ${[...registered.keys()].join(", ")}`);
+  return r.inputs;
+}
+
+const node = (
+  name: string,
+  role: ClusterNode["role"],
+  port: number,
+  version?: string,
+): ClusterNode => ({
+  name,
+  role,
+  version,
+  connection: {
+    host: "127.0.0.1",
+    port,
+    user: "root",
+    privateKey: PRIVATE_KEY,
+    hostKey: "ssh-ed25519 AAAAC3Nza",
+  },
+});
+
+function cluster(cp: number, workers: number): ClusterNode[] {
+  return [
+    ...Array.from({ length: cp }, (_, i) => node(`cp-${i + 1}`, "control-plane", 2200 + i)),
+    ...Array.from({ length: workers }, (_, i) => node(`w-${i + 1}`, "worker", 2300 + i)),
+  ];
+}
+
+async function settle(cu: ClusterUpgrade) {
+  await value(cu.urn);
+  await Promise.all(Object.values(cu.nodeUpgrades).map((u) => value(u.uncordon.urn)));
+  if (cu.snapshot) await value(cu.snapshot.urn);
+  await value(cu.kubeletVersions);
+}
+
+/** true when `a` is a (transitive) dependency of `b`. */
+function before(a: string, b: string): boolean {
+  const seen = new Set<string>();
+  const stack = [b];
+  while (stack.length) {
+    const cur = stack.pop()!;
+    for (const d of registered.get(cur)?.dependencies ?? []) {
+      if (d === a) return true;
+      if (!seen.has(d)) {
+        seen.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  return false;
+}
+
+// Capture serialized inputs too (secret wrappers intact) by patching once more, lazily.
+beforeAll(() => {
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterRequest, cb: unknown) => void;
+  };
+  const orig = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    orig(req, cb);
+    const r = registered.get(req.getName());
+    if (r) r.inputs = req.getObject().toJavaScript();
+  };
+});
+
+describe("ClusterUpgrade (mocks)", () => {
+  let cu: ClusterUpgrade;
+  beforeAll(async () => {
+    cu = new ClusterUpgrade("up", {
+      nodes: cluster(3, 5),
+      currentVersion: "v1.34.2",
+      targetVersion: "v1.35.4",
+      maxUnavailable: 2,
+      kubeconfig: KUBECONFIG,
+      drain: { ignoreDaemonSets: true, deleteEmptyDirData: true, timeoutSeconds: 300 },
+    });
+    await settle(cu);
+  });
+
+  test("component types and parents", () => {
+    expect(registered.get("up")?.type).toBe("kube-upkeep:index:ClusterUpgrade");
+    expect(registered.get("up-cp-1")?.type).toBe("kube-upkeep:index:NodeUpgrade");
+    expect(registered.get("up-cp-1")?.parent).toContain("kube-upkeep:index:ClusterUpgrade::up");
+    expect(registered.get("up-w-3-drain")?.type).toBe(
+      "pulumi-nodejs:dynamic/kube-upkeep:NodeDrain",
+    );
+    expect(registered.get("up-w-3-drain")?.parent).toContain(
+      "kube-upkeep:index:NodeUpgrade::up-w-3",
+    );
+    expect(registered.get("up-w-3-upgrade")?.type).toBe("command:remote:Command");
+    expect(registered.get("up-w-3-ready")?.type).toBe(
+      "pulumi-nodejs:dynamic/kube-upkeep:NodeReadyWait",
+    );
+    expect(registered.get("up-w-3-uncordon")?.type).toBe(
+      "pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon",
+    );
+    expect(registered.get("up-etcd-snapshot")?.parent).toContain(
+      "kube-upkeep:index:ClusterUpgrade::up",
+    );
+  });
+
+  test("per node: drain < upgrade < ready-wait < uncordon", () => {
+    for (const n of ["cp-1", "cp-2", "cp-3", "w-1", "w-2", "w-3", "w-4", "w-5"]) {
+      expect([n, before(`up-${n}-drain`, `up-${n}-upgrade`)]).toEqual([n, true]);
+      expect([n, before(`up-${n}-upgrade`, `up-${n}-ready`)]).toEqual([n, true]);
+      expect([n, before(`up-${n}-ready`, `up-${n}-uncordon`)]).toEqual([n, true]);
+      expect([n, before(`up-${n}-uncordon`, `up-${n}-drain`)]).toEqual([n, false]);
+    }
+  });
+
+  test("the snapshot before everything; control plane strictly serial, then workers", () => {
+    for (const r of registered.values()) {
+      if (r.name.startsWith("up-") && r.name.endsWith("-drain"))
+        expect([r.name, before("up-etcd-snapshot", r.name)]).toEqual([r.name, true]);
+    }
+    expect(before("up-cp-1-uncordon", "up-cp-2-drain")).toBe(true);
+    expect(before("up-cp-2-uncordon", "up-cp-3-drain")).toBe(true);
+    expect(before("up-cp-2-drain", "up-cp-1-uncordon")).toBe(false);
+    for (const w of ["w-1", "w-2", "w-3", "w-4", "w-5"])
+      expect(before("up-cp-3-uncordon", `up-${w}-drain`)).toBe(true);
+  });
+
+  test("workers as 2 chains: worker i waits for worker i-2's uncordon, nothing else among workers", () => {
+    expect(registered.get("up-w-1-drain")?.dependencies).toEqual(["up-cp-3-uncordon"]);
+    expect(registered.get("up-w-2-drain")?.dependencies).toEqual(["up-cp-3-uncordon"]);
+    expect(registered.get("up-w-3-drain")?.dependencies).toEqual(["up-w-1-uncordon"]);
+    expect(registered.get("up-w-4-drain")?.dependencies).toEqual(["up-w-2-uncordon"]);
+    expect(registered.get("up-w-5-drain")?.dependencies).toEqual(["up-w-3-uncordon"]);
+    // the two chains are independent: no batch barrier
+    expect(before("up-w-1-uncordon", "up-w-2-drain")).toBe(false);
+    expect(before("up-w-2-uncordon", "up-w-3-drain")).toBe(false);
+    expect(before("up-w-3-uncordon", "up-w-4-drain")).toBe(false);
+  });
+
+  test("commands: kubeadm upgrade apply on cp-1 only, rendered script on stdin, target in triggers", () => {
+    const cp1 = inputsOf("up-cp-1-upgrade");
+    expect(cp1.create).toBe("sh -s");
+    expect(cp1.stdin).toContain('as_root kubeadm upgrade apply "$TARGET" -y');
+    expect(cp1.triggers).toEqual(["v1.35.4", "apply"]);
+    for (const n of ["cp-2", "w-4"]) {
+      const i = inputsOf(`up-${n}-upgrade`);
+      expect(i.stdin).toContain("as_root kubeadm upgrade node");
+      expect(i.stdin).not.toContain("upgrade apply");
+      expect(i.triggers).toEqual(["v1.35.4", "node"]);
+    }
+    const snap = inputsOf("up-etcd-snapshot");
+    expect(snap.stdin).toContain("etcdctl");
+    expect(snap.triggers).toEqual(["v1.35.4"]);
+    expect(inputsOf("up-w-1-drain").runId).toBe("up@v1.35.4");
+    expect(inputsOf("up-w-1-drain").options).toEqual({
+      ignoreDaemonSets: true,
+      deleteEmptyDirData: true,
+      timeoutSeconds: 300,
+    });
+    expect(inputsOf("up-w-1-uncordon").runId).toBe("up@v1.35.4");
+    expect(inputsOf("up-w-1-ready").targetVersion).toBe("v1.35.4");
+  });
+
+  test("the SSH private key and the kubeconfig never appear outside a secret", () => {
+    const leaks: string[] = [];
+    let secrets = 0;
+    const walk = (v: unknown, path: string) => {
+      if (typeof v === "string") {
+        if (v.includes(KEY_MARKER) || v.includes(KUBECONFIG_MARKER)) leaks.push(path);
+      } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+      else if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SIG_KEY] === SECRET_SIG) {
+          secrets++;
+          return;
+        }
+        for (const [k, x] of Object.entries(o)) walk(x, `${path}.${k}`);
+      }
+    };
+    for (const r of registered.values()) if (r.name.startsWith("up")) walk(r.inputs, r.name);
+    expect(leaks).toEqual([]);
+    // the key is there, inside a secret (@pulumi/command lifts the whole connection into the secret)
+    const conn = inputsOf("up-w-2-upgrade").connection as Record<string, unknown>;
+    expect(conn[SIG_KEY]).toBe(SECRET_SIG);
+    expect(conn.value).toMatchObject({
+      host: "127.0.0.1",
+      port: 2301,
+      user: "root",
+      privateKey: PRIVATE_KEY,
+    });
+    // 8 node commands + the snapshot (connection), 8 x drain/ready/uncordon (kubeconfig)
+    expect(secrets).toBeGreaterThanOrEqual(9 + 8 * 3);
+  });
+
+  test("secretConnection makes the credentials secret even when given as plain strings", async () => {
+    const c = secretConnection({
+      host: "h",
+      privateKey: PRIVATE_KEY,
+      password: "pw",
+      privateKeyPassword: "pp",
+    });
+    for (const k of ["privateKey", "password", "privateKeyPassword"] as const)
+      expect(await pulumi.isSecret(pulumi.output(c[k]))).toBe(true);
+    expect(await pulumi.isSecret(pulumi.output(c.host))).toBe(false);
+  });
+
+  test("plan output and text", async () => {
+    const plan = await value(cu.plan);
+    expect(plan.chains).toEqual([
+      ["w-1", "w-3", "w-5"],
+      ["w-2", "w-4"],
+    ]);
+    expect(plan.steps[0]?.id).toBe("etcd-snapshot");
+    const text = await value(cu.planText);
+    expect(text).toMatch(
+      /^Upgrade plan: control plane v1.34.2 -> v1.35.4, workers 2 at a time in 2 chain\(s\)/,
+    );
+    expect(text).toContain("kubeadm upgrade apply v1.35.4");
+    expect(await value(cu.kubeletVersions)).toEqual(
+      Object.fromEntries(
+        ["cp-1", "cp-2", "cp-3", "w-1", "w-2", "w-3", "w-4", "w-5"].map((n) => [n, "v1.35.4"]),
+      ),
+    );
+  });
+});
+
+describe("ClusterUpgrade options and validation (mocks)", () => {
+  test("nodes at the target get no resources; the override replaces the script; no snapshot when disabled", async () => {
+    const cu = new ClusterUpgrade("sim", {
+      nodes: [
+        node("a", "control-plane", 1, "v1.35.0"),
+        node("b", "control-plane", 2),
+        node("c", "worker", 3),
+      ],
+      currentVersion: "v1.34.0",
+      targetVersion: "v1.35.0",
+      kubeconfig: pulumi.secret(KUBECONFIG),
+      etcdSnapshot: false,
+      commandOverride: (n) =>
+        `simulate-upgrade ${n.nodeName} ${n.mode} ${n.fromVersion} ${n.targetVersion}`,
+    });
+    await settle(cu);
+    expect(Object.keys(cu.nodeUpgrades)).toEqual(["b", "c"]);
+    expect(cu.snapshot).toBeUndefined();
+    expect(registered.has("sim-a-drain")).toBe(false);
+    const b = inputsOf("sim-b-upgrade");
+    expect(b.create).toBe("simulate-upgrade b node v1.34.0 v1.35.0");
+    expect(b.stdin).toBeUndefined();
+    expect(registered.get("sim-b-drain")?.dependencies).toEqual([]);
+    expect(registered.get("sim-c-drain")?.dependencies).toEqual(["sim-b-uncordon"]);
+  });
+
+  test("skew and input errors throw at construction (preview), naming node and rule", () => {
+    const errs = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationErrors);
+        return (e as ValidationErrors).errors.map((x) => x.message);
+      }
+      throw new Error("did not throw");
+    };
+    const base = { kubeconfig: KUBECONFIG, currentVersion: "v1.34.2" };
+    expect(
+      errs(
+        () =>
+          new ClusterUpgrade("bad1", { ...base, nodes: cluster(1, 1), targetVersion: "v1.36.0" }),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^ClusterUpgrade bad1: invalid version of node cp-1 .*\[one-minor-at-a-time\]/,
+      ),
+    ]);
+    expect(
+      errs(
+        () =>
+          new ClusterUpgrade("bad2", {
+            ...base,
+            nodes: [
+              ...cluster(1, 0),
+              node("w-old", "worker", 9, "v1.31.0"),
+              node("w-new", "worker", 8, "v1.35.0"),
+            ],
+            targetVersion: "v1.35.0",
+          }),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /\[kubelet-skew\] node w-old: kubelet v1.31.0 would be 4 minor versions behind/,
+      ),
+      expect.stringMatching(/\[control-plane-first\] node w-new/),
+    ]);
+    const msgs = errs(
+      () =>
+        new ClusterUpgrade("bad3", {
+          ...base,
+          nodes: [
+            { name: "w", role: "worker", connection: { host: "" } },
+            { name: "w", role: "worker", connection: { host: "h" } },
+          ],
+          targetVersion: "v1.35.0",
+          maxUnavailable: "0%",
+          etcdSnapshot: { backupDir: "relative/dir" },
+        }),
+    );
+    expect(msgs.join("\n")).toMatch(/nodes\[0\]\.connection\.host "": no SSH host for node w/);
+    expect(msgs.join("\n")).toMatch(/duplicate node name/);
+    expect(msgs.join("\n")).toMatch(/no control-plane node/);
+    expect(msgs.join("\n")).toMatch(/invalid maxUnavailable "0%"/);
+    expect(msgs.join("\n")).toMatch(/etcdSnapshot: invalid backupDir/);
+  });
+
+  test("NodeUpgrade alone validates its node name and host", () => {
+    expect(
+      () =>
+        new NodeUpgrade("x", {
+          nodeName: "Bad Node",
+          targetVersion: "v1.35.0",
+          mode: "node",
+          kubeconfig: KUBECONFIG,
+          connection: { host: "h" },
+        }),
+    ).toThrow(/NodeUpgrade x: invalid nodeName "Bad Node"/);
+  });
+});
