@@ -51,7 +51,8 @@ interface WaitOutputs {
   waitedSeconds: number;
 }
 
-const readyWaitProvider: pulumi.dynamic.ResourceProvider = {
+/** The dynamic provider (exported so tests can call create directly against a cluster). */
+export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: WaitInputs): Promise<pulumi.dynamic.CreateResult<WaitOutputs>> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
@@ -117,7 +118,7 @@ export class NodeReadyWait extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: NodeReadyWaitArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      readyWaitProvider,
+      nodeReadyWaitProvider,
       name,
       {
         nodeName: args.nodeName,

@@ -75,6 +75,15 @@ export function secretConnection(c: SshConnection): command.types.input.remote.C
   };
 }
 
+/**
+ * Drain defaults for upgrades: DaemonSet pods (kube-proxy, the CNI, log agents) run on every node
+ * and are not evicted by a drain anyway, so `ignoreDaemonSets` is on, as in the kubeadm upgrade
+ * guide's `kubectl drain <node> --ignore-daemonsets`. Everything else is the drain engine's
+ * default (kubectl's, but with a finite 600 s timeout); emptyDir data is only deleted when you set
+ * `deleteEmptyDirData: true`.
+ */
+export const NODE_UPGRADE_DRAIN_DEFAULTS: NodeDrainOptions = { ignoreDaemonSets: true };
+
 /** Script settings that are not per node. */
 export type NodeUpgradeScriptSettings = Omit<NodeUpgradeScriptOptions, "targetVersion" | "mode">;
 
@@ -97,7 +106,11 @@ export interface NodeUpgradeArgs {
    * @default the resource name
    */
   readonly runId?: string;
-  /** Drain options (timeout, ignoreDaemonSets, deleteEmptyDirData, ...). */
+  /**
+   * Drain options (timeoutSeconds, deleteEmptyDirData, force, ...), over
+   * {@link NODE_UPGRADE_DRAIN_DEFAULTS}.
+   * @default { ignoreDaemonSets: true } (and the drain engine's defaults: timeout 600 s, eviction)
+   */
   readonly drain?: NodeDrainOptions;
   /** Settings of the rendered script (package manager, package version, sudo, kubeadm flags). */
   readonly script?: NodeUpgradeScriptSettings;
@@ -160,7 +173,12 @@ export class NodeUpgrade extends pulumi.ComponentResource {
 
     this.drain = new NodeDrain(
       `${name}-drain`,
-      { nodeName: args.nodeName, kubeconfig, runId, options: args.drain ?? {} },
+      {
+        nodeName: args.nodeName,
+        kubeconfig,
+        runId,
+        options: { ...NODE_UPGRADE_DRAIN_DEFAULTS, ...args.drain },
+      },
       { parent: this, dependsOn: after },
     );
     this.upgrade = new command.remote.Command(

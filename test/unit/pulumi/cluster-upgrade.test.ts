@@ -314,6 +314,7 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
     expect(b.create).toBe("simulate-upgrade b node v1.34.0 v1.35.0");
     expect(b.stdin).toBeUndefined();
     expect(registered.get("sim-b-drain")?.dependencies).toEqual([]);
+    expect(inputsOf("sim-b-drain").options).toEqual({ ignoreDaemonSets: true });
     expect(registered.get("sim-c-drain")?.dependencies).toEqual(["sim-b-uncordon"]);
   });
 
