@@ -1,3 +1,5 @@
 export {};
 export * from "./pod-disruption-budget";
 export * from "./drain-safety";
+export * from "./etcd-backup";
+export * from "./certificate-renewal";

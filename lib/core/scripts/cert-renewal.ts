@@ -280,7 +280,9 @@ export function renderCertRenewalScript(
   const lines = [
     "#!/usr/bin/env bash",
     "# kube-upkeep certificate renewal: check, renew what is due, restart static pods, check again",
-    "set -euo pipefail",
+    "set -eu",
+    "# pipefail where the shell has it (bash, busybox sh; not dash before 0.5.13)",
+    "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi",
     `renew_before_days=${o.renewBeforeDays}`,
     `wanted=${shArg(o.certificates.join(" "))}`,
     `dry_run=${o.dryRun ? 1 : 0}`,

@@ -261,9 +261,19 @@ function resolved(
   );
 }
 
-function preamble(o: ResolvedEtcdBackupOptions): string {
+/**
+ * `set -euo pipefail` for bash; the finish step runs with `sh -c` (busybox sh in the CronJob,
+ * maybe dash when run by hand), so there pipefail is switched on only where the shell has it.
+ */
+const PORTABLE_STRICT = [
+  "set -eu",
+  "# pipefail where the shell has it (bash, busybox sh; not dash before 0.5.13)",
+  "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi",
+].join("\n");
+
+function preamble(o: ResolvedEtcdBackupOptions, strict = "set -euo pipefail"): string {
   return [
-    "set -euo pipefail",
+    strict,
     "umask 077",
     `backup_dir=${shArg(o.backupDir)}`,
     `tmp_file=${shArg(o.tempFile)}`,
@@ -329,7 +339,7 @@ export function renderEtcdBackupFinishScript(
   const o = resolved(opts, where);
   return [
     "# kube-upkeep etcd backup: finish step (rename and retention)",
-    preamble(o),
+    preamble(o, PORTABLE_STRICT),
     finishBody(o),
     "",
   ].join("\n");

@@ -229,6 +229,19 @@ describe("certificate renewal script: runs under a stub kubeadm", () => {
     expect(table).toContain(`front-proxy-client ${31 * DAY} false false`);
   });
 
+  test("runs the same under /bin/sh (dash here, busybox sh in the CronJob)", () => {
+    f = fixture(TYPICAL);
+    const r = runScript(renderCertRenewalScript(f.opts), f.s.env, "-c", "/bin/sh");
+    expect(r.stderr).toContain("cert-renewal: done");
+    expect(r.status).toBe(0);
+    expect(sequence(f).filter((c) => c.includes("renew"))).toEqual([
+      "kubeadm certs renew admin.conf",
+      "kubeadm certs renew apiserver",
+      "kubeadm certs renew etcd-server",
+    ]);
+    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
+  });
+
   test("during the wait the manifests are out of the manifests dir (in the stash on the host)", () => {
     f = fixture(line("apiserver", 1));
     const r = runScript(renderCertRenewalScript(f.opts), f.s.env);

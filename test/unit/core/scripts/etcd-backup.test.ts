@@ -253,6 +253,20 @@ describe("etcd backup script: runs under stub etcdctl/etcdutl", () => {
     expect(fs.readdirSync(opts.backupDir!)).toEqual([]);
   });
 
+  test("the finish script runs under /bin/sh (dash here, busybox sh in the CronJob)", () => {
+    const opts = tempOptions(s, { retention: { count: 2 } });
+    aged(opts.backupDir!, "etcd-snapshot-20260101T020000Z.db", 3);
+    aged(opts.backupDir!, "etcd-snapshot-20260102T020000Z.db", 2);
+    aged(opts.backupDir!, ".etcd-snapshot-in-progress.db", 0);
+    const r = runScript(renderEtcdBackupFinishScript(opts), s.env, "-c", "/bin/sh");
+    expect(r.stderr).toContain("etcd-backup: done");
+    expect(r.status).toBe(0);
+    const kept = snapshots(opts.backupDir!);
+    expect(kept).toHaveLength(2);
+    expect(kept).toContain("etcd-snapshot-20260102T020000Z.db");
+    expect(fs.existsSync(path.join(opts.backupDir!, ".etcd-snapshot-in-progress.db"))).toBe(false);
+  });
+
   test("the finish script alone fails when no verified snapshot is there", () => {
     const opts = tempOptions(s);
     fs.mkdirSync(opts.backupDir!, { recursive: true });

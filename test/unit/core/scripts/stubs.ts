@@ -174,15 +174,19 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a script with bash -c (or bash -s with stdin) under the stub environment. */
+/**
+ * Runs a script with `<shell> -c` (or `<shell> -s` with stdin) under the stub environment;
+ * shell is bash unless given ("/bin/sh" is dash on Debian).
+ */
 export function runScript(
   script: string,
   env: NodeJS.ProcessEnv,
   mode: "-c" | "-s" = "-c",
+  shell = "bash",
 ): RunResult {
   const r =
     mode === "-c"
-      ? spawnSync("bash", ["-c", script], { env, encoding: "utf8", timeout: 30000 })
-      : spawnSync("bash", ["-s"], { env, input: script, encoding: "utf8", timeout: 30000 });
+      ? spawnSync(shell, ["-c", script], { env, encoding: "utf8", timeout: 30000 })
+      : spawnSync(shell, ["-s"], { env, input: script, encoding: "utf8", timeout: 30000 });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,0 +1,348 @@
+import { k8s } from "cdk8s-plus-33";
+import { Construct } from "constructs";
+import { ValidationError } from "../core/errors";
+import {
+  renderCertRenewalScript,
+  resolveCertRenewalOptions,
+  type CertRenewalScriptOptions,
+  type ResolvedCertRenewalOptions,
+} from "../core/scripts/cert-renewal";
+import {
+  validateAbsolutePath,
+  validateCronSchedule,
+  validateImage,
+  validateInteger,
+} from "../core/scripts/shell";
+import {
+  controlPlaneNodeSelector,
+  controlPlaneTolerations,
+  cronJobName,
+  jobNumbers,
+  resourceRequirements,
+  validateDnsLabel,
+  validateNodes,
+  validateTimeZone,
+  type ContainerResources,
+} from "./control-plane-cron-job";
+
+/**
+ * Properties of {@link CertificateRenewal}. The renewal options (threshold, certificates,
+ * renew all, dry run, kubeadm paths) are those of the core certificate renewal script.
+ * `rootfs` is not a prop: the CronJob always mounts the host's / at `hostRoot` and chroots
+ * there.
+ */
+export interface CertificateRenewalProps extends Omit<CertRenewalScriptOptions, "rootfs"> {
+  /**
+   * The control-plane node names: one CronJob per node, pinned with `kubernetes.io/hostname`
+   * (each node's certificates and static pods are its own). Required, non-empty.
+   */
+  readonly nodes: readonly string[];
+  /**
+   * kubeadm on the host, run through `chroot <hostRoot>`: a name looked up on the PATH inside
+   * the chroot (/usr/local/bin, /usr/bin, ...) or an absolute host path.
+   *
+   * @default "kubeadm"
+   */
+  readonly kubeadm?: string;
+  /**
+   * Namespace of the CronJobs.
+   *
+   * @default "kube-system"
+   */
+  readonly namespace?: string;
+  /**
+   * Name prefix: each CronJob is named `<name>-<node>`.
+   *
+   * @default "certificate-renewal"
+   */
+  readonly name?: string;
+  /**
+   * Schedule of the first node's CronJob (five cron fields). Node i runs `i * staggerMinutes`
+   * minutes later, so only one control plane restarts its static pods at a time.
+   *
+   * @default "0 3 * * *" (daily at 03:00, after the 02:00 etcd backup)
+   */
+  readonly schedule?: string;
+  /**
+   * Minutes between the nodes' runs. Must exceed startingDeadlineSeconds +
+   * activeDeadlineSeconds, so two nodes' runs can never overlap (two etcd members restarting
+   * at once would cost a three-member cluster its quorum).
+   *
+   * @default 20
+   */
+  readonly staggerMinutes?: number;
+  /**
+   * IANA time zone for the schedules (CronJob `spec.timeZone`).
+   *
+   * @default - the kube-controller-manager's time zone (UTC on kubeadm clusters)
+   */
+  readonly timeZone?: string;
+  /**
+   * Image with sh, awk, chroot, mktemp, mv, sleep, date (busybox has them all).
+   *
+   * @default "docker.io/library/busybox:1.37.0"
+   */
+  readonly image?: string;
+  /**
+   * Where the host's / is mounted in the container (and chrooted into for kubeadm).
+   *
+   * @default "/host"
+   */
+  readonly hostRoot?: string;
+  /**
+   * Run the container privileged. Not needed on containerd/CRI-O with default settings: the
+   * container runs as root with the host's / mounted and CAP_SYS_CHROOT added. Set it when a
+   * security module (SELinux labels on /etc/kubernetes, AppArmor) denies the writes.
+   *
+   * @default false
+   */
+  readonly privileged?: boolean;
+  /** @default 300 */
+  readonly startingDeadlineSeconds?: number;
+  /**
+   * Seconds a renewal Job may run; the script needs check + renew + restartWaitSeconds +
+   * check, about a minute.
+   *
+   * @default 600
+   */
+  readonly activeDeadlineSeconds?: number;
+  /**
+   * Retries of a failed Job. 0: a failure is reported, not repeated (a retry would restart
+   * the static pods again).
+   *
+   * @default 0
+   */
+  readonly backoffLimit?: number;
+  /** @default 3 */
+  readonly successfulJobsHistoryLimit?: number;
+  /** @default 3 */
+  readonly failedJobsHistoryLimit?: number;
+  /**
+   * Resources of the container.
+   *
+   * @default { cpuRequest: "50m", memoryRequest: "64Mi", memoryLimit: "256Mi" }
+   */
+  readonly resources?: ContainerResources;
+  /**
+   * PriorityClass of the renewal pods.
+   *
+   * @default "system-cluster-critical"
+   */
+  readonly priorityClassName?: string;
+}
+
+export const CERTIFICATE_RENEWAL_CRONJOB_DEFAULTS = {
+  namespace: "kube-system",
+  name: "certificate-renewal",
+  schedule: "0 3 * * *",
+  staggerMinutes: 20,
+  image: "docker.io/library/busybox:1.37.0",
+  hostRoot: "/host",
+  startingDeadlineSeconds: 300,
+  activeDeadlineSeconds: 600,
+  backoffLimit: 0,
+  successfulJobsHistoryLimit: 3,
+  failedJobsHistoryLimit: 3,
+  resources: { cpuRequest: "50m", memoryRequest: "64Mi", memoryLimit: "256Mi" },
+  priorityClassName: "system-cluster-critical",
+} as const;
+
+/**
+ * The schedule of node `index`: the base schedule moved `index * staggerMinutes` minutes later.
+ * Needs plain numbers in the minute and hour fields (e.g. "0 3 * * *") and must stay within
+ * the same day.
+ */
+export function staggeredSchedule(
+  where: string,
+  schedule: string,
+  index: number,
+  staggerMinutes: number,
+): string {
+  if (index === 0) return schedule;
+  const [minute, hour, ...rest] = schedule.trim().split(/\s+/);
+  if (!/^\d+$/.test(minute) || !/^\d+$/.test(hour))
+    throw new ValidationError(
+      where,
+      "schedule",
+      schedule,
+      "cannot be staggered across nodes: its minute and hour fields must be plain numbers",
+      'give a schedule such as "0 3 * * *"; node i then runs i * staggerMinutes minutes later',
+    );
+  const t = Number(hour) * 60 + Number(minute) + index * staggerMinutes;
+  if (t >= 24 * 60)
+    throw new ValidationError(
+      where,
+      "schedule",
+      schedule,
+      `node ${index + 1}'s run would move past midnight (${index} x ${staggerMinutes} minutes later)`,
+      "start earlier in the day or lower staggerMinutes",
+    );
+  return [String(t % 60), String(Math.floor(t / 60)), ...rest].join(" ");
+}
+
+/**
+ * Daily kubeadm certificate renewal on every control-plane node of a kubeadm cluster.
+ *
+ * One CronJob per node, pinned by hostname, staggered by `staggerMinutes`. Each runs the core
+ * certificate renewal script with `sh -c` in a small shell image; the host's / is mounted at
+ * `/host` and the script runs the host's own kubeadm with `chroot /host kubeadm ...` (the
+ * version the node was installed/upgraded with; kubeadm renews the kubeconfig files under the
+ * fixed /etc/kubernetes, which only a chroot shows it). It renews only certificates expiring
+ * within `renewBeforeDays`, restarts the static pods by moving their manifests out and back,
+ * and fails the Job when anything is still due afterwards.
+ */
+export class CertificateRenewal extends Construct {
+  /** The CronJobs, in `nodes` order. */
+  public readonly cronJobs: k8s.KubeCronJob[] = [];
+  /** The resolved script options (rootfs = hostRoot). */
+  public readonly options: ResolvedCertRenewalOptions;
+  /** Each node's schedule, in `nodes` order. */
+  public readonly schedules: string[];
+  /** The nodes. */
+  public readonly nodes: readonly string[];
+
+  constructor(scope: Construct, id: string, props: CertificateRenewalProps) {
+    super(scope, id);
+    const where = this.node.path;
+    const d = CERTIFICATE_RENEWAL_CRONJOB_DEFAULTS;
+    this.nodes = validateNodes(where, props?.nodes, true)!;
+    const hostRoot = validateAbsolutePath(where, "hostRoot", props.hostRoot ?? d.hostRoot);
+    if (hostRoot === "/")
+      throw new ValidationError(
+        where,
+        "hostRoot",
+        hostRoot,
+        "the host's / cannot be mounted over the container's /",
+        "use a directory such as /host",
+      );
+    if ((props as CertRenewalScriptOptions).rootfs !== undefined)
+      throw new ValidationError(
+        where,
+        "rootfs",
+        (props as CertRenewalScriptOptions).rootfs,
+        "not a CertificateRenewal prop",
+        "set hostRoot instead (where the host's / is mounted and chrooted into)",
+      );
+    this.options = resolveCertRenewalOptions({ ...props, rootfs: hostRoot }, where);
+    const schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
+    const staggerMinutes = validateInteger(
+      where,
+      "staggerMinutes",
+      props.staggerMinutes ?? d.staggerMinutes,
+      1,
+      720,
+    );
+    const namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
+    const name = validateDnsLabel(where, "name", props.name ?? d.name);
+    if (name.length > 40)
+      throw new ValidationError(
+        where,
+        "name",
+        name,
+        "longer than 40 characters (CronJob names are limited to 52 with the node suffix)",
+        "use a shorter name such as certificate-renewal",
+      );
+    const timeZone =
+      props.timeZone === undefined ? undefined : validateTimeZone(where, props.timeZone);
+    const image = validateImage(where, "image", props.image ?? d.image);
+    const numbers = jobNumbers(where, props, d);
+    if (
+      this.nodes.length > 1 &&
+      numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds >= staggerMinutes * 60
+    )
+      throw new ValidationError(
+        where,
+        "staggerMinutes",
+        staggerMinutes,
+        `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
+        `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
+      );
+    const resources = resourceRequirements(where, props.resources ?? d.resources);
+    const priorityClassName =
+      props.priorityClassName === undefined
+        ? d.priorityClassName
+        : validateDnsLabel(where, "priorityClassName", props.priorityClassName);
+    if (props.privileged !== undefined && typeof props.privileged !== "boolean")
+      throw new ValidationError(
+        where,
+        "privileged",
+        props.privileged,
+        "not a boolean",
+        "give true or false",
+      );
+    const privileged = props.privileged ?? false;
+    this.schedules = this.nodes.map((_, i) =>
+      staggeredSchedule(where, schedule, i, staggerMinutes),
+    );
+
+    const script = renderCertRenewalScript({ ...props, rootfs: hostRoot }, where);
+    const securityContext: k8s.SecurityContext = privileged
+      ? { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, privileged: true }
+      : {
+          runAsUser: 0,
+          runAsGroup: 0,
+          runAsNonRoot: false,
+          privileged: false,
+          capabilities: { add: ["SYS_CHROOT"] },
+        };
+
+    this.nodes.forEach((node, i) => {
+      const jobName = cronJobName(name, node);
+      const labels = {
+        "app.kubernetes.io/name": "certificate-renewal",
+        "app.kubernetes.io/instance": jobName,
+        "app.kubernetes.io/managed-by": "kube-upkeep",
+      };
+      this.cronJobs.push(
+        new k8s.KubeCronJob(this, node, {
+          metadata: {
+            name: jobName,
+            namespace,
+            labels,
+            annotations: { "kube-upkeep.io/node": node },
+          },
+          spec: {
+            schedule: this.schedules[i],
+            ...(timeZone ? { timeZone } : {}),
+            concurrencyPolicy: "Forbid",
+            startingDeadlineSeconds: numbers.startingDeadlineSeconds,
+            successfulJobsHistoryLimit: numbers.successfulJobsHistoryLimit,
+            failedJobsHistoryLimit: numbers.failedJobsHistoryLimit,
+            jobTemplate: {
+              metadata: { labels },
+              spec: {
+                activeDeadlineSeconds: numbers.activeDeadlineSeconds,
+                backoffLimit: numbers.backoffLimit,
+                template: {
+                  metadata: { labels },
+                  spec: {
+                    restartPolicy: "Never",
+                    hostNetwork: true,
+                    dnsPolicy: "ClusterFirstWithHostNet",
+                    automountServiceAccountToken: false,
+                    priorityClassName,
+                    // the TERM trap moves the manifests back after the current sleep ends
+                    terminationGracePeriodSeconds: this.options.restartWaitSeconds + 30,
+                    nodeSelector: controlPlaneNodeSelector(node),
+                    tolerations: controlPlaneTolerations(),
+                    containers: [
+                      {
+                        name: "renew",
+                        image,
+                        command: ["sh", "-c", script],
+                        volumeMounts: [{ name: "host-root", mountPath: hostRoot }],
+                        resources,
+                        securityContext,
+                      },
+                    ],
+                    volumes: [{ name: "host-root", hostPath: { path: "/", type: "Directory" } }],
+                  },
+                },
+              },
+            },
+          },
+        }),
+      );
+    });
+  }
+}

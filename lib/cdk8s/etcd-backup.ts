@@ -1,0 +1,283 @@
+import { k8s } from "cdk8s-plus-33";
+import { Construct } from "constructs";
+import { ValidationError } from "../core/errors";
+import {
+  etcdSnapshotCommand,
+  etcdVerifyCommand,
+  renderEtcdBackupFinishScript,
+  resolveEtcdBackupOptions,
+  type EtcdBackupScriptOptions,
+  type ResolvedEtcdBackupOptions,
+} from "../core/scripts/etcd-backup";
+import { validateCronSchedule, validateImage } from "../core/scripts/shell";
+import {
+  controlPlaneNodeSelector,
+  controlPlaneTolerations,
+  cronJobName,
+  jobNumbers,
+  readOnlyDirMounts,
+  resourceRequirements,
+  validateDnsLabel,
+  validateNodes,
+  validateTimeZone,
+  type ContainerResources,
+} from "./control-plane-cron-job";
+
+/**
+ * Properties of {@link EtcdBackup}. The script options (endpoint, certificate paths, backup
+ * directory, retention, binary names) are those of the core etcd backup script; their
+ * defaults are kubeadm's.
+ */
+export interface EtcdBackupProps extends EtcdBackupScriptOptions {
+  /**
+   * Namespace of the CronJob(s).
+   *
+   * @default "kube-system"
+   */
+  readonly namespace?: string;
+  /**
+   * Name of the CronJob; with `nodes`, each CronJob is named `<name>-<node>`.
+   *
+   * @default "etcd-backup"
+   */
+  readonly name?: string;
+  /**
+   * When to back up: a five-field cron schedule, validated at construction.
+   *
+   * @default "0 2 * * *" (daily at 02:00, as in the field guide)
+   */
+  readonly schedule?: string;
+  /**
+   * IANA time zone for the schedule (CronJob `spec.timeZone`).
+   *
+   * @default - the kube-controller-manager's time zone (UTC on kubeadm clusters)
+   */
+  readonly timeZone?: string;
+  /**
+   * HA clusters: the control-plane node names. One CronJob per node, pinned with
+   * `kubernetes.io/hostname`, each snapshotting its local member, so every member has backups
+   * on its own disk. An empty list is an error.
+   *
+   * @default - one CronJob that runs on any control-plane node (single control-plane clusters)
+   */
+  readonly nodes?: readonly string[];
+  /**
+   * Image with etcdctl and etcdutl: runs the snapshot and the verify steps exec-form (current
+   * etcd images have no shell). Use the etcd version your cluster runs.
+   *
+   * @default "registry.k8s.io/etcd:3.6.6-0"
+   */
+  readonly etcdImage?: string;
+  /**
+   * Small image with a POSIX shell, date, chmod, mv, find, stat, sort for the rename and
+   * retention step.
+   *
+   * @default "docker.io/library/busybox:1.37.0"
+   */
+  readonly shellImage?: string;
+  /**
+   * Seconds after the scheduled time within which a missed run may still start.
+   *
+   * @default 300
+   */
+  readonly startingDeadlineSeconds?: number;
+  /**
+   * Seconds a backup Job may run before it is stopped (large databases take longer).
+   *
+   * @default 1800
+   */
+  readonly activeDeadlineSeconds?: number;
+  /**
+   * Retries of a failed backup Job (each retry takes a fresh snapshot).
+   *
+   * @default 2
+   */
+  readonly backoffLimit?: number;
+  /** @default 3 */
+  readonly successfulJobsHistoryLimit?: number;
+  /**
+   * Failed Jobs kept for inspection (`kubectl -n kube-system logs job/...`).
+   *
+   * @default 3
+   */
+  readonly failedJobsHistoryLimit?: number;
+  /**
+   * Resources of each container.
+   *
+   * @default { cpuRequest: "100m", memoryRequest: "128Mi", memoryLimit: "1Gi" }
+   */
+  readonly resources?: ContainerResources;
+  /**
+   * PriorityClass of the backup pods.
+   *
+   * @default "system-cluster-critical"
+   */
+  readonly priorityClassName?: string;
+}
+
+export const ETCD_BACKUP_CRONJOB_DEFAULTS = {
+  namespace: "kube-system",
+  name: "etcd-backup",
+  schedule: "0 2 * * *",
+  etcdImage: "registry.k8s.io/etcd:3.6.6-0",
+  shellImage: "docker.io/library/busybox:1.37.0",
+  startingDeadlineSeconds: 300,
+  activeDeadlineSeconds: 1800,
+  backoffLimit: 2,
+  successfulJobsHistoryLimit: 3,
+  failedJobsHistoryLimit: 3,
+  resources: { cpuRequest: "100m", memoryRequest: "128Mi", memoryLimit: "1Gi" },
+  priorityClassName: "system-cluster-critical",
+} as const;
+
+/**
+ * Scheduled etcd snapshots on the control-plane node(s) of a kubeadm cluster.
+ *
+ * Each run is one pod with three steps, every command coming from `kube-upkeep/core`'s etcd
+ * backup script (the same commands `renderEtcdBackupScript` joins into one script):
+ *  1. init container `snapshot` (etcd image, exec form): `etcdctl snapshot save` to a
+ *     temporary file in the backup directory, over TLS with kubeadm's etcd certificates;
+ *  2. init container `verify` (etcd image, exec form): `etcdutl snapshot status -w json`, which
+ *     fails the pod for an unreadable snapshot, so step 3 never runs and no final file appears;
+ *  3. container `finish` (shell image, `sh -c`): chmod 0600, rename to
+ *     `etcd-snapshot-<UTC timestamp>.db`, prune by age and/or count.
+ *
+ * The pod uses hostNetwork (the endpoint is the node's 127.0.0.1:2379), runs on control-plane
+ * nodes (nodeSelector + toleration), mounts the etcd PKI read-only and the backup directory
+ * (hostPath, same paths as on the host), runs as root (the keys are 0600 root) with every
+ * capability dropped and a read-only root filesystem.
+ */
+export class EtcdBackup extends Construct {
+  /** The CronJobs: one, or one per node in `nodes` order. */
+  public readonly cronJobs: k8s.KubeCronJob[] = [];
+  /** The resolved script options (defaults filled in). */
+  public readonly options: ResolvedEtcdBackupOptions;
+  /** The resolved schedule. */
+  public readonly schedule: string;
+  /** The resolved namespace. */
+  public readonly namespace: string;
+  /** The nodes the CronJobs are pinned to (undefined: any control-plane node). */
+  public readonly nodes?: readonly string[];
+
+  constructor(scope: Construct, id: string, props: EtcdBackupProps = {}) {
+    super(scope, id);
+    const where = this.node.path;
+    const d = ETCD_BACKUP_CRONJOB_DEFAULTS;
+    this.options = resolveEtcdBackupOptions(props, where);
+    this.schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
+    this.namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
+    const name = validateDnsLabel(where, "name", props.name ?? d.name);
+    if (name.length > 40)
+      throw new ValidationError(
+        where,
+        "name",
+        name,
+        "longer than 40 characters (CronJob names are limited to 52 with the node suffix)",
+        "use a shorter name such as etcd-backup",
+      );
+    this.nodes = validateNodes(where, props.nodes, false);
+    const timeZone =
+      props.timeZone === undefined ? undefined : validateTimeZone(where, props.timeZone);
+    const etcdImage = validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage);
+    const shellImage = validateImage(where, "shellImage", props.shellImage ?? d.shellImage);
+    const numbers = jobNumbers(where, props, d);
+    const resources = resourceRequirements(where, props.resources ?? d.resources);
+    const priorityClassName =
+      props.priorityClassName === undefined
+        ? d.priorityClassName
+        : validateDnsLabel(where, "priorityClassName", props.priorityClassName);
+
+    const o = this.options;
+    const pki = readOnlyDirMounts("etcd-pki", [o.cacert, o.cert, o.key]);
+    const backupVolume: k8s.Volume = {
+      name: "backup",
+      hostPath: { path: o.backupDir, type: "DirectoryOrCreate" },
+    };
+    const backupMount: k8s.VolumeMount = { name: "backup", mountPath: o.backupDir };
+    const securityContext: k8s.SecurityContext = {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    };
+    const snapshot = etcdSnapshotCommand(o, where);
+    const verify = etcdVerifyCommand(o, where);
+    const finish = renderEtcdBackupFinishScript(o, where);
+
+    for (const node of this.nodes ?? [undefined]) {
+      const jobName = cronJobName(name, node);
+      const labels = {
+        "app.kubernetes.io/name": "etcd-backup",
+        "app.kubernetes.io/instance": jobName,
+        "app.kubernetes.io/managed-by": "kube-upkeep",
+      };
+      const cronJob = new k8s.KubeCronJob(this, node ?? "cronjob", {
+        metadata: {
+          name: jobName,
+          namespace: this.namespace,
+          labels,
+          ...(node ? { annotations: { "kube-upkeep.io/node": node } } : {}),
+        },
+        spec: {
+          schedule: this.schedule,
+          ...(timeZone ? { timeZone } : {}),
+          concurrencyPolicy: "Forbid",
+          startingDeadlineSeconds: numbers.startingDeadlineSeconds,
+          successfulJobsHistoryLimit: numbers.successfulJobsHistoryLimit,
+          failedJobsHistoryLimit: numbers.failedJobsHistoryLimit,
+          jobTemplate: {
+            metadata: { labels },
+            spec: {
+              activeDeadlineSeconds: numbers.activeDeadlineSeconds,
+              backoffLimit: numbers.backoffLimit,
+              template: {
+                metadata: { labels },
+                spec: {
+                  restartPolicy: "Never",
+                  hostNetwork: true,
+                  dnsPolicy: "ClusterFirstWithHostNet",
+                  automountServiceAccountToken: false,
+                  priorityClassName,
+                  nodeSelector: controlPlaneNodeSelector(node),
+                  tolerations: controlPlaneTolerations(),
+                  initContainers: [
+                    {
+                      name: "snapshot",
+                      image: etcdImage,
+                      command: snapshot,
+                      volumeMounts: [...pki.mounts, backupMount],
+                      resources,
+                      securityContext,
+                    },
+                    {
+                      name: "verify",
+                      image: etcdImage,
+                      command: verify,
+                      volumeMounts: [backupMount],
+                      resources,
+                      securityContext,
+                    },
+                  ],
+                  containers: [
+                    {
+                      name: "finish",
+                      image: shellImage,
+                      command: ["sh", "-c", finish],
+                      volumeMounts: [backupMount, { name: "tmp", mountPath: "/tmp" }],
+                      resources,
+                      securityContext,
+                    },
+                  ],
+                  volumes: [...pki.volumes, backupVolume, { name: "tmp", emptyDir: {} }],
+                },
+              },
+            },
+          },
+        },
+      });
+      this.cronJobs.push(cronJob);
+    }
+  }
+}
