@@ -391,3 +391,15 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
     ).toThrow(/NodeUpgrade x: invalid nodeName "Bad Node"/);
   });
 });
+
+describe("NodeReadyWait serialization", () => {
+  test("the provider requires client-node inside its methods and captures no secret", () => {
+    const r = registered.get("up-w-1-ready");
+    const provider = String((r?.inputs as Record<string, unknown>).__provider);
+    expect(provider).toContain('require("@kubernetes/client-node")');
+    expect(provider).not.toContain(KUBECONFIG_MARKER);
+    expect(provider).not.toContain(KEY_MARKER);
+    const kc = (r?.inputs as Record<string, unknown>).kubeconfig as Record<string, unknown>;
+    expect(kc[SIG_KEY]).toBe(SECRET_SIG);
+  });
+});
