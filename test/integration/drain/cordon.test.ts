@@ -1,0 +1,100 @@
+/** Cordon ownership against the real API server: kube-upkeep never uncordons a cordon it did not make. */
+import {
+  CORDONED_AT_ANNOTATION,
+  CORDONED_BY_ANNOTATION,
+  cordon,
+  drainNode,
+  uncordon,
+} from "../../../lib/core/drain";
+import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
+import { type DrainEnv, drainEnv } from "./helpers";
+
+jest.setTimeout(180_000);
+
+let env: DrainEnv;
+beforeAll(async () => {
+  env = await drainEnv("drain-cordon");
+});
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+test("an admin-cordoned node: drain works, cordonedByUs is false, and uncordon leaves it cordoned", async () => {
+  const [a, b] = await env.workers("admin", 2);
+  await createDeployment(env.kc, env.ns, { name: "adm", replicas: 1, nodeNames: [a] });
+  await waitForReadyPods(env.kc, env.ns, { app: "adm" }, 1);
+  await setUnschedulable(env.kc, a, true); // the admin's cordon
+  void b;
+
+  const res = await drainNode(env.kc, a, { runId: "t-admin", timeoutSeconds: 60 });
+  expect(res.cordon).toMatchObject({
+    cordonedByUs: false,
+    alreadyCordoned: true,
+    message: `node/${a} already cordoned`,
+  });
+  expect(res.evictedPods).toHaveLength(1);
+  expect((await env.readNode(a)).metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBeUndefined();
+
+  const u = await uncordon(env.kc, a, { runId: "t-admin" });
+  expect(u).toMatchObject({ uncordoned: false, outcome: "cordoned-by-someone-else" });
+  expect(u.message).toContain(`node/${a} left cordoned: it was cordoned by someone else`);
+  const u2 = await uncordon(env.kc, a); // without runId too
+  expect(u2.outcome).toBe("cordoned-by-someone-else");
+  expect((await env.readNode(a)).spec?.unschedulable).toBe(true);
+
+  // explicit force
+  const u3 = await uncordon(env.kc, a, { force: true });
+  expect(u3.uncordoned).toBe(true);
+  expect((await env.readNode(a)).spec?.unschedulable).toBeFalsy();
+});
+
+test("run ownership: another run's cordon is left; the owning run (or no runId) removes it and the annotations", async () => {
+  const [n] = await env.workers("own", 1);
+  const c = await cordon(env.kc, n, "run-a");
+  expect(c).toMatchObject({
+    cordonedByUs: true,
+    alreadyCordoned: false,
+    message: `node/${n} cordoned`,
+  });
+  let node = await env.readNode(n);
+  expect(node.spec?.unschedulable).toBe(true);
+  expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe("run-a");
+  expect(Date.parse(node.metadata?.annotations?.[CORDONED_AT_ANNOTATION] ?? "")).toBeGreaterThan(0);
+
+  const other = await uncordon(env.kc, n, { runId: "run-b" });
+  expect(other).toMatchObject({ uncordoned: false, outcome: "cordoned-by-other-run" });
+  expect((await env.readNode(n)).spec?.unschedulable).toBe(true);
+
+  // a later run takes over a kube-upkeep cordon (e.g. after a timed-out drain)
+  const again = await cordon(env.kc, n, "run-b");
+  expect(again).toMatchObject({
+    cordonedByUs: true,
+    alreadyCordoned: true,
+    previousRunId: "run-a",
+  });
+  expect((await env.readNode(n)).metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe("run-b");
+
+  const mine = await uncordon(env.kc, n, { runId: "run-b" });
+  expect(mine).toMatchObject({
+    uncordoned: true,
+    outcome: "uncordoned",
+    message: `node/${n} uncordoned`,
+  });
+  node = await env.readNode(n);
+  expect(node.spec?.unschedulable).toBeFalsy();
+  expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBeUndefined();
+  expect(node.metadata?.annotations?.[CORDONED_AT_ANNOTATION]).toBeUndefined();
+
+  const twice = await uncordon(env.kc, n);
+  expect(twice).toMatchObject({
+    uncordoned: false,
+    outcome: "not-cordoned",
+    message: `node/${n} already uncordoned`,
+  });
+});
+
+test("a missing node: uncordon with ignoreMissingNode reports it, drain fails with the API's 404", async () => {
+  const r = await uncordon(env.kc, "no-such-node-kube-upkeep", { ignoreMissingNode: true });
+  expect(r.outcome).toBe("node-not-found");
+  await expect(drainNode(env.kc, "no-such-node-kube-upkeep", { runId: "x" })).rejects.toThrow();
+});
