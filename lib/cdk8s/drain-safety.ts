@@ -419,7 +419,7 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
           "pdb-unscalable",
           pdb,
           unscalable,
-          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("found no controllers") and sets disruptionsAllowed to 0, and bare pods are not counted, so evictions of these pods are refused. Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads.`,
+          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("<kind> does not implement the scale subresource") and sets disruptionsAllowed to 0, and bare pods are not counted (0 expected pods allow 0 disruptions), so evictions of these pods are refused. Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads.`,
         ),
       );
     }

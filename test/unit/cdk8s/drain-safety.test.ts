@@ -304,7 +304,7 @@ describe("checkDrainSafety", () => {
           workloads: ["DaemonSet/agent", "Job/batch", "CronJob/nightly", "Pod/solo"],
         },
       ]);
-      expect(findings[0].message).toContain("found no controllers");
+      expect(findings[0].message).toContain("does not implement the scale subresource");
       expect(findings[0].message).toContain("Fix: use an integer minAvailable");
     });
 
