@@ -17,17 +17,18 @@ export function shq(value: string | number): string {
 
 /**
  * Like {@link shq}, but readable: words made only of characters no shell treats specially
- * (letters, digits and _ @ % + = : , . / -) stay bare, other words without a single quote go
- * in single quotes (where every character is literal), the rest through shell-quote. Keeps
+ * (letters, digits and _ @ % + = : , . / -) stay bare, every other word goes in single quotes
+ * (where every character is literal; a ' inside is written '\''). Keeps
  * rendered scripts shellcheck-clean (shell-quote backslash-escapes `=` and `:`). A word that
  * would read as an assignment (`NAME=...`) is always quoted.
  */
 export function shArg(value: string | number): string {
   const s = String(value);
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(s)) return s;
-  // Inside single quotes every character is literal; only ' itself needs shell-quote's care.
-  if (!s.includes("'")) return `'${s}'`;
-  return shq(s);
+  // Inside single quotes every character is literal; a ' closes the quotes, is written as \'
+  // and the quotes reopen (POSIX). shell-quote would switch to double quotes with backslash
+  // escapes, which bash reads right but shell-quote's own parser does not (backticks).
+  return `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 /** Characters that never belong in a value that is rendered into a script. */
