@@ -7,7 +7,7 @@ import {
   uncordon,
 } from "../../../lib/core/drain";
 import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
-import { type DrainEnv, drainEnv } from "./helpers";
+import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(180_000);
 
@@ -21,7 +21,12 @@ afterAll(async () => {
 
 test("an admin-cordoned node: drain works, cordonedByUs is false, and uncordon leaves it cordoned", async () => {
   const [a, b] = await env.workers("admin", 2);
-  await createDeployment(env.kc, env.ns, { name: "adm", replicas: 1, nodeNames: [a] });
+  await createDeployment(env.kc, env.ns, {
+    name: "adm",
+    replicas: 1,
+    nodeNames: [a],
+    tolerations: TOLERATIONS,
+  });
   await waitForReadyPods(env.kc, env.ns, { app: "adm" }, 1);
   await setUnschedulable(env.kc, a, true); // the admin's cordon
   void b;

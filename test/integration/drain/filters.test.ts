@@ -10,7 +10,7 @@ import {
   listPods,
   waitForReadyPods,
 } from "../../cluster/fixtures";
-import { type DrainEnv, drainEnv, recorder } from "./helpers";
+import { TOLERATIONS, type DrainEnv, drainEnv, recorder } from "./helpers";
 
 jest.setTimeout(180_000);
 
@@ -35,8 +35,17 @@ async function expectFilterError(p: Promise<unknown>): Promise<DrainFilterError>
 
 test("DaemonSet pods: refused without ignoreDaemonSets (node untouched), left in place with it", async () => {
   const [node] = await env.workers("ds", 1);
-  await createDaemonSet(env.kc, env.ns, { name: "agent", nodeNames: [node] });
-  await createDeployment(env.kc, env.ns, { name: "web", replicas: 1, nodeNames: [node] });
+  await createDaemonSet(env.kc, env.ns, {
+    name: "agent",
+    nodeNames: [node],
+    tolerations: TOLERATIONS,
+  });
+  await createDeployment(env.kc, env.ns, {
+    name: "web",
+    replicas: 1,
+    nodeNames: [node],
+    tolerations: TOLERATIONS,
+  });
   await waitForReadyPods(env.kc, env.ns, { app: "agent" }, 1);
   await waitForReadyPods(env.kc, env.ns, { app: "web" }, 1);
 
@@ -83,6 +92,7 @@ test("bare pods, emptyDir pods: every problem reported at once, nothing evicted;
     name: "cache",
     replicas: 1,
     nodeNames: [node],
+    tolerations: TOLERATIONS,
     emptyDir: true,
   });
   await waitForReadyPods(env.kc, env.ns, { app: "cache" }, 1);
@@ -131,7 +141,12 @@ test("bare pods, emptyDir pods: every problem reported at once, nothing evicted;
 test("mirror pods are skipped, not evicted", async () => {
   const [node] = await env.workers("mirror", 1);
   await createBarePod(env.kc, env.ns, { name: "static-web", nodeName: node, mirror: true });
-  await createDeployment(env.kc, env.ns, { name: "m-web", replicas: 1, nodeNames: [node] });
+  await createDeployment(env.kc, env.ns, {
+    name: "m-web",
+    replicas: 1,
+    nodeNames: [node],
+    tolerations: TOLERATIONS,
+  });
   await waitForReadyPods(env.kc, env.ns, { app: "m-web" }, 1);
   const res = await drainNode(env.kc, node, { ...FAST, runId: "t-mirror" });
   expect(res.skippedPods).toEqual([{ pod: `${env.ns}/static-web`, reason: "mirror pod" }]);
@@ -143,8 +158,18 @@ test("mirror pods are skipped, not evicted", async () => {
 
 test("podSelector drains only the selected pods", async () => {
   const [node] = await env.workers("sel", 1);
-  await createDeployment(env.kc, env.ns, { name: "sel-a", replicas: 1, nodeNames: [node] });
-  await createDeployment(env.kc, env.ns, { name: "sel-b", replicas: 1, nodeNames: [node] });
+  await createDeployment(env.kc, env.ns, {
+    name: "sel-a",
+    replicas: 1,
+    nodeNames: [node],
+    tolerations: TOLERATIONS,
+  });
+  await createDeployment(env.kc, env.ns, {
+    name: "sel-b",
+    replicas: 1,
+    nodeNames: [node],
+    tolerations: TOLERATIONS,
+  });
   await waitForReadyPods(env.kc, env.ns, { app: "sel-a" }, 1);
   await waitForReadyPods(env.kc, env.ns, { app: "sel-b" }, 1);
   const res = await drainNode(env.kc, node, { ...FAST, runId: "t-sel", podSelector: "app=sel-a" });
@@ -154,7 +179,12 @@ test("podSelector drains only the selected pods", async () => {
 
 test("disableEviction deletes pods (DELETE, not the eviction API)", async () => {
   const [node] = await env.workers("del", 1);
-  await createDeployment(env.kc, env.ns, { name: "d-web", replicas: 2, nodeNames: [node] });
+  await createDeployment(env.kc, env.ns, {
+    name: "d-web",
+    replicas: 2,
+    nodeNames: [node],
+    tolerations: TOLERATIONS,
+  });
   await waitForReadyPods(env.kc, env.ns, { app: "d-web" }, 2);
   const rec = recorder();
   const res = await drainNode(env.kc, node, {

@@ -12,6 +12,13 @@ import {
 
 export const KUBELET_VERSION = "v1.35.4";
 
+/**
+ * The cluster is shared by every integration test file, and some apply unpinned workloads: our
+ * nodes carry this NoSchedule taint so only our pods (which tolerate it) are scheduled there.
+ */
+export const PRIVATE_TAINT = "kube-upkeep.test/drain-private";
+export const TOLERATIONS = [{ key: PRIVATE_TAINT, operator: "Exists", effect: "NoSchedule" }];
+
 export interface DrainEnv {
   kc: KubeConfig;
   ns: string;
@@ -43,6 +50,7 @@ export async function drainEnv(prefix: string): Promise<DrainEnv> {
           kubeletVersion: KUBELET_VERSION,
           pool,
           unschedulable: cordoned.includes(i),
+          taints: [{ key: PRIVATE_TAINT, value: pool, effect: "NoSchedule" as const }],
         })),
       );
       return names;

@@ -17,7 +17,7 @@ import {
   waitForPdbStatus,
   waitForReadyPods,
 } from "../../cluster/fixtures";
-import { type DrainEnv, drainEnv, recorder } from "./helpers";
+import { TOLERATIONS, type DrainEnv, drainEnv, recorder } from "./helpers";
 
 jest.setTimeout(240_000);
 
@@ -32,7 +32,12 @@ afterAll(async () => {
 /** Two nodes; `replicas` pods of a Deployment all on node 0 (node 1 is cordoned while they start). */
 async function deploymentOnFirstNode(prefix: string, name: string, replicas: number) {
   const [a, b] = await env.workers(prefix, 2, [1]);
-  await createDeployment(env.kc, env.ns, { name, replicas, nodeNames: [a, b] });
+  await createDeployment(env.kc, env.ns, {
+    name,
+    replicas,
+    nodeNames: [a, b],
+    tolerations: TOLERATIONS,
+  });
   const pods = await waitForReadyPods(env.kc, env.ns, { app: name }, replicas);
   expect(pods.every((p) => p.spec?.nodeName === a)).toBe(true);
   await setUnschedulable(env.kc, b, false);

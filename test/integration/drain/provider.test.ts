@@ -9,7 +9,7 @@ import {
   setUnschedulable,
   waitForReadyPods,
 } from "../../cluster/fixtures";
-import { type DrainEnv, drainEnv } from "./helpers";
+import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(180_000);
 
@@ -25,7 +25,12 @@ afterAll(async () => {
 
 test("NodeDrain create drains; delete of an older run leaves the newer cordon; delete of the owner uncordons", async () => {
   const [a, b] = await env.workers("prov", 2, [1]);
-  await createDeployment(env.kc, env.ns, { name: "pw", replicas: 2, nodeNames: [a, b] });
+  await createDeployment(env.kc, env.ns, {
+    name: "pw",
+    replicas: 2,
+    nodeNames: [a, b],
+    tolerations: TOLERATIONS,
+  });
   const pods = await waitForReadyPods(env.kc, env.ns, { app: "pw" }, 2);
   await setUnschedulable(env.kc, b, false);
 
