@@ -6,8 +6,10 @@
  *  1. snapshot  `etcdctl snapshot save <dir>/<tempName>` over TLS ({@link etcdSnapshotCommand})
  *  2. verify    `etcdutl snapshot status <dir>/<tempName> -w json` ({@link etcdVerifyCommand});
  *               etcd 3.6 removed `etcdctl snapshot status`, etcdutl is the tool now
- *  3. finish    chmod 0600, rename to `etcd-snapshot-<UTC timestamp>.db`, prune old snapshots
- *               ({@link renderEtcdBackupFinishScript})
+ *  3. finish    check the sha256 trailer etcd appends to every snapshot (etcdutl snapshot
+ *               status accepts a snapshot whose tail is cut off or damaged; the trailer does
+ *               not), chmod 0600, rename to `etcd-snapshot-<UTC timestamp>.db`, prune old
+ *               snapshots ({@link renderEtcdBackupFinishScript})
  *
  * - The `EtcdBackup` CronJob runs steps 1 and 2 exec-form in the (shell-less) etcd image as
  *   init containers, and step 3 with `sh -c` in a small shell image. A failing verify fails
@@ -289,6 +291,23 @@ function finishBody(o: ResolvedEtcdBackupOptions): string {
     '  log "ERROR: no verified snapshot at $tmp_file"',
     "  exit 1",
     "fi",
+    "# integrity: etcd appends the sha256 of the database to every snapshot it streams (the",
+    "# check etcdutl snapshot restore makes); etcdutl snapshot status alone accepts a snapshot",
+    "# with a damaged or cut-off tail",
+    'size=$(stat -c %s "$tmp_file")',
+    "if [ $((size % 512)) -ne 32 ]; then",
+    '  rm -f "$tmp_file"',
+    '  log "ERROR: snapshot ($size bytes) has no sha256 trailer: truncated or not an etcd snapshot; no snapshot was kept"',
+    "  exit 1",
+    "fi",
+    "want=$(tail -c 32 \"$tmp_file\" | od -An -v -tx1 | tr -d ' \\n')",
+    "got=$(head -c $((size - 32)) \"$tmp_file\" | sha256sum | cut -d ' ' -f 1)",
+    'if [ "$want" != "$got" ]; then',
+    '  rm -f "$tmp_file"',
+    '  log "ERROR: snapshot sha256 $got does not match its trailer $want: corrupted; no snapshot was kept"',
+    "  exit 1",
+    "fi",
+    'log "sha256 trailer matches ($size bytes)"',
     'final="$backup_dir/etcd-snapshot-$(date -u +%Y%m%dT%H%M%SZ).db"',
     'if [ -e "$final" ]; then',
     '  log "ERROR: $final already exists, not overwriting it"',
@@ -328,9 +347,11 @@ function finishBody(o: ResolvedEtcdBackupOptions): string {
 }
 
 /**
- * Step 3 alone, for a container with a POSIX shell (busybox sh, bash): chmod 0600, rename the
- * verified temporary file to `etcd-snapshot-<UTC timestamp>.db`, prune by age and/or count.
- * Needs date, chmod, mv, find, stat, sort, rm.
+ * Step 3 alone, for a container with a POSIX shell (busybox sh, bash, dash): check the sha256
+ * trailer (a mismatch deletes the temporary file and exits 1), chmod 0600, rename the verified
+ * temporary file to `etcd-snapshot-<UTC timestamp>.db`, prune by age and/or count.
+ * Needs date, stat, head, tail, od, tr, sha256sum, cut, chmod, mv, find, sort, rm (busybox
+ * and GNU coreutils have them).
  */
 export function renderEtcdBackupFinishScript(
   opts: EtcdBackupScriptOptions | ResolvedEtcdBackupOptions = {},

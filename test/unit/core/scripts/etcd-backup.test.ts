@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ValidationError } from "../../../../lib/core/errors";
@@ -207,6 +208,8 @@ describe("etcd backup script: runs under stub etcdctl/etcdutl", () => {
     expect(files[0]).toMatch(ETCD_SNAPSHOT_NAME_PATTERN);
     const st = fs.statSync(path.join(opts.backupDir!, files[0]));
     expect(st.mode & 0o777).toBe(0o600);
+    expect(st.size).toBe(512 + 32); // database pages + etcd's sha256 trailer
+    expect(r.stderr).toContain("sha256 trailer matches (544 bytes)");
     // the name's timestamp is now (UTC)
     const stamp = files[0].slice("etcd-snapshot-".length, -".db".length);
     const when = Date.parse(
@@ -244,6 +247,25 @@ describe("etcd backup script: runs under stub etcdctl/etcdutl", () => {
     expect(s.calls().map((c) => c[0])).toEqual(["etcdctl", "etcdutl"]);
   });
 
+  test.each([
+    ["STUB_ETCDCTL_BADHASH", "does not match its trailer"],
+    [
+      "STUB_ETCDCTL_NOTRAILER",
+      "(512 bytes) has no sha256 trailer: truncated or not an etcd snapshot",
+    ],
+  ])(
+    "a snapshot etcdutl accepts but whose sha256 trailer is wrong (%s) fails, nothing kept",
+    (mode, message) => {
+      const opts = tempOptions(s);
+      const r = runScript(renderEtcdBackupScript(opts), { ...s.env, [mode]: "1" });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("snapshot status: {"); // etcdutl was satisfied
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain("no snapshot was kept");
+      expect(fs.readdirSync(opts.backupDir!)).toEqual([]);
+    },
+  );
+
   test("a failing etcdctl fails the job before verify, nothing written", () => {
     const opts = tempOptions(s);
     const r = runScript(renderEtcdBackupScript(opts), { ...s.env, STUB_ETCDCTL_FAIL: "1" });
@@ -257,7 +279,14 @@ describe("etcd backup script: runs under stub etcdctl/etcdutl", () => {
     const opts = tempOptions(s, { retention: { count: 2 } });
     aged(opts.backupDir!, "etcd-snapshot-20260101T020000Z.db", 3);
     aged(opts.backupDir!, "etcd-snapshot-20260102T020000Z.db", 2);
-    aged(opts.backupDir!, ".etcd-snapshot-in-progress.db", 0);
+    // a snapshot as etcdctl leaves it: 512 bytes of database and its sha256
+    const db = Buffer.alloc(512);
+    db.write("FAKE-ETCD-SNAPSHOT");
+    const sum = createHash("sha256").update(db).digest();
+    fs.writeFileSync(
+      path.join(opts.backupDir!, ".etcd-snapshot-in-progress.db"),
+      Buffer.concat([db, sum]),
+    );
     const r = runScript(renderEtcdBackupFinishScript(opts), s.env, "-c", "/bin/sh");
     expect(r.stderr).toContain("etcd-backup: done");
     expect(r.status).toBe(0);

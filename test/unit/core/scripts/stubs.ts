@@ -38,10 +38,19 @@ for a in "$@"; do
   prev=$a
 done
 [ -n "$out" ] || { echo "fake etcdctl: no snapshot save target" >&2; exit 2; }
+# Like etcd: a database padded to 512-byte pages, then the sha256 of it (32 bytes).
+payload=FAKE-ETCD-SNAPSHOT
+{ printf '%s' "$payload"; head -c $((512 - \${#payload})) /dev/zero; } > "$out.part"
+if [ -n "\${STUB_ETCDCTL_BADHASH:-}" ]; then
+  hex=$(printf 'something else' | sha256sum | cut -c1-64)
+else
+  hex=$(sha256sum "$out.part" | cut -c1-64)
+fi
 if [ -n "\${STUB_ETCDCTL_CORRUPT:-}" ]; then
   printf 'truncated' > "$out.part"
-else
-  printf 'FAKE-ETCD-SNAPSHOT' > "$out.part"
+elif [ -z "\${STUB_ETCDCTL_NOTRAILER:-}" ]; then
+  # shellcheck disable=SC2059
+  printf "$(printf '%s' "$hex" | sed 's/../\\\\x&/g')" >> "$out.part"
 fi
 chmod 0600 "$out.part"
 mv "$out.part" "$out"
@@ -51,7 +60,7 @@ echo "Snapshot saved at $out"
 const ETCDUTL = `#!/bin/bash
 ${RECORD}
 if [ "$1 $2" != "snapshot status" ]; then echo "fake etcdutl: unexpected $*" >&2; exit 2; fi
-if [ "$(cat "$3" 2>/dev/null)" = FAKE-ETCD-SNAPSHOT ]; then
+if [ "$(head -c 18 "$3" 2>/dev/null)" = FAKE-ETCD-SNAPSHOT ]; then
   echo '{"hash":3787458990,"revision":42,"totalKey":17,"totalSize":20480,"version":"3.6.0"}'
 else
   echo "Error: failed to open $3: invalid database (fake etcdutl)" >&2
