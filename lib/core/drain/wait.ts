@@ -79,6 +79,14 @@ export class PodDeletionTracker {
     this.waiters.clear();
   }
 
+  /**
+   * Ends the current watch the way a dropped connection would (the tracker re-lists and watches
+   * again). For tests and diagnostics.
+   */
+  interruptWatch(): void {
+    this.abort?.abort(new Error("watch interrupted"));
+  }
+
   /** The last known state of a pod still on the node, by UID. */
   current(uid: string): V1Pod | undefined {
     return this.present.get(uid);
