@@ -7,3 +7,4 @@ export * from "./scripts/node-upgrade";
 export * from "./scripts/etcd-backup";
 export * from "./scripts/cert-renewal";
 export * from "./drain";
+export * from "./scripts/etcd-restore";
