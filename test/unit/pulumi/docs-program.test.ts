@@ -82,3 +82,32 @@ test("docs/pulumi.md index.ts builds the documented plan", async () => {
     expect(registered.some((r) => r.name === "upgrade-etcd-snapshot")).toBe(true);
   }
 });
+
+test("docs/pulumi.md index.ts type-checks against the library (tsconfig.json, strict)", () => {
+  const root = path.join(__dirname, "../../..");
+  const md = fs.readFileSync(DOC, "utf8");
+  const code = /`index\.ts`:\n\n```ts\n([\s\S]*?)```/.exec(md)![1]!;
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(root, "tsconfig.json"),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+      },
+    },
+  )!;
+  const virtual = path.join(root, "test/unit/pulumi/__docs_pulumi_index__.ts");
+  const host = ts.createCompilerHost(parsed.options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (f, lang, ...rest) =>
+    f === virtual ? ts.createSourceFile(f, code, lang) : getSourceFile(f, lang, ...rest);
+  const fileExists = host.fileExists.bind(host);
+  host.fileExists = (f) => f === virtual || fileExists(f);
+  const program = ts.createProgram([virtual], { ...parsed.options, noEmit: true }, host);
+  const diagnostics = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.file?.fileName === virtual)
+    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+  expect(diagnostics).toEqual([]);
+});
