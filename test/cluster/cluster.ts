@@ -11,6 +11,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -164,7 +165,7 @@ export function kwokctlEnv(bins: Binaries = binaries()): NodeJS.ProcessEnv {
 }
 
 /** The KwokctlConfiguration passed with --config: loopback only, pinned versions. */
-export function kwokctlConfig(v: Versions = readVersions()): string {
+export function kwokctlConfig(v: Versions = readVersions(), ports?: ClusterPorts): string {
   return [
     "apiVersion: config.kwok.x-k8s.io/v1alpha1",
     "kind: KwokctlConfiguration",
@@ -178,8 +179,59 @@ export function kwokctlConfig(v: Versions = readVersions()): string {
     // real controller-manager and scheduler (the defaults, stated so nobody turns them off)
     "  disableKubeControllerManager: false",
     "  disableKubeScheduler: false",
+    ...Object.entries(ports ?? {}).map(([k, p]) => `  ${k}: ${p}`),
     "",
   ].join("\n");
+}
+
+/** Ports written into the KwokctlConfiguration (kwokctl's option names). */
+export interface ClusterPorts {
+  readonly etcdPort: number;
+  readonly etcdPeerPort: number;
+  readonly kubeApiserverPort: number;
+  readonly kubeControllerManagerPort: number;
+  readonly kubeSchedulerPort: number;
+  readonly kwokControllerPort: number;
+}
+
+/**
+ * Ports chosen by the kernel (bind to 127.0.0.1:0). kwokctl's own allocation scans down from
+ * 32767 and only binds later, so clusters created at the same time on one machine got the same
+ * ports and one component died with "address already in use"; kernel-chosen ephemeral ports
+ * are spread over 32768-60999.
+ */
+export async function freePorts(): Promise<ClusterPorts> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: 6 },
+      () =>
+        new Promise<Server>((res, rej) => {
+          const srv = createServer();
+          srv.once("error", rej);
+          srv.listen(0, "127.0.0.1", () => res(srv));
+        }),
+    ),
+  );
+  const p = servers.map((srv) => (srv.address() as AddressInfo).port);
+  await Promise.all(servers.map((srv) => new Promise((res) => srv.close(res))));
+  return {
+    etcdPort: p[0],
+    etcdPeerPort: p[1],
+    kubeApiserverPort: p[2],
+    kubeControllerManagerPort: p[3],
+    kubeSchedulerPort: p[4],
+    kwokControllerPort: p[5],
+  };
+}
+
+/** Components of a cluster whose process (workdir/pids/<component>.pid) is not running. */
+export function deadComponents(name: string): string[] {
+  const dir = join(clusterWorkdir(name), "pids");
+  if (!existsSync(dir)) return ["(no pids directory)"];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".pid"))
+    .filter((f) => !pidAlive(Number(readFileSync(join(dir, f), "utf8").trim())))
+    .map((f) => f.replace(/\.pid$/, ""));
 }
 
 async function kwokctl(args: string[], bins: Binaries, timeoutMs: number): Promise<string> {
@@ -223,41 +275,62 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   }
   mkdirSync(KWOK_WORKDIR, { recursive: true });
   const configPath = join(KWOK_WORKDIR, `${opts.name}.kwokctl.yaml`);
-  writeFileSync(configPath, kwokctlConfig());
-  const t0 = Date.now();
-  log(
-    `starting cluster ${opts.name} (kwokctl binary runtime, workdir ${clusterWorkdir(opts.name)})`,
-  );
-  await kwokctl(
-    [
-      "create",
-      "cluster",
-      "--name",
-      opts.name,
-      "--config",
-      configPath,
-      // do not touch the user's ~/.kube/config: our kubeconfig lives in the workdir
-      "--kubeconfig",
-      "",
-      "--wait",
-      `${Math.ceil(timeoutMs / 1000)}s`,
-    ],
-    bins,
-    timeoutMs + 60_000,
-  );
-  const info = clusterInfo(opts.name);
-  if (!info)
-    throw new Error(
-      `kwokctl created ${opts.name} but ${clusterWorkdir(opts.name)}/kwok.yaml is missing`,
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    writeFileSync(configPath, kwokctlConfig(readVersions(), await freePorts()));
+    const t0 = Date.now();
+    log(
+      `starting cluster ${opts.name} (kwokctl binary runtime, workdir ${clusterWorkdir(opts.name)})`,
     );
-  log(`cluster ${opts.name} ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  return info;
+    await kwokctl(
+      [
+        "create",
+        "cluster",
+        "--name",
+        opts.name,
+        "--config",
+        configPath,
+        // do not touch the user's ~/.kube/config: our kubeconfig lives in the workdir
+        "--kubeconfig",
+        "",
+        "--wait",
+        `${Math.ceil(timeoutMs / 1000)}s`,
+      ],
+      bins,
+      timeoutMs + 60_000,
+    );
+    // --wait only checks the apiserver: make sure no component died (e.g. a port taken meanwhile)
+    await new Promise((r) => setTimeout(r, 1500));
+    const dead = deadComponents(opts.name);
+    const info = clusterInfo(opts.name);
+    if (dead.length === 0 && info) {
+      log(`cluster ${opts.name} ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      return info;
+    }
+    const why = `components not running: ${dead.join(", ")} (logs: ${join(clusterWorkdir(opts.name), "logs")})`;
+    if (attempt >= attempts) throw new Error(`cluster ${opts.name} failed to start: ${why}`);
+    log(`cluster ${opts.name}: ${why}; recreating with new ports`);
+    await stopCluster(opts.name);
+  }
 }
 
 /** Deletes a cluster (stops its processes, removes its workdir). No-op when absent. */
 export async function stopCluster(name: string): Promise<void> {
   if (!existsSync(clusterWorkdir(name))) return;
-  await kwokctl(["delete", "cluster", "--name", name, "--kubeconfig", ""], binaries(), 120_000);
+  // kwokctl delete cannot take an empty --kubeconfig ("empty path"); give it a file of its own
+  // (never the user's ~/.kube/config) from which it removes the context it never added.
+  await kwokctl(
+    [
+      "delete",
+      "cluster",
+      "--name",
+      name,
+      "--kubeconfig",
+      join(KWOK_WORKDIR, "kwokctl-contexts.yaml"),
+    ],
+    binaries(),
+    120_000,
+  );
 }
 
 /** Names of clusters with a workdir under KWOK_WORKDIR. */
