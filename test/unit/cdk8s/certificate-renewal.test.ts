@@ -10,6 +10,9 @@ import {
 } from "../../../lib/cdk8s/certificate-renewal";
 import { makeStubs, runScript, shellcheck } from "../core/scripts/stubs";
 
+// Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
+jest.setTimeout(60_000);
+
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const NODES = ["cp-1", "cp-2", "cp-3"];
 

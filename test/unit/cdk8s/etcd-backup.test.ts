@@ -12,6 +12,9 @@ import {
 import { EtcdBackup, type EtcdBackupProps } from "../../../lib/cdk8s/etcd-backup";
 import { makeStubs, shellcheck } from "../core/scripts/stubs";
 
+// Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
+jest.setTimeout(60_000);
+
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function synth(props?: EtcdBackupProps): any[] {
   const chart = Testing.chart();

@@ -14,6 +14,9 @@ import {
 } from "../../../../lib/core/scripts/etcd-backup";
 import { makeStubs, runScript, shellcheck, type StubEnv } from "./stubs";
 
+// Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
+jest.setTimeout(60_000);
+
 const DAY = 86400;
 
 /** Options with every path mapped into the stub's temp dir. */

@@ -26,6 +26,9 @@ import {
 import { shArg, shq } from "../../../../lib/core/scripts/shell";
 import { makeStubs, runScript } from "./stubs";
 
+// fast-check runs many shells per test; on a busy 2-core machine that takes a while.
+jest.setTimeout(180_000);
+
 /** Strings rich in shell metacharacters, quotes, whitespace, unicode and control characters. */
 const nasty = fc.string({
   unit: fc.oneof(
