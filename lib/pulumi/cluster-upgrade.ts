@@ -181,6 +181,7 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
 
     const text = formatPlan(plan);
     pulumi.log.info(text, this);
+    for (const w of plan.warnings) pulumi.log.warn(`[${w.rule}] ${w.message}. ${w.fix}`, this);
     this.plan = pulumi.output(plan);
     this.planText = pulumi.output(text);
 
