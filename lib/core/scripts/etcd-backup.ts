@@ -342,6 +342,8 @@ function finishBody(o: ResolvedEtcdBackupOptions): string {
     "$candidates",
     "EOF",
     'log "done"',
+    "# stdout carries exactly one line: the snapshot's path (progress goes to stderr)",
+    "printf '%s\\n' \"$final\"",
   ];
   return lines.join("\n");
 }
@@ -369,7 +371,8 @@ export function renderEtcdBackupFinishScript(
 /**
  * The whole backup as one self-contained bash script (runs with `bash -s` or `bash -c`):
  * snapshot, verify (a failing verify deletes the temporary file and exits 1: no final file),
- * finish. The snapshot and verify lines are exactly {@link etcdSnapshotCommand} and
+ * finish. Progress goes to stderr; stdout is exactly one line, the new snapshot's path (for
+ * callers such as the Pulumi pre-upgrade snapshot). The snapshot and verify lines are exactly {@link etcdSnapshotCommand} and
  * {@link etcdVerifyCommand}, quoted; the rest is {@link renderEtcdBackupFinishScript}'s body.
  */
 export function renderEtcdBackupScript(
@@ -386,7 +389,7 @@ export function renderEtcdBackupScript(
     'mkdir -p "$backup_dir"',
     'rm -f "$tmp_file" "$tmp_file.part"',
     `log ${shArg(`saving a snapshot of ${o.endpoint} to ${o.tempFile}`)}`,
-    snapshot,
+    `${snapshot} >&2`,
     `log ${shArg(`verifying ${o.tempFile} with etcdutl snapshot status`)}`,
     `if ! status=$(${verify}); then`,
     '  rm -f "$tmp_file"',

@@ -89,7 +89,7 @@ describe("etcd backup script: defaults and commands", () => {
   test("the full script contains the argv lines and the finish script's body verbatim", () => {
     const full = renderEtcdBackupScript({ retention: { count: 5 } });
     expect(full).toContain(
-      "\netcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key snapshot save /var/backups/etcd/.etcd-snapshot-in-progress.db\n",
+      "\netcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key snapshot save /var/backups/etcd/.etcd-snapshot-in-progress.db >&2\n",
     );
     expect(full).toContain(
       "if ! status=$(etcdutl snapshot status /var/backups/etcd/.etcd-snapshot-in-progress.db -w json); then",
@@ -220,6 +220,8 @@ describe("etcd backup script: runs under stub etcdctl/etcdutl", () => {
     );
     expect(Math.abs(Date.now() - when)).toBeLessThan(60_000);
     expect(r.stderr).toContain('snapshot status: {"hash":3787458990,"revision":42');
+    // stdout is exactly the snapshot's path
+    expect(r.stdout).toBe(`${path.join(opts.backupDir!, files[0])}\n`);
   });
 
   test("runs the same with bash -s (as over SSH)", () => {
