@@ -73,6 +73,26 @@ export interface NodeDrainOutputs extends NodeDrainInputs {
   readonly cordonedByUs: boolean;
 }
 
+/**
+ * Loads kube-upkeep's core inside the provider process. A program that installed kube-upkeep
+ * finds it in node_modules. The dynamic-provider host evaluates the provider without a file name,
+ * so Node's package self-reference does not apply there; when the program IS the kube-upkeep
+ * package (its examples), resolve from the program directory, where self-reference works.
+ */
+function loadCore(): typeof import("../core") {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("kube-upkeep/core");
+  } catch (e) {
+    if ((e as { code?: string }).code !== "MODULE_NOT_FOUND") throw e;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createRequire } = require("node:module") as typeof import("node:module");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { join } = require("node:path") as typeof import("node:path");
+    return createRequire(join(process.cwd(), "__kube-upkeep-provider__.js"))("kube-upkeep/core");
+  }
+}
+
 function log(level: "info" | "warn", message: string): void {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -89,8 +109,7 @@ function log(level: "info" | "warn", message: string): void {
  */
 export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: NodeDrainInputs, news: NodeDrainInputs): Promise<pulumi.dynamic.CheckResult> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const core: typeof import("../core") = require("kube-upkeep/core");
+    const core = loadCore();
     const failures: pulumi.dynamic.CheckFailure[] = [];
     try {
       core.validateDrainOptions("NodeDrain", news.nodeName, {
@@ -129,8 +148,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: NodeDrainInputs): Promise<pulumi.dynamic.CreateResult> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const core: typeof import("../core") = require("kube-upkeep/core");
+    const core = loadCore();
     const say = (level: "info" | "warn", m: string) =>
       log(level, `NodeDrain ${inputs.nodeName}: ${m}`);
     const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
@@ -176,8 +194,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, props: NodeDrainOutputs): Promise<void> {
     if (props.uncordonOnDelete === false) return;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const core: typeof import("../core") = require("kube-upkeep/core");
+    const core = loadCore();
     const kc = core.kubeConfigFromYaml(props.kubeconfig);
     const r = await core.uncordon(kc, props.nodeName, {
       runId: props.runId,

@@ -40,6 +40,26 @@ export interface NodeUncordonOutputs extends NodeUncordonInputs {
   readonly message: string;
 }
 
+/**
+ * Loads kube-upkeep's core inside the provider process. A program that installed kube-upkeep
+ * finds it in node_modules. The dynamic-provider host evaluates the provider without a file name,
+ * so Node's package self-reference does not apply there; when the program IS the kube-upkeep
+ * package (its examples), resolve from the program directory, where self-reference works.
+ */
+function loadCore(): typeof import("../core") {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("kube-upkeep/core");
+  } catch (e) {
+    if ((e as { code?: string }).code !== "MODULE_NOT_FOUND") throw e;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createRequire } = require("node:module") as typeof import("node:module");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { join } = require("node:path") as typeof import("node:path");
+    return createRequire(join(process.cwd(), "__kube-upkeep-provider__.js"))("kube-upkeep/core");
+  }
+}
+
 function log(level: "info" | "warn", message: string): void {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -92,8 +112,7 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: NodeUncordonInputs): Promise<pulumi.dynamic.CreateResult> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const core: typeof import("../core") = require("kube-upkeep/core");
+    const core = loadCore();
     const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
     const r = await core.uncordon(kc, inputs.nodeName, {
       runId: inputs.runId || undefined,
