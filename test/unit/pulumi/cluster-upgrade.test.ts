@@ -403,3 +403,41 @@ describe("NodeReadyWait serialization", () => {
     expect(kc[SIG_KEY]).toBe(SECRET_SIG);
   });
 });
+
+describe("ClusterUpgrade graph = plan (mocks)", () => {
+  test.each([
+    [1, 0, 1],
+    [1, 3, "50%"],
+    [3, 6, 4],
+  ] as const)("%i control-plane + %i workers, maxUnavailable %p", async (cp, workers, k) => {
+    const name = `g${cp}-${workers}-${String(k).replace("%", "p")}`;
+    const nodes = cluster(cp, workers).map((n, i) =>
+      i === 0 ? { ...n, script: { packageManager: "dnf" as const } } : n,
+    );
+    const cu = new ClusterUpgrade(name, {
+      nodes,
+      currentVersion: "v1.34.2",
+      targetVersion: "v1.35.0",
+      maxUnavailable: k,
+      kubeconfig: KUBECONFIG,
+      script: { packageManager: "apt", sudo: "never" },
+    });
+    await settle(cu);
+    const plan = await value(cu.plan);
+    const last = (id: string) =>
+      id === "etcd-snapshot"
+        ? `${name}-etcd-snapshot`
+        : `${name}-${id.slice("node/".length)}-uncordon`;
+    for (const step of plan.steps) {
+      if (step.action === "etcd-snapshot") continue;
+      expect([step.id, registered.get(`${name}-${step.node}-drain`)?.dependencies]).toEqual([
+        step.id,
+        step.dependsOn.map(last),
+      ]);
+    }
+    // per-node script settings merge over the cluster's
+    expect(inputsOf(`${name}-cp-1-upgrade`).stdin).toContain('as_root() { "$@"; }');
+    expect(inputsOf(`${name}-cp-1-upgrade`).stdin).toContain("dnf install -y");
+    if (cp > 1) expect(inputsOf(`${name}-cp-2-upgrade`).stdin).toContain("apt-get install -y");
+  });
+});
