@@ -128,10 +128,11 @@ describe("restore journey on the local control plane", () => {
     // 1. a namespace with objects
     await core.createNamespace({ body: { metadata: { name: NS, labels: { team: "upkeep" } } } });
     const cms: V1ConfigMap[] = [];
-    for (const [name, data] of Object.entries({
+    const cmData: Record<string, Record<string, string>> = {
       "app-config": { "app.properties": "mode=production\nreplicas=3\n", "log.level": "info" },
       "feature-flags": { newCheckout: "true", darkMode: "false" },
-    }))
+    };
+    for (const [name, data] of Object.entries(cmData))
       cms.push(
         await core.createNamespacedConfigMap({
           namespace: NS,

@@ -7,7 +7,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { Chart, Testing } from "cdk8s";
 import { parseAllDocuments } from "yaml";
-import { run, type RunResult } from "./tools";
+import { run, runAsync, type RunResult } from "./tools";
 
 export interface PodStep {
   readonly container: string;
@@ -105,6 +105,21 @@ export function runPod(
     if (r.status !== 0) {
       return { succeeded: false, failed: s.container, steps: results, output: render(results) };
     }
+  }
+  return { succeeded: true, steps: results, output: render(results) };
+}
+
+/** {@link runPod}, asynchronously: the test can watch the files while the pod runs. */
+export async function runPodAsync(
+  steps: readonly PodStep[],
+  opts: { env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<PodRun> {
+  const results: (RunResult & { container: string })[] = [];
+  for (const s of steps) {
+    const r = await runAsync(s.command, { env: opts.env, timeoutMs: opts.timeoutMs ?? 180_000 });
+    results.push({ ...r, container: s.container });
+    if (r.status !== 0)
+      return { succeeded: false, failed: s.container, steps: results, output: render(results) };
   }
   return { succeeded: true, steps: results, output: render(results) };
 }
