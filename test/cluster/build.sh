@@ -5,12 +5,19 @@
 # components: kubernetes etcd kwok (default: all)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=/dev/null
 . "$here/versions.env"
 KU_CACHE="${KU_CACHE:-$HOME/.cache/kube-upkeep}"
 BIN="$KU_CACHE/bin"
 WORK="$KU_CACHE/build"
 mkdir -p "$BIN" "$WORK"
+# One build at a time per cache: a concurrent run (npm test, cluster:up, CI) waits here and then
+# finds the binaries cached, instead of racing on the same output files.
+exec 9>"$KU_CACHE/build.lock"
+if ! flock -n 9; then
+  printf '[build %s] another build.sh holds %s; waiting for it\n' "$(date +%H:%M:%S)" "$KU_CACHE/build.lock" >&2
+  flock 9
+fi
 export GOFLAGS="-mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
 PAR="${KU_BUILD_PARALLEL:-2}"
 
@@ -50,8 +57,23 @@ build_kubernetes() {
     ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date -X $p.gitCommit=0000000000000000000000000000000000000000"
   done
   for n in "${want[@]}"; do
-    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp' k8s.io/kubernetes/cmd/$n && mv '$BIN/$n-$v.tmp' '$BIN/$n-$v'"
+    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp.$$' k8s.io/kubernetes/cmd/$n && mv '$BIN/$n-$v.tmp.$$' '$BIN/$n-$v'"
+    verify_kubernetes "$n" "$v"
   done
+}
+
+# The version stamp must reach /version and `kubectl version` (kwokctl also parses --version).
+verify_kubernetes() {
+  local n="$1" v="$2" out
+  case $n in
+    kubectl) out=$("$BIN/$n-$v" version --client 2>&1 | head -1);;
+    kubeadm) out=$("$BIN/$n-$v" version -o short 2>&1);;
+    *) out=$("$BIN/$n-$v" --version 2>&1);;
+  esac
+  case "$out" in
+    *"$v") log "$n reports: $out";;
+    *) rm -f "$BIN/$n-$v"; log "$n-$v reports '$out', not $v: version stamping failed"; exit 1;;
+  esac
 }
 
 build_etcd() {
@@ -78,7 +100,7 @@ EOM
   for n in etcd etcdctl etcdutl; do
     have "$n-$v" && continue
     case $n in etcd) pkg=go.etcd.io/etcd/server/v3;; *) pkg=go.etcd.io/etcd/$n/v3;; esac
-    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp' $pkg && mv '$BIN/$n-$v.tmp' '$BIN/$n-$v'"
+    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp.$$' $pkg && mv '$BIN/$n-$v.tmp.$$' '$BIN/$n-$v'"
   done
 }
 
