@@ -138,6 +138,17 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
         );
       }
     });
+    if (args.kubeconfig === undefined || args.kubeconfig === "") {
+      problems.push(
+        new ValidationError(
+          where,
+          "kubeconfig",
+          args.kubeconfig,
+          "no kubeconfig: the drain, the readiness wait and the uncordon talk to the API server",
+          'pass the admin kubeconfig YAML, e.g. config.requireSecret("kubeconfig")',
+        ),
+      );
+    }
     let plan: UpgradePlan | undefined;
     try {
       plan = planUpgrade(

@@ -376,6 +376,19 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
     expect(msgs.join("\n")).toMatch(/no control-plane node/);
     expect(msgs.join("\n")).toMatch(/invalid maxUnavailable "0%"/);
     expect(msgs.join("\n")).toMatch(/etcdSnapshot: invalid backupDir/);
+    expect(
+      errs(
+        () =>
+          new ClusterUpgrade("bad4", {
+            nodes: cluster(1, 1),
+            currentVersion: "v1.34.2",
+            targetVersion: "v1.35.0",
+            kubeconfig: undefined as never,
+          }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^ClusterUpgrade bad4: invalid kubeconfig \(unset\): no kubeconfig/),
+    ]);
   });
 
   test("NodeUpgrade alone validates its node name and host", () => {
