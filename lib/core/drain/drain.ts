@@ -314,14 +314,18 @@ export async function drainNode(
   opts: DrainRunOptions,
 ): Promise<DrainResult> {
   const started = Date.now();
-  validateDrainOptions("drainNode", nodeName, opts);
+  validateDrainOptions("drainNode", nodeName, { ...opts, runId: opts.runId });
   const clients = "core" in kc ? kc : makeClients(kc);
   const usingEviction = !opts.disableEviction;
   const timeoutMs = (opts.timeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS) * 1000;
   const retryIntervalMs = opts.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
 
   // 2. check before touching anything
-  const node = await clients.core.readNode({ name: nodeName });
+  const node = await clients.core.readNode({ name: nodeName }).catch((e: unknown) => {
+    if (apiStatusCode(e) === 404)
+      throw new Error(`drainNode: node ${JSON.stringify(nodeName)} not found`);
+    throw e;
+  });
   const preflight = await podsForDeletion(clients, nodeName, opts);
   if (preflight.errors.length > 0) {
     throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);

@@ -101,5 +101,7 @@ test("run ownership: another run's cordon is left; the owning run (or no runId) 
 test("a missing node: uncordon with ignoreMissingNode reports it, drain fails with the API's 404", async () => {
   const r = await uncordon(env.kc, "no-such-node-kube-upkeep", { ignoreMissingNode: true });
   expect(r.outcome).toBe("node-not-found");
-  await expect(drainNode(env.kc, "no-such-node-kube-upkeep", { runId: "x" })).rejects.toThrow();
+  await expect(drainNode(env.kc, "no-such-node-kube-upkeep", { runId: "x" })).rejects.toThrow(
+    'drainNode: node "no-such-node-kube-upkeep" not found',
+  );
 });
