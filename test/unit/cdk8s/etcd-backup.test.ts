@@ -10,7 +10,7 @@ import {
   renderEtcdBackupFinishScript,
 } from "../../../lib/core/scripts/etcd-backup";
 import { EtcdBackup, type EtcdBackupProps } from "../../../lib/cdk8s/etcd-backup";
-import { makeStubs, shellcheck } from "../core/scripts/stubs";
+import { busyboxBin, makeStubs, shellcheck } from "../core/scripts/stubs";
 
 // Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
 jest.setTimeout(60_000);
@@ -220,36 +220,59 @@ describe("EtcdBackup: synthesized CronJob", () => {
     );
   });
 
-  test("the synthesized commands run outside a container with paths mapped to temp dirs", () => {
-    const s = makeStubs();
-    try {
-      const [cj] = synth({ retention: { count: 2 } });
-      const pod = cj.spec.jobTemplate.spec.template.spec;
-      const map = (v: string) =>
-        v
-          .split("/var/backups/etcd")
-          .join(path.join(s.dir, "backups"))
-          .split("/etc/kubernetes/pki/etcd")
-          .join(path.join(s.dir, "pki"));
-      fs.mkdirSync(path.join(s.dir, "backups"));
-      const steps: string[][] = [
-        ...pod.initContainers.map((c: any) => c.command.map(map)),
-        pod.containers[0].command.map(map),
-      ];
-      for (const argv of steps) {
-        const r = spawnSync(argv[0], argv.slice(1), { env: s.env, encoding: "utf8" });
-        expect(r.stderr).not.toContain("ERROR");
-        expect(r.status).toBe(0);
+  test.each([
+    ["/bin/sh (dash) and GNU tools", false],
+    ["busybox sh and busybox tools, as in the shell image", true],
+  ])(
+    "the synthesized commands run outside a container, paths mapped to temp dirs: %s",
+    (_name, busybox) => {
+      const s = makeStubs();
+      try {
+        if (busybox) s.env.PATH = `${s.bin}:${busyboxBin(s.dir)}`;
+        const [cj] = synth({ retention: { days: 7, count: 3 } });
+        const pod = cj.spec.jobTemplate.spec.template.spec;
+        const backups = path.join(s.dir, "backups");
+        const map = (v: string) =>
+          v
+            .split("/var/backups/etcd")
+            .join(backups)
+            .split("/etc/kubernetes/pki/etcd")
+            .join(path.join(s.dir, "pki"));
+        fs.mkdirSync(backups);
+        const old = (name: string, days: number) => {
+          fs.writeFileSync(path.join(backups, name), "old");
+          const t = Date.now() / 1000 - days * 86400;
+          fs.utimesSync(path.join(backups, name), t, t);
+        };
+        old("etcd-snapshot-20260101T020000Z.db", 9); // older than 7 days
+        old("etcd-snapshot-20260102T020000Z.db", 3); // 4th newest: beyond count 3
+        old("etcd-snapshot-20260103T020000Z.db", 2);
+        old("etcd-snapshot-20260104T020000Z.db", 1);
+        old("unrelated.db", 30);
+        const steps: string[][] = [
+          ...pod.initContainers.map((c: any) => c.command.map(map)),
+          pod.containers[0].command.map(map),
+        ];
+        for (const argv of steps) {
+          const r = spawnSync(argv[0], argv.slice(1), { env: s.env, encoding: "utf8" });
+          expect(r.stderr).not.toContain("ERROR");
+          expect(r.status).toBe(0);
+        }
+        expect(s.calls()).toEqual([etcdSnapshotCommand().map(map), etcdVerifyCommand().map(map)]);
+        const files = fs.readdirSync(backups).sort();
+        expect(files).toHaveLength(4);
+        expect(files.slice(0, 2)).toEqual([
+          "etcd-snapshot-20260103T020000Z.db",
+          "etcd-snapshot-20260104T020000Z.db",
+        ]);
+        expect(files[2]).toMatch(ETCD_SNAPSHOT_NAME_PATTERN);
+        expect(files[3]).toBe("unrelated.db");
+        expect(fs.statSync(path.join(backups, files[2])).mode & 0o777).toBe(0o600);
+      } finally {
+        s.cleanup();
       }
-      expect(s.calls()).toEqual([etcdSnapshotCommand().map(map), etcdVerifyCommand().map(map)]);
-      const files = fs.readdirSync(path.join(s.dir, "backups"));
-      expect(files).toHaveLength(1);
-      expect(files[0]).toMatch(ETCD_SNAPSHOT_NAME_PATTERN);
-      expect(fs.statSync(path.join(s.dir, "backups", files[0])).mode & 0o777).toBe(0o600);
-    } finally {
-      s.cleanup();
-    }
-  });
+    },
+  );
 });
 
 describe("EtcdBackup: validation names the construct path, the field, the value and the fix", () => {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ValidationError } from "../../../../lib/core/errors";
@@ -7,7 +8,7 @@ import {
   resolveCertRenewalOptions,
   type CertRenewalScriptOptions,
 } from "../../../../lib/core/scripts/cert-renewal";
-import { makeStubs, runScript, shellcheck, type StubEnv } from "./stubs";
+import { busyboxBin, makeStubs, runScript, shellcheck, type StubEnv } from "./stubs";
 
 // Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
 jest.setTimeout(60_000);
@@ -232,17 +233,48 @@ describe("certificate renewal script: runs under a stub kubeadm", () => {
     expect(table).toContain(`front-proxy-client ${31 * DAY} false false`);
   });
 
-  test("runs the same under /bin/sh (dash here, busybox sh in the CronJob)", () => {
-    f = fixture(TYPICAL);
-    const r = runScript(renderCertRenewalScript(f.opts), f.s.env, "-c", "/bin/sh");
+  // busybox sh runs its own applets (sleep, chroot, ...) even when PATH has a stub of the same
+  // name, so these runs use a real 1 s wait and check only kubeadm's calls.
+  test.each([
+    ["/bin/sh (dash) and GNU tools", false],
+    ["busybox sh and busybox tools, as in the CronJob's image", true],
+  ])("runs the same under %s", (_name, busybox) => {
+    f = fixture(TYPICAL, { restartWaitSeconds: 1 });
+    if (busybox) f.s.env.PATH = `${f.s.bin}:${busyboxBin(f.s.dir)}`;
+    const r = runScript(renderCertRenewalScript(f.opts), f.s.env, "-c", "sh");
     expect(r.stderr).toContain("cert-renewal: done");
     expect(r.status).toBe(0);
-    expect(sequence(f).filter((c) => c.includes("renew"))).toEqual([
+    expect(sequence(f).filter((c) => c.startsWith("kubeadm"))).toEqual([
+      "kubeadm certs check-expiration",
       "kubeadm certs renew admin.conf",
       "kubeadm certs renew apiserver",
       "kubeadm certs renew etcd-server",
+      "kubeadm certs check-expiration",
     ]);
+    expect(r.stderr).toMatch(/moved 4 static pod manifests to .*; waiting 1s/);
     expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
+    expect(fs.readdirSync(f.stash)).toEqual([]);
+  });
+
+  test("busybox sh: SIGTERM from outside during the wait (as the kubelet sends it) puts the manifests back", async () => {
+    f = fixture(TYPICAL, { restartWaitSeconds: 3 });
+    f.s.env.PATH = `${f.s.bin}:${busyboxBin(f.s.dir)}`;
+    const child = spawn("sh", ["-c", renderCertRenewalScript(f.opts)], { env: f.s.env });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => resolve(code)),
+    );
+    // wait until the manifests are in the stash, then TERM the shell
+    const deadline = Date.now() + 45_000;
+    while (fs.readdirSync(f.manifests).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readdirSync(f.manifests)).toEqual([]);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(stderr).toContain("moved the static pod manifests back");
+    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
+    expect(fs.readdirSync(f.stash)).toEqual([]);
   });
 
   test("during the wait the manifests are out of the manifests dir (in the stash on the host)", () => {
