@@ -1,0 +1,131 @@
+import type { V1LabelSelector, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
+import { classifyEvictionError, pdbBlock, pdbsCoveringPod } from "../../../../lib/core/drain/evict";
+import { apiErrorMessage } from "../../../../lib/core/drain/client";
+
+/** What client-node 2.x throws: ApiException with the raw response text as body. */
+function apiException(code: number, status: object): Error {
+  return Object.assign(new Error(`HTTP-Code: ${code}\nMessage: Unknown API Status Code!`), {
+    code,
+    body: JSON.stringify({ kind: "Status", apiVersion: "v1", code, ...status }),
+    headers: {},
+  });
+}
+
+describe("eviction answers are classified like kubectl's evictPods loop", () => {
+  test("404: gone; 429: PDB (with the server's message)", () => {
+    expect(
+      classifyEvictionError(
+        apiException(404, { reason: "NotFound", message: 'pods "x" not found' }),
+      ),
+    ).toEqual({
+      kind: "gone",
+    });
+    expect(
+      classifyEvictionError(
+        apiException(429, {
+          reason: "TooManyRequests",
+          message: "Cannot evict pod as it would violate the pod's disruption budget.",
+          details: {
+            causes: [
+              {
+                reason: "DisruptionBudget",
+                message: "The disruption budget web needs 2 healthy pods and has 2 currently",
+              },
+            ],
+          },
+        }),
+      ),
+    ).toEqual({
+      kind: "pdb",
+      message: "Cannot evict pod as it would violate the pod's disruption budget.",
+    });
+  });
+
+  test("500 'more than one PodDisruptionBudget' is its own kind; other 500s are errors", () => {
+    const msg =
+      "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
+    expect(classifyEvictionError(apiException(500, { message: msg }))).toEqual({
+      kind: "multiple-pdbs",
+      message: msg,
+    });
+    expect(classifyEvictionError(apiException(500, { message: "etcd is down" }))).toEqual({
+      kind: "error",
+      code: 500,
+      message: "etcd is down",
+    });
+  });
+
+  test("403 with cause NamespaceTerminating vs a plain 403", () => {
+    const terminating = apiException(403, {
+      message:
+        'pods "x" is forbidden: unable to create new content in namespace ns because it is being terminated',
+      details: {
+        causes: [{ reason: "NamespaceTerminating", message: "namespace ns is being terminated" }],
+      },
+    });
+    expect(classifyEvictionError(terminating).kind).toBe("namespace-terminating");
+    expect(classifyEvictionError(apiException(403, { message: "forbidden: RBAC" }))).toEqual({
+      kind: "error",
+      code: 403,
+      message: "forbidden: RBAC",
+    });
+  });
+
+  test("errors without a Status body still give a one-line message", () => {
+    expect(apiErrorMessage(new Error("connect ECONNREFUSED 127.0.0.1:6443"))).toBe(
+      "connect ECONNREFUSED 127.0.0.1:6443",
+    );
+    expect(
+      apiErrorMessage(
+        Object.assign(new Error("HTTP-Code: 502\nMessage: x"), {
+          code: 502,
+          body: "<html>bad gateway</html>",
+        }),
+      ),
+    ).toBe("<html>bad gateway</html>");
+  });
+});
+
+describe("PodDisruptionBudgets covering a pod", () => {
+  const pod: V1Pod = {
+    metadata: { name: "web-1", namespace: "shop", labels: { app: "web", tier: "front" } },
+  };
+  const pdb = (
+    name: string,
+    selector: V1LabelSelector | undefined,
+    ns = "shop",
+  ): V1PodDisruptionBudget => ({
+    metadata: { name, namespace: ns },
+    spec: { selector },
+    status: { disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2, expectedPods: 2 },
+  });
+
+  test("matchLabels, matchExpressions, empty selector (all pods), missing selector (none), other namespace", () => {
+    const pdbs = [
+      pdb("by-label", { matchLabels: { app: "web" } }),
+      pdb("by-expr", {
+        matchExpressions: [{ key: "tier", operator: "In", values: ["front", "edge"] }],
+      }),
+      pdb("not-in", { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["front"] }] }),
+      pdb("everything", {}),
+      pdb("nothing", undefined),
+      pdb("other-ns", { matchLabels: { app: "web" } }, "other"),
+      pdb("other-app", { matchLabels: { app: "db" } }),
+    ];
+    expect(pdbsCoveringPod(pdbs, pod).map((p) => p.metadata?.name)).toEqual([
+      "by-label",
+      "by-expr",
+      "everything",
+    ]);
+  });
+
+  test("pdbBlock keeps the status the 429 message shows", () => {
+    expect(pdbBlock(pdb("web", { matchLabels: { app: "web" } }))).toEqual({
+      name: "shop/web",
+      disruptionsAllowed: 0,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 2,
+    });
+  });
+});
