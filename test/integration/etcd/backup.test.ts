@@ -198,7 +198,7 @@ describe("EtcdBackup job against a real etcd 3.6 with client TLS", () => {
     }
   });
 
-  it("fails the job, keeping no snapshot, when the snapshot is truncated", () => {
+  it("fails the job, keeping no snapshot, when the snapshot is truncated to half", () => {
     const backupDir = join(tmp.dir, "backups-truncated");
     const steps = backupSteps(backupDir);
     mkdirSync(backupDir, { recursive: true });
@@ -216,7 +216,6 @@ describe("EtcdBackup job against a real etcd 3.6 with client TLS", () => {
   it("fails the job, keeping no snapshot, when the snapshot file is not an etcd database", () => {
     const backupDir = join(tmp.dir, "backups-corrupt");
     const steps = backupSteps(backupDir);
-    mkdirSync(backupDir, { recursive: true });
     expect(runPod(steps.slice(0, 1), { env: podEnv }).succeeded).toBe(true);
     const temp = join(backupDir, ".etcd-snapshot-in-progress.db");
     // overwrite the bolt meta pages (the first 8 KiB) with garbage
@@ -226,6 +225,31 @@ describe("EtcdBackup job against a real etcd 3.6 with client TLS", () => {
     const rest = runPod(steps.slice(1), { env: podEnv });
     expect(rest.failed).toBe("verify");
     expect(snapshotsIn(backupDir)).toEqual([]);
+  });
+
+  // etcdutl snapshot status still reads these; the finish step's sha256 trailer check does not
+  it.each([
+    ["its last bytes are cut off", (b: Buffer) => b.subarray(0, b.length - 7)],
+    [
+      "one byte of its data is flipped",
+      (b: Buffer) => {
+        const c = Buffer.from(b);
+        const i = Math.floor(c.length / 2);
+        c[i] = c[i] ^ 0xff;
+        return c;
+      },
+    ],
+  ])("fails the job, keeping no snapshot, when %s", (_what, damage) => {
+    const backupDir = join(tmp.dir, `backups-damaged-${_what.length}`);
+    const steps = backupSteps(backupDir);
+    expect(runPod(steps.slice(0, 1), { env: podEnv }).succeeded).toBe(true);
+    const temp = join(backupDir, ".etcd-snapshot-in-progress.db");
+    writeFileSync(temp, damage(readFileSync(temp)));
+    const rest = runPod(steps.slice(1), { env: podEnv });
+    expect(rest.succeeded).toBe(false);
+    expect(rest.output).toMatch(/ERROR: snapshot .*(trailer|does not match)/);
+    expect(snapshotsIn(backupDir)).toEqual([]);
+    expect(existsSync(temp)).toBe(false);
   });
 
   // etcdctl snapshot save keeps retrying an endpoint that refuses connections; in the cluster

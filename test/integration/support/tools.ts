@@ -31,37 +31,16 @@ export function requireHostTool(path: string, debianPackage: string): string {
 }
 
 /**
- * The applets the CronJobs' shell images (busybox) provide, linked into `<dir>/bin`. A PATH of
- * only that directory runs a script the way the job's `sh -c` does in the busybox image.
+ * Every busybox applet, linked into `<dir>/busybox-bin`. A PATH of only that directory runs a
+ * script the way the CronJobs' `sh -c` steps run in the busybox image.
  */
-const APPLETS = [
-  "sh",
-  "awk",
-  "basename",
-  "cat",
-  "chmod",
-  "chroot",
-  "cp",
-  "date",
-  "find",
-  "ls",
-  "mkdir",
-  "mktemp",
-  "mv",
-  "printf",
-  "rm",
-  "rmdir",
-  "sleep",
-  "sort",
-  "stat",
-  "tr",
-];
-
 export function busyboxBin(dir: string): string {
   requireHostTool(BUSYBOX, "busybox-static");
   const bin = join(dir, "busybox-bin");
   mkdirSync(bin, { recursive: true });
-  for (const a of APPLETS) if (!existsSync(join(bin, a))) symlinkSync(BUSYBOX, join(bin, a));
+  const applets = spawnSync(BUSYBOX, ["--list"], { encoding: "utf8" }).stdout.split("\n");
+  for (const a of applets)
+    if (/^[a-z0-9_.[-]+$/.test(a) && !existsSync(join(bin, a))) symlinkSync(BUSYBOX, join(bin, a));
   return bin;
 }
 
