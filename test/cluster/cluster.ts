@@ -361,16 +361,17 @@ export async function deleteStaleTestClusters(log?: (line: string) => void): Pro
   }
 }
 
-/** True when the apiserver of this cluster answers /readyz with the kubeconfig's credentials. */
+/** True when the apiserver of this cluster (or kubeconfig path) answers /readyz with its credentials. */
 export async function isClusterReady(
-  info: ClusterInfo,
+  cluster: ClusterInfo | string,
   bins: Binaries = binaries(),
 ): Promise<boolean> {
   if (!existsSync(bins.kubectl)) return false;
+  const kubeconfig = typeof cluster === "string" ? cluster : cluster.kubeconfigPath;
   try {
     const { stdout } = await run(
       bins.kubectl,
-      ["--kubeconfig", info.kubeconfigPath, "get", "--raw", "/readyz", "--request-timeout=5s"],
+      ["--kubeconfig", kubeconfig, "get", "--raw", "/readyz", "--request-timeout=5s"],
       { timeout: 10_000 },
     );
     return stdout.trim() === "ok";

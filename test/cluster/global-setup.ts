@@ -13,6 +13,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import {
   type ClusterInfo,
+  binaries,
   clusterInfo,
   listClusters,
   TEST_CLUSTER_PREFIX,
@@ -49,6 +50,11 @@ export default async function globalSetup(): Promise<void> {
       .map((n) => clusterInfo(n))
       .find((i) => i && resolve(i.kubeconfigPath) === resolve(existing));
     if (ours) exportEtcd(ours);
+    if (existsSync(binaries().kubectl) && !(await isClusterReady(existing))) {
+      throw new Error(
+        `KU_KUBECONFIG=${existing}: the apiserver does not answer /readyz; start it (npm run cluster:up) or unset KU_KUBECONFIG`,
+      );
+    }
     log(`using the existing cluster of KU_KUBECONFIG=${existing}`);
     return;
   }
