@@ -23,7 +23,13 @@ import {
   synthYaml,
 } from "../support/cronjob";
 import { kubeadmConfig, makeKubeadmRoot, type KubeadmRoot } from "../support/pki";
-import { busyboxBin, requireBinaries, requireHostTool, tempDir } from "../support/tools";
+import {
+  busyboxBin,
+  requireBinaries,
+  requireHostTool,
+  requireRoot,
+  tempDir,
+} from "../support/tools";
 
 jest.setTimeout(240_000);
 
@@ -38,6 +44,7 @@ let busybox: string;
 
 beforeAll(() => {
   ({ kubeadm } = requireBinaries("kubeadm"));
+  requireRoot("the job chroots into the kubeadm node root");
   requireHostTool("/usr/sbin/chroot", "coreutils");
   tmp = tempDir("cert-renewal");
   busybox = busyboxBin(tmp.dir);

@@ -36,6 +36,7 @@ import {
   binaries,
   isClusterReady,
   kwokctlEnv,
+  listClusters,
   startCluster,
   stopCluster,
   TEST_CLUSTER_PREFIX,
@@ -54,6 +55,15 @@ const NS = "restore-journey";
 let info: ClusterInfo;
 let kc: KubeConfig;
 let tmp: { dir: string; cleanup(): void };
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 async function kwokctl(args: string[]): Promise<string> {
   const bins = binaries();
@@ -97,6 +107,11 @@ beforeAll(async () => {
     "kubeScheduler",
   );
   tmp = tempDir("restore-journey");
+  // a crashed earlier run may have left its journey cluster behind
+  for (const name of listClusters()) {
+    const m = /^ku-test-(\d+)-restore$/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) await stopCluster(name);
+  }
   info = await startCluster({ name: CLUSTER });
   kc = new KubeConfig();
   kc.loadFromFile(info.kubeconfigPath);

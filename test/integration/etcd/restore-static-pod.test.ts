@@ -18,7 +18,7 @@ import { renderEtcdRestoreScript } from "../../../lib/core/scripts/etcd-restore"
 import { countKeys, etcdctlOk, freePort, waitHealthy, type RunningEtcd } from "../support/etcd";
 import { makeKubeadmRoot, type EtcdPki } from "../support/pki";
 import { MiniKubelet } from "../support/static-pods";
-import { requireBinaries, runAsync, runOk, tempDir } from "../support/tools";
+import { requireBinaries, requireRoot, runAsync, runOk, tempDir } from "../support/tools";
 
 jest.setTimeout(300_000);
 
@@ -33,6 +33,7 @@ afterAll(async () => {
 describe("renderEtcdRestoreScript on a kubeadm node with a static-pod etcd", () => {
   it("stops the static pods, restores, switches etcd.yaml, and etcd comes back with the snapshot's data", async () => {
     const bins = requireBinaries("etcd", "etcdctl", "etcdutl", "kubeadm");
+    requireRoot("etcd runs chrooted into the kubeadm node root");
     tmp = tempDir("restore-static-pod");
     const root = join(tmp.dir, "node");
     const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];

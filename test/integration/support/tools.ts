@@ -18,6 +18,12 @@ export function requireBinaries<K extends keyof Binaries>(...names: K[]): Pick<B
   return out;
 }
 
+/** chroot and the static-pod stand-in need root; fail with the reason otherwise. */
+export function requireRoot(why: string): void {
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    throw new Error(`this test needs root (${why}); run the integration tests as root, as CI does`);
+}
+
 export const BUSYBOX = "/usr/bin/busybox";
 export const OPENSSL = "/usr/bin/openssl";
 
