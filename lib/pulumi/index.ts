@@ -4,3 +4,4 @@ export * from "./node-uncordon";
 export * from "./node-ready-wait";
 export * from "./node-upgrade";
 export * from "./cluster-upgrade";
+export * from "./cdk8s-chart";
