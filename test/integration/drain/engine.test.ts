@@ -12,6 +12,8 @@
  */
 import { execFile } from "node:child_process";
 import {
+  accessSync,
+  constants,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -21,13 +23,12 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
 import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
-import { REPO_ROOT, pulumiEngine, writeProgram } from "../engine/pulumi-engine";
 import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(600_000);
@@ -43,6 +44,83 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   await env?.cleanup();
 });
+
+const REPO_ROOT = resolve(__dirname, "../../..");
+
+/**
+ * The Pulumi engine cached in $KU_CACHE/pulumi/bin (built from Go modules by
+ * test/cluster/build-pulumi.sh), with the environment that runs it offline.
+ */
+function pulumiEngine() {
+  const root = join(process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep"), "pulumi");
+  const bin = join(root, "bin");
+  const missing = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"].filter(
+    (n) => {
+      try {
+        accessSync(join(bin, n), constants.X_OK);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+  );
+  if (missing.length > 0) {
+    throw new Error(
+      `Pulumi engine binaries missing in ${bin}: ${missing.join(", ")}. Build them (cached by version) with: ` +
+        "bash test/cluster/build-pulumi.sh",
+    );
+  }
+  const home = join(root, "home");
+  mkdirSync(home, { recursive: true });
+  const backend = mkdtempSync(join(tmpdir(), "ku-pulumi-state-"));
+  return {
+    root,
+    backend,
+    envVars: {
+      PATH: [bin, dirname(process.execPath), process.env.PATH ?? ""].join(":"),
+      PULUMI_HOME: home,
+      PULUMI_BACKEND_URL: `file://${backend}`,
+      PULUMI_CONFIG_PASSPHRASE: "kube-upkeep-test",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    },
+  };
+}
+
+/** A Pulumi TypeScript project in a temp dir; node_modules links only @pulumi/pulumi, @types/node and kube-upkeep. */
+function writeProgram(name: string, program: string, kubeUpkeep: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `ku-${name}-`));
+  writeFileSync(
+    join(dir, "Pulumi.yaml"),
+    `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n`,
+  );
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name, version: "0.0.0", private: true, main: "index.ts" }),
+  );
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2022",
+        module: "commonjs",
+        moduleResolution: "node",
+        strict: true,
+        esModuleInterop: true,
+        skipLibCheck: true,
+        types: ["node"],
+      },
+      files: ["index.ts"],
+    }),
+  );
+  for (const pkg of ["@pulumi/pulumi", "@types/node"]) {
+    mkdirSync(dirname(join(dir, "node_modules", pkg)), { recursive: true });
+    symlinkSync(join(REPO_ROOT, "node_modules", pkg), join(dir, "node_modules", pkg), "dir");
+  }
+  symlinkSync(kubeUpkeep, join(dir, "node_modules", "kube-upkeep"), "dir");
+  writeFileSync(join(dir, "index.ts"), program);
+  return dir;
+}
 
 function readTree(dir: string): string {
   let out = "";
@@ -121,9 +199,8 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
     /client-key-data: (\S{40})/.exec(kubeconfig)?.[1] ?? "no-client-key-in-kubeconfig";
 
   const pkg = await buildPackage();
-  const workDir = writeProgram("ku-drain-engine", { "index.ts": PROGRAM });
-  symlinkSync(pkg, join(workDir, "node_modules", "kube-upkeep"), "dir");
-  const backend = engine.envVars.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
+  const workDir = writeProgram("ku-drain-engine", PROGRAM, pkg);
+  const backend = engine.backend;
   dirs.push(workDir, backend);
 
   const pulumiCommand = await PulumiCommand.get({ root: engine.root });
