@@ -23,6 +23,8 @@ import {
 } from "../core/plan";
 import { renderEtcdBackupScript, type EtcdBackupScriptOptions } from "../core/scripts/etcd-backup";
 import { parseKubeVersion } from "../core/version";
+import type { EtcdBackupProps } from "../cdk8s/etcd-backup";
+import { Cdk8sManifests, synthesizeCdk8s } from "./cdk8s-chart";
 import type { NodeDrainOptions } from "./node-drain";
 import {
   NodeUpgrade,
@@ -88,6 +90,14 @@ export interface ClusterUpgradeArgs {
    * @default { enabled: true } with the EtcdBackup defaults (kubeadm certificates, /var/backups/etcd)
    */
   readonly etcdSnapshot?: EtcdSnapshotSettings | false;
+  /**
+   * Also ensure the scheduled EtcdBackup CronJob(s) exist (a `Cdk8sManifests` child named
+   * `<name>-etcd-backup`, deployed with the kubeconfig). Its script options (endpoint,
+   * certificates, backupDir, retention) default to those of `etcdSnapshot`. Not part of the
+   * upgrade chain: nothing waits for it and it waits for nothing.
+   * @default - not managed
+   */
+  readonly ensureEtcdBackupCronJob?: EtcdBackupProps;
   /** Drain options for every node (timeoutSeconds, ignoreDaemonSets, deleteEmptyDirData, ...). */
   readonly drain?: NodeDrainOptions;
   /** Script settings for every node (package manager, package version, sudo, kubeadm flags). */
@@ -116,6 +126,8 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
   public readonly snapshot?: command.remote.Command;
   /** The per-node upgrades, by node name (nodes already at the target have none). */
   public readonly nodeUpgrades: Readonly<Record<string, NodeUpgrade>>;
+  /** The EtcdBackup CronJob(s), when `ensureEtcdBackupCronJob` is set. */
+  public readonly etcdBackupCronJob?: Cdk8sManifests;
   /** Kubelet version each upgraded node reported at the end. */
   public readonly kubeletVersions: pulumi.Output<Record<string, string>>;
 
@@ -181,6 +193,18 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
       try {
         const { enabled: _e, command: _c, ...backup } = snapshotSettings;
         snapshotScript = renderEtcdBackupScript(backup, `${where} etcdSnapshot`);
+      } catch (e) {
+        if (e instanceof ValidationErrors) problems.push(...e.errors);
+        else if (e instanceof ValidationError) problems.push(e);
+        else throw e;
+      }
+    }
+    let cronJobBackup: EtcdBackupProps | undefined;
+    if (args.ensureEtcdBackupCronJob !== undefined) {
+      const { enabled: _e, command: _c, ...fromSnapshot } = snapshotSettings ?? {};
+      cronJobBackup = { ...fromSnapshot, ...args.ensureEtcdBackupCronJob };
+      try {
+        synthesizeCdk8s({ etcdBackup: cronJobBackup }, `${name}-etcd-backup`);
       } catch (e) {
         if (e instanceof ValidationErrors) problems.push(...e.errors);
         else if (e instanceof ValidationError) problems.push(e);
@@ -257,6 +281,12 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     }
     this.snapshot = snapshot;
     this.nodeUpgrades = nodeUpgrades;
+    if (cronJobBackup)
+      this.etcdBackupCronJob = new Cdk8sManifests(
+        `${name}-etcd-backup`,
+        { etcdBackup: cronJobBackup, kubeconfig },
+        { parent: this },
+      );
     this.kubeletVersions = pulumi
       .all(
         Object.entries(nodeUpgrades).map(([n, u]) =>

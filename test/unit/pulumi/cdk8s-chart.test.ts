@@ -18,6 +18,7 @@ import {
   synthesizeCdk8s,
   type Cdk8sManifestsArgs,
 } from "../../../lib/pulumi/cdk8s-chart";
+import { ClusterUpgrade } from "../../../lib/pulumi/cluster-upgrade";
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -407,5 +408,70 @@ describe("charts built by the user", () => {
     } finally {
       warn.mockRestore();
     }
+  });
+});
+
+describe("ClusterUpgrade ensureEtcdBackupCronJob", () => {
+  const nodes = (["cp-1", "w-1"] as const).map((name, i) => ({
+    name,
+    role: (i === 0 ? "control-plane" : "worker") as "control-plane" | "worker",
+    connection: { host: "127.0.0.1", port: 2200 + i, user: "root", privateKey: "k" },
+  }));
+
+  test("creates the CronJob through Cdk8sManifests, parented to the ClusterUpgrade, outside the upgrade chain", async () => {
+    const cu = new ClusterUpgrade("cu", {
+      nodes,
+      currentVersion: "v1.34.2",
+      targetVersion: "v1.35.4",
+      kubeconfig: "apiVersion: v1\nkind: Config\n",
+      etcdSnapshot: { backupDir: "/srv/etcd-backups" },
+      ensureEtcdBackupCronJob: { schedule: "30 1 * * *" },
+    });
+    expect(cu.etcdBackupCronJob).toBeInstanceOf(Cdk8sManifests);
+    await settle(cu.etcdBackupCronJob!);
+    await Promise.all(Object.values(cu.nodeUpgrades).map((u) => value(u.uncordon.urn)));
+    const comp = registered.get("cu-etcd-backup")!;
+    expect(comp.type).toBe("kube-upkeep:index:Cdk8sManifests");
+    expect(comp.parent).toContain("kube-upkeep:index:ClusterUpgrade::cu");
+    const cron = registered.get("cu-etcd-backup:kube-system/etcd-backup")!;
+    expect(cron.type).toBe("kubernetes:batch/v1:CronJob");
+    expect(cron.provider).toContain("pulumi:providers:kubernetes::cu-etcd-backup-provider::");
+    expect(cron.inputs).toMatchObject({ spec: { schedule: "30 1 * * *" } });
+    // the script options come from etcdSnapshot: the same backup directory
+    expect(JSON.stringify(cron.inputs)).toContain("/srv/etcd-backups");
+    expect(registered.get("cu-etcd-backup-provider")!.raw.kubeconfig).toMatchObject({
+      [SIG_KEY]: SECRET_SIG,
+    });
+    // outside the chain: it waits for nothing, nothing waits for it
+    expect(cron.dependencies).toEqual([]);
+    for (const r of registered.values())
+      if (r.name.startsWith("cu-") && !r.name.startsWith("cu-etcd-backup"))
+        expect(r.dependencies.filter((d) => d.startsWith("cu-etcd-backup"))).toEqual([]);
+  });
+
+  test("its validation errors are reported with the plan's, before anything is created", () => {
+    const e = constructError(
+      () =>
+        new ClusterUpgrade("cu-bad", {
+          nodes,
+          currentVersion: "v1.34.2",
+          targetVersion: "v1.35.4",
+          kubeconfig: "",
+          ensureEtcdBackupCronJob: { schedule: "nightly" },
+        }),
+    );
+    expect(e.message).toContain("cu-bad-etcd-backup/etcd-backup: invalid schedule");
+    expect(e.message).toContain("ClusterUpgrade cu-bad: invalid kubeconfig");
+    expect([...registered.keys()].filter((n) => n.startsWith("cu-bad"))).toEqual([]);
+  });
+
+  test("without the option: no CronJob", () => {
+    const cu = new ClusterUpgrade("cu-none", {
+      nodes,
+      currentVersion: "v1.34.2",
+      targetVersion: "v1.35.4",
+      kubeconfig: "k",
+    });
+    expect(cu.etcdBackupCronJob).toBeUndefined();
   });
 });
