@@ -10,7 +10,7 @@
  * stop while the manifests are out, etcd comes back on the new data directory (mounted through
  * a matching hostPath), with the snapshot's data, one member with the given peer URL.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { renderEtcdBackupScript } from "../../../lib/core/scripts/etcd-backup";
@@ -22,6 +22,9 @@ import { requireBinaries, requireRoot, runAsync, runOk, tempDir } from "../suppo
 
 jest.setTimeout(300_000);
 
+/** A value easy to find in the snapshot's bytes. */
+const MARKER = "kube-upkeep-marker-value-0123456789abcdef";
+
 let tmp: { dir: string; cleanup(): void };
 let kubelet: MiniKubelet | undefined;
 
@@ -31,7 +34,7 @@ afterAll(async () => {
 });
 
 describe("renderEtcdRestoreScript on a kubeadm node with a static-pod etcd", () => {
-  it("stops the static pods, restores, switches etcd.yaml, and etcd comes back with the snapshot's data", async () => {
+  it("rolls back a refused (damaged) snapshot; then restores: pods stopped, etcd.yaml switched, the snapshot's data back", async () => {
     const bins = requireBinaries("etcd", "etcdctl", "etcdutl", "kubeadm");
     requireRoot("etcd runs chrooted into the kubeadm node root");
     tmp = tempDir("restore-static-pod");
@@ -84,6 +87,7 @@ describe("renderEtcdRestoreScript on a kubeadm node with a static-pod etcd", () 
     // data, the nightly backup, then changes after it
     const put = (k: string, v: string) => etcdctlOk(bins.etcdctl, pki, [endpoint], ["put", k, v]);
     for (let i = 0; i < 20; i++) await put(`/registry/configmaps/prod/cm-${i}`, `data-${i}`);
+    await put("/registry/secrets/prod/marker", MARKER);
     const backupOut = runOk([
       "bash",
       "-c",
@@ -108,9 +112,9 @@ describe("renderEtcdRestoreScript on a kubeadm node with a static-pod etcd", () 
     await put("/registry/namespaces/created-after-backup", "x");
     expect(await countKeys(bins.etcdctl, pki, endpoint, "/registry/configmaps/prod/")).toBe(0);
 
-    // the restore, exactly as rendered, with the node's / at `root`
-    const script = renderEtcdRestoreScript({
-      snapshot: `/var/backups/etcd/${snapshotName}`,
+    const etcdYaml = readFileSync(join(node.manifestsDir, "etcd.yaml"), "utf8");
+    const options = (snapshot: string) => ({
+      snapshot,
       rootfs: root,
       dataDir: "/var/lib/etcd-restore",
       name: "cp-1",
@@ -122,14 +126,43 @@ describe("renderEtcdRestoreScript on a kubeadm node with a static-pod etcd", () 
       etcdutl: bins.etcdutl,
       etcdctl: bins.etcdctl,
     });
+
+    // a damaged snapshot (one byte of a value flipped: readable, wrong checksum): etcdutl
+    // restore refuses it after the pods were stopped; the script puts everything back
+    const snap = readFileSync(join(root, "var/backups/etcd", snapshotName));
+    const at = snap.indexOf(MARKER);
+    expect(at).toBeGreaterThan(0);
+    snap[at + 3] ^= 0x01;
+    writeFileSync(join(root, "var/backups/etcd/damaged.db"), snap);
+    const bad = await runAsync(
+      ["bash", "-c", renderEtcdRestoreScript(options("/var/backups/etcd/damaged.db"))],
+      { timeoutMs: 180_000 },
+    );
+    expect(bad.stderr).toContain("ERROR: etcdutl snapshot restore failed:");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("moved the static pod manifests back");
+    expect(existsSync(join(root, "var/lib/etcd-restore"))).toBe(false);
+    expect(readFileSync(join(node.manifestsDir, "etcd.yaml"), "utf8")).toBe(etcdYaml);
+    expect(readdirSync(node.manifestsDir).sort()).toEqual(manifests);
+    expect(readdirSync(join(root, "etc/kubernetes/tmp"))).toEqual([]);
+    await waitHealthy(bins.etcdctl, pki, [member], 60_000);
+    expect(kubelet.events).toEqual([
+      "start etcd --data-dir=/var/lib/etcd",
+      "stop etcd",
+      "start etcd --data-dir=/var/lib/etcd",
+    ]);
+    // still the state after the backup: nothing was lost by the failed attempt
+    expect(await countKeys(bins.etcdctl, pki, endpoint, "/registry/namespaces/")).toBe(1);
+
+    // the restore, exactly as rendered, with the node's / at `root`
+    const script = renderEtcdRestoreScript(options(`/var/backups/etcd/${snapshotName}`));
     const r = await runAsync(["bash", "-c", script], { timeoutMs: 180_000 });
     expect(r.stderr).toContain("done: etcd runs on /var/lib/etcd-restore");
     expect(r.status).toBe(0);
 
     // the pods were stopped while every manifest was out, then etcd started on the new dir
     expect(kubelet.listings).toContainEqual([]);
-    expect(kubelet.events).toEqual([
-      "start etcd --data-dir=/var/lib/etcd",
+    expect(kubelet.events.slice(3)).toEqual([
       "stop etcd",
       "start etcd --data-dir=/var/lib/etcd-restore",
     ]);
