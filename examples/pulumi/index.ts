@@ -1,0 +1,132 @@
+/**
+ * The demo program behind Pulumi.yaml: a rolling upgrade of a simulated cluster with
+ * ClusterUpgrade. `npm run demo` (scripts/demo.ts) creates the cluster and the stack config; see
+ * docs/demo.md.
+ *
+ * Everything is the real thing except the per-node upgrade command: the nodes are kwok nodes
+ * (no kubelet, no packages), so the command that ClusterUpgrade runs over SSH (remote.Command,
+ * a real sshd on loopback) does what a real `kubeadm upgrade` + kubelet restart visibly does to
+ * the API: after a while the node reports the new kubelet version (a status patch with kubectl).
+ * The drain (evictions, PodDisruptionBudget retries), the wait for Ready at the target, the
+ * uncordon, the order across nodes and the etcd snapshot (etcdctl against the cluster's real
+ * etcd, over SSH) are the production code paths.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
+import { ClusterUpgrade, type ClusterNode, type NodeCommandContext } from "kube-upkeep/pulumi";
+
+const config = new pulumi.Config();
+
+const controlPlanes = config.requireObject<string[]>("controlPlaneNodes");
+const workers = config.getObject<string[]>("workerNodes") ?? [];
+const currentVersion = config.require("currentVersion");
+const targetVersion = config.require("targetVersion");
+const maxUnavailableText = config.get("maxUnavailable") ?? "1";
+const maxUnavailable = /^\d+$/.test(maxUnavailableText)
+  ? Number(maxUnavailableText)
+  : maxUnavailableText;
+const kubeconfig = config.requireSecret("kubeconfig");
+const kubeconfigPath = config.require("kubeconfigPath");
+const kubectl = config.require("kubectl");
+const simulatedSeconds = config.getNumber("simulatedUpgradeSeconds") ?? 1;
+const failNodes = new Set(config.getObject<string[]>("failNodes") ?? []);
+
+const connection = {
+  host: config.get("sshHost") ?? "127.0.0.1",
+  port: config.getNumber("sshPort") ?? 22,
+  user: config.get("sshUser") ?? "root",
+  privateKey: config.requireSecret("sshPrivateKey"),
+  hostKey: config.require("sshHostKey"),
+  dialErrorLimit: 3,
+};
+
+/**
+ * What a node goes through, simulated: the kubeadm step, then the kubelet restart after which
+ * the node reports the target version. On a real node this is the rendered script
+ * (renderNodeUpgradeScript: packages, kubeadm upgrade apply/node, kubelet restart).
+ */
+function simulatedUpgrade(n: NodeCommandContext): string {
+  const kubeadm =
+    n.mode === "apply" ? `kubeadm upgrade apply ${n.targetVersion} -y` : "kubeadm upgrade node";
+  if (failNodes.has(n.nodeName)) {
+    return [
+      `echo ${quote([`[${n.nodeName}] (simulated) ${kubeadm}`])}`,
+      `echo ${quote([`[${n.nodeName}] simulated failure: ${kubeadm} exited 1`])} >&2`,
+      "exit 1",
+    ].join("; ");
+  }
+  const status = JSON.stringify({
+    status: { nodeInfo: { kubeletVersion: n.targetVersion, kubeProxyVersion: n.targetVersion } },
+  });
+  return [
+    "set -eu",
+    `echo ${quote([`[${n.nodeName}] (simulated) ${kubeadm}: ${n.fromVersion} -> ${n.targetVersion}`])}`,
+    `sleep ${Number(simulatedSeconds)}`,
+    `echo ${quote([`[${n.nodeName}] (simulated) kubelet ${n.targetVersion} installed, systemctl restart kubelet`])}`,
+    quote([
+      kubectl,
+      "--kubeconfig",
+      kubeconfigPath,
+      "patch",
+      "node",
+      n.nodeName,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      status,
+    ]),
+  ].join("\n");
+}
+
+const nodes: ClusterNode[] = [
+  ...controlPlanes.map((name): ClusterNode => ({ name, role: "control-plane", connection })),
+  ...workers.map((name): ClusterNode => ({ name, role: "worker", connection })),
+];
+
+const etcdEndpoint = config.get("etcdEndpoint") ?? "";
+
+const upgrade = new ClusterUpgrade("upgrade", {
+  nodes,
+  currentVersion,
+  targetVersion,
+  maxUnavailable,
+  kubeconfig,
+  commandOverride: simulatedUpgrade,
+  drain: {
+    timeoutSeconds: config.getNumber("drainTimeoutSeconds") ?? 300,
+    retryIntervalMs: config.getNumber("drainRetryIntervalMs") ?? 5000,
+  },
+  readyTimeoutSeconds: 120,
+  etcdSnapshot:
+    etcdEndpoint === ""
+      ? false
+      : {
+          endpoint: etcdEndpoint,
+          cacert: config.get("etcdCacert"),
+          cert: config.get("etcdCert"),
+          key: config.get("etcdKey"),
+          etcdctl: config.get("etcdctl"),
+          etcdutl: config.get("etcdutl"),
+          backupDir: config.get("etcdBackupDir"),
+          retention: { count: 5 },
+        },
+});
+
+export const plan = upgrade.planText;
+export const kubeletVersions = upgrade.kubeletVersions;
+export const etcdSnapshotPath = upgrade.snapshot ? upgrade.snapshot.stdout : "";
+/** Per node: evicted pods and PDB retries of its drain. */
+export const drains = pulumi
+  .all(
+    Object.entries(upgrade.nodeUpgrades).map(([name, u]) =>
+      pulumi
+        .all([u.drain.evictedPods, u.drain.retries, u.drain.durationMs])
+        .apply(([evicted, retries, durationMs]) => ({
+          name,
+          evicted: evicted.length,
+          retries,
+          durationMs,
+        })),
+    ),
+  )
+  .apply((rows) => rows);
