@@ -1,0 +1,114 @@
+/**
+ * The real Pulumi engine (CLI, Node.js language host, dynamic-provider shim, command provider),
+ * built from Go modules by test/cluster/build-pulumi.sh and cached, runs `pulumi up` and
+ * `pulumi destroy` of tiny TypeScript programs through the Automation API, offline: local file
+ * backend, passphrase secrets, no update check, no plugin download.
+ */
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { pulumiEngine, writeProgram, type PulumiEngine } from "./pulumi-engine";
+
+jest.setTimeout(300_000);
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Every file under dir (the file backend's state), as one string. */
+function readTree(dir: string): string {
+  let out = "";
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    out += statSync(p).isDirectory() ? readTree(p) : readFileSync(p, "utf8");
+  }
+  return out;
+}
+
+async function stackFor(engine: PulumiEngine, workDir: string, stackName: string): Promise<Stack> {
+  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
+  return LocalWorkspace.createOrSelectStack(
+    { stackName, workDir },
+    { pulumiCommand, envVars: engine.envVars, secretsProvider: "passphrase" },
+  );
+}
+
+const DYNAMIC_PROGRAM = `
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+
+interface GreetingInputs { name: string; log: string }
+
+// A dynamic provider is serialized with its closure: it requires what it needs and captures
+// only plain values.
+const greetingProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: GreetingInputs) {
+    require("fs").appendFileSync(inputs.log, "create " + inputs.name + "\\n");
+    return { id: "greeting-" + inputs.name, outs: { ...inputs, greeting: "hello " + inputs.name } };
+  },
+  async delete(id: string, props: GreetingInputs) {
+    require("fs").appendFileSync(props.log, "delete " + id + "\\n");
+  },
+};
+
+class Greeting extends pulumi.dynamic.Resource {
+  declare public readonly greeting: pulumi.Output<string>;
+  constructor(name: string, args: { name: pulumi.Input<string>; log: pulumi.Input<string> }) {
+    super(greetingProvider, name, { greeting: undefined, ...args }, {});
+  }
+}
+
+const config = new pulumi.Config();
+const log = config.require("log");
+fs.appendFileSync(log, "program run\\n");
+const greeting = new Greeting("greeting", { name: config.require("who"), log });
+
+export const message = greeting.greeting;
+export const token = config.requireSecret("token");
+`;
+
+describe("the cached Pulumi engine", () => {
+  it("pulumi up / preview / destroy a dynamic resource with passphrase secrets on a file backend", async () => {
+    const engine = pulumiEngine();
+    const pulumiCommand = await PulumiCommand.get({ root: engine.root });
+    // the Automation API's minimum-version check passed, and the CLI reports its stamped version
+    expect(pulumiCommand.version?.version).toBe(engine.version);
+
+    const backend = engine.envVars.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
+    const workDir = writeProgram("ku-engine-dynamic", { "index.ts": DYNAMIC_PROGRAM });
+    dirs.push(workDir, backend);
+    const logFile = join(workDir, "provider.log");
+    const stack = await stackFor(engine, workDir, "dev");
+    const secret = "s3cr3t-token-value-for-the-test";
+    await stack.setAllConfig({
+      who: { value: "kube-upkeep" },
+      log: { value: logFile },
+      token: { value: secret, secret: true },
+    });
+
+    const up = await stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(up.summary.resourceChanges).toEqual({ create: 2 }); // stack + greeting
+    expect(up.outputs.message).toEqual({ value: "hello kube-upkeep", secret: false });
+    expect(up.outputs.token).toEqual({ value: secret, secret: true });
+    // secrets are encrypted with the passphrase in config and state
+    const state = readTree(backend);
+    expect(state).toContain("hello kube-upkeep");
+    expect(state).not.toContain(secret);
+    expect(readFileSync(join(workDir, "Pulumi.dev.yaml"), "utf8")).not.toContain(secret);
+
+    const again = await stack.preview();
+    expect(again.changeSummary).toEqual({ same: 2 });
+
+    const down = await stack.destroy();
+    expect(down.summary.result).toBe("succeeded");
+    expect(down.summary.resourceChanges).toEqual({ delete: 2 });
+    const log = readFileSync(logFile, "utf8").trim().split("\n");
+    expect(log.filter((l) => !l.startsWith("program run"))).toEqual([
+      "create kube-upkeep",
+      "delete greeting-kube-upkeep",
+    ]);
+    await stack.workspace.removeStack("dev");
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * The Pulumi engine that test/cluster/build-pulumi.sh builds from Go modules and caches in
+ * $KU_CACHE/pulumi/bin (KU_CACHE defaults to ~/.cache/kube-upkeep), with the environment that
+ * runs it offline: a local file backend, passphrase secrets, no update checks, no plugin
+ * downloads (providers are ambient plugins on PATH). Same settings as scripts/pulumi-env.sh.
+ */
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+/** Root of the repository (its node_modules is what test programs use). */
+export const REPO_ROOT = resolve(__dirname, "../../..");
+
+/** Passphrase of the test stacks' secrets provider. */
+export const TEST_PASSPHRASE = "kube-upkeep-test";
+
+export const BUILD_COMMAND = "bash test/cluster/build-pulumi.sh";
+
+export interface PulumiEngine {
+  /** $KU_CACHE/pulumi: `PulumiCommand.get({ root })` runs root/bin/pulumi. */
+  readonly root: string;
+  readonly bin: string;
+  /** Environment for the CLI (and the language host and providers it starts). */
+  readonly envVars: Record<string, string>;
+  /** Version the CLI was built at (PULUMI_VERSION in test/cluster/versions.env, without "v"). */
+  readonly version: string;
+}
+
+/** KEY=VALUE lines of test/cluster/versions.env. */
+export function componentVersions(): Record<string, string> {
+  const text = readFileSync(join(REPO_ROOT, "test/cluster/versions.env"), "utf8");
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Names of the engine binaries a test needs that are not in the cache. */
+export function missingEngineBinaries(bin: string, names: readonly string[]): string[] {
+  return names.filter((n) => !isExecutable(join(bin, n)));
+}
+
+/**
+ * The cached engine; throws with the command that builds it when one of `required` is missing.
+ * `backendDir` is the file backend's directory (a fresh temp dir by default).
+ */
+export function pulumiEngine(
+  required: readonly string[] = [
+    "pulumi",
+    "pulumi-language-nodejs",
+    "pulumi-resource-pulumi-nodejs",
+  ],
+  backendDir?: string,
+): PulumiEngine {
+  const cache = process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep");
+  const root = join(cache, "pulumi");
+  const bin = join(root, "bin");
+  const missing = missingEngineBinaries(bin, required);
+  if (missing.length > 0) {
+    throw new Error(
+      `Pulumi engine binaries missing in ${bin}: ${missing.join(", ")}. ` +
+        `Build them (cached by version, a cold build takes minutes) with: ${BUILD_COMMAND} ` +
+        `(see docs/pulumi-engine.md)`,
+    );
+  }
+  const nodeMajor = Number(process.versions.node.split(".")[0]);
+  if (nodeMajor < 22) {
+    throw new Error(
+      `the language host runs programs with this Node.js (${process.version}); @pulumi/pulumi needs >= 22. ` +
+        `Run the tests through Node 24: source scripts/node-env.sh (npm test does)`,
+    );
+  }
+  const home = join(root, "home");
+  mkdirSync(home, { recursive: true });
+  const backend = backendDir ?? mkdtempSync(join(tmpdir(), "ku-pulumi-state-"));
+  mkdirSync(backend, { recursive: true });
+  const version = (componentVersions().PULUMI_VERSION ?? "").replace(/^v/, "");
+  return {
+    root,
+    bin,
+    version,
+    envVars: {
+      // the cached engine first, then the Node.js running this test (the language host runs `node`)
+      PATH: [bin, dirname(process.execPath), process.env.PATH ?? ""].join(":"),
+      PULUMI_HOME: home,
+      PULUMI_BACKEND_URL: `file://${backend}`,
+      PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      // ts-node transpiles without a type check: a check per run costs tens of seconds on 2 cores
+      PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    },
+  };
+}
+
+/** Packages every test program gets: the SDK and the Node.js types its type check needs. */
+export const BASE_PACKAGES = ["@pulumi/pulumi", "@types/node"] as const;
+
+/**
+ * A Pulumi TypeScript project in a fresh temp dir: Pulumi.yaml (runtime nodejs), package.json,
+ * tsconfig.json, the given files, and a node_modules holding symlinks to the repository's copies
+ * of BASE_PACKAGES and `packages` (their own dependencies resolve from the repository, where the
+ * symlinks point). Only those: the language host asks the engine for the provider plugin of every
+ * Pulumi package it finds under node_modules, and with plugin downloads disabled a missing one
+ * fails the update, so a program must not see provider packages it does not use.
+ * Returns the project's directory.
+ */
+export function writeProgram(
+  name: string,
+  files: Record<string, string>,
+  packages: readonly string[] = [],
+): string {
+  const dir = mkdtempSync(join(tmpdir(), `ku-${name}-`));
+  writeFileSync(
+    join(dir, "Pulumi.yaml"),
+    `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\ndescription: kube-upkeep engine test\n`,
+  );
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name, version: "0.0.0", private: true, main: "index.ts" }, null, 2) + "\n",
+  );
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2022",
+          module: "commonjs",
+          moduleResolution: "node",
+          strict: true,
+          esModuleInterop: true,
+          skipLibCheck: true,
+          types: ["node"],
+        },
+        files: ["index.ts"],
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  for (const pkg of [...BASE_PACKAGES, ...packages]) {
+    const target = join(REPO_ROOT, "node_modules", pkg);
+    if (!existsSync(target))
+      throw new Error(`${pkg} is not installed in ${REPO_ROOT}/node_modules: run npm ci`);
+    mkdirSync(dirname(join(dir, "node_modules", pkg)), { recursive: true });
+    symlinkSync(target, join(dir, "node_modules", pkg), "dir");
+  }
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  return dir;
+}
