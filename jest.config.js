@@ -30,5 +30,14 @@ module.exports = {
       globalSetup: "<rootDir>/test/cluster/global-setup.ts",
       globalTeardown: "<rootDir>/test/cluster/global-teardown.ts",
     },
+    {
+      // `pulumi up` of the demo program through the real engine; each file starts its own
+      // simulated cluster and sshd (test/e2e/simulated-cluster.ts), so no globalSetup
+      displayName: "e2e",
+      testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      transform: { "^.+\\.ts$": tsJest },
+      testEnvironment: "node",
+      moduleNameMapper,
+    },
   ],
 };
