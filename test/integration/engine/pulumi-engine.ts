@@ -120,9 +120,8 @@ export const BASE_PACKAGES = ["@pulumi/pulumi", "@types/node"] as const;
  * A Pulumi TypeScript project in a fresh temp dir: Pulumi.yaml (runtime nodejs), package.json,
  * tsconfig.json, the given files, and a node_modules holding symlinks to the repository's copies
  * of BASE_PACKAGES and `packages` (their own dependencies resolve from the repository, where the
- * symlinks point). Only those: the language host asks the engine for the provider plugin of every
- * Pulumi package it finds under node_modules, and with plugin downloads disabled a missing one
- * fails the update, so a program must not see provider packages it does not use.
+ * symlinks point). Only those: the language host walks the whole node_modules tree for Pulumi
+ * packages on every run, and a short tree keeps that walk fast.
  * Returns the project's directory.
  */
 export function writeProgram(
