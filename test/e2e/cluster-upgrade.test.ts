@@ -32,6 +32,10 @@ import {
 jest.setTimeout(900_000);
 
 const MAX_UNAVAILABLE = 2;
+/** The second roll (a patch release of the same minor). */
+const NEXT_VERSION = "v1.35.5";
+/** The failing roll. */
+const FAIL_VERSION = "v1.35.6";
 
 interface NodeEvent {
   readonly t: number;
@@ -295,10 +299,39 @@ test("a second pulumi up with the same target changes nothing", async () => {
   expect(nodes.events.slice(eventsBefore)).toEqual([]);
 });
 
+test("raising the target rolls every node again, in the same order", async () => {
+  expect(demo).toBeDefined();
+  const eventsBefore = nodes.events.length;
+  await demo!.setTarget(NEXT_VERSION);
+  const up = await demo!.stack.up({ onOutput: () => undefined });
+  expect(up.summary.result).toBe("succeeded");
+  const state = await nodeStates(cluster.kc);
+  const all = [...cluster.controlPlanes, ...cluster.workers];
+  const after = nodes.events.slice(eventsBefore);
+  for (const n of all) {
+    expect({ n, ...state[n] }).toEqual({ n, version: NEXT_VERSION, unschedulable: false });
+    expect(after.filter((e) => e.node === n).map((e) => e.kind)).toEqual([
+      "cordon",
+      "version",
+      "uncordon",
+    ]);
+  }
+  const firstWorkerCordon = Math.min(
+    ...after.filter((e) => e.kind === "cordon" && cluster.workers.includes(e.node)).map((e) => e.t),
+  );
+  const lastCpUncordon = Math.max(
+    ...after
+      .filter((e) => e.kind === "uncordon" && cluster.controlPlanes.includes(e.node))
+      .map((e) => e.t),
+  );
+  expect(firstWorkerCordon).toBeGreaterThanOrEqual(lastCpUncordon);
+  expect(pdbs.violations).toEqual([]);
+});
+
 test("a failing upgrade command stops the roll at that node: later nodes untouched, the error names the node", async () => {
   expect(demo).toBeDefined();
   await demo!.dispose();
-  const next = "v1.35.5";
+  const next = FAIL_VERSION;
   demo = await createDemoStack(cluster, `e2e-fail-${process.pid}`, {
     maxUnavailable: 1,
     targetVersion: next,
@@ -322,11 +355,11 @@ test("a failing upgrade command stops the roll at that node: later nodes untouch
     expect({ n, ...state[n] }).toEqual({ n, version: next, unschedulable: false });
   }
   // the failed node: drained, not upgraded, left cordoned (failure policy leave-cordoned)
-  expect(state["w-2"]).toEqual({ version: TARGET_VERSION, unschedulable: true });
+  expect(state["w-2"]).toEqual({ version: NEXT_VERSION, unschedulable: true });
   // later nodes: never touched in this run
   const after = nodes.events.slice(eventsBefore);
   for (const n of ["w-3", "w-4", "w-5", "w-6"]) {
-    expect({ n, ...state[n] }).toEqual({ n, version: TARGET_VERSION, unschedulable: false });
+    expect({ n, ...state[n] }).toEqual({ n, version: NEXT_VERSION, unschedulable: false });
     expect(after.filter((e) => e.node === n)).toEqual([]);
   }
   expect(pdbs.violations).toEqual([]);
