@@ -154,8 +154,11 @@ describe("CertificateRenewal job against a real kubeadm PKI", () => {
       if (readdirSync(node.manifestsDir).length === 0) seen.emptyManifests = true;
       if (existsSync(stashParent))
         for (const d of readdirSync(stashParent))
-          if (d.startsWith("kube-upkeep-manifests."))
-            seen.stashed = readdirSync(join(stashParent, d)).sort();
+          if (d.startsWith("kube-upkeep-manifests.")) {
+            // the fullest listing: polls can also land mid-move (out or back)
+            const now = readdirSync(join(stashParent, d)).sort();
+            if (now.length > seen.stashed.length) seen.stashed = now;
+          }
     }, 100);
     const pod = await runPodAsync(renewalSteps(node), { env: podEnv() }).finally(() =>
       clearInterval(watcher),
