@@ -90,7 +90,8 @@ export function runAsync(argv: readonly string[], opts: RunOptions = {}): Promis
     const p = spawn(argv[0], argv.slice(1), {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
-      stdio: ["pipe", "pipe", "pipe"],
+      // no stdin unless there is input: writing to a process that already exited is EPIPE
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
@@ -105,7 +106,10 @@ export function runAsync(argv: readonly string[], opts: RunOptions = {}): Promis
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
-    p.stdin.end(opts.input ?? "");
+    if (p.stdin) {
+      p.stdin.on("error", () => undefined); // the exit status tells what happened
+      p.stdin.end(opts.input);
+    }
   });
 }
 
