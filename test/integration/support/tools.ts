@@ -95,8 +95,8 @@ export function runAsync(argv: readonly string[], opts: RunOptions = {}): Promis
     });
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    p.stdout?.on("data", (b: Buffer) => (stdout += b.toString()));
+    p.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
     p.on("error", (e) => {
       clearTimeout(timer);
