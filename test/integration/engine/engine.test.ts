@@ -5,9 +5,11 @@
  * backend, passphrase secrets, no update check, no plugin download.
  */
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { pulumiEngine, writeProgram, type PulumiEngine } from "./pulumi-engine";
+import { componentVersions, pulumiEngine, writeProgram, type PulumiEngine } from "./pulumi-engine";
 
 jest.setTimeout(300_000);
 
@@ -109,6 +111,67 @@ describe("the cached Pulumi engine", () => {
       "create kube-upkeep",
       "delete greeting-kube-upkeep",
     ]);
+    await stack.workspace.removeStack("dev");
+  });
+  it("creates and deletes a ConfigMap on the test cluster through the ambient pulumi-resource-kubernetes", async () => {
+    const engine = pulumiEngine([
+      "pulumi",
+      "pulumi-language-nodejs",
+      "pulumi-resource-pulumi-nodejs",
+      "pulumi-resource-kubernetes",
+    ]);
+    const kubeconfig = process.env.KUBECONFIG;
+    if (!kubeconfig)
+      throw new Error("no KUBECONFIG: the integration project's globalSetup exports it");
+    const kubectlBin = join(
+      process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep"),
+      "bin",
+      `kubectl-${componentVersions().KUBERNETES_VERSION}`,
+    );
+    const kubectl = (...args: string[]) =>
+      execFileSync(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" });
+    const backend = engine.envVars.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
+    const name = `ku-engine-${process.pid}`;
+    const workDir = writeProgram(
+      "ku-engine-kubernetes",
+      {
+        "index.ts": `
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+
+const config = new pulumi.Config();
+const provider = new k8s.Provider("cluster", {
+  kubeconfig: fs.readFileSync(config.require("kubeconfig"), "utf8"),
+});
+const cm = new k8s.core.v1.ConfigMap(
+  "cm",
+  { metadata: { name: config.require("name"), namespace: "default" }, data: { hello: "kube-upkeep" } },
+  { provider },
+);
+export const uid = cm.metadata.uid;
+`,
+      },
+      ["@pulumi/kubernetes"],
+    );
+    dirs.push(workDir, backend);
+    const stack = await stackFor(engine, workDir, "dev");
+    await stack.setAllConfig({ kubeconfig: { value: kubeconfig }, name: { value: name } });
+
+    const up = await stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    const live = JSON.parse(kubectl("get", "configmap", name, "-n", "default", "-o", "json")) as {
+      metadata: { uid: string; labels?: Record<string, string> };
+      data: Record<string, string>;
+    };
+    expect(live.data).toEqual({ hello: "kube-upkeep" });
+    expect(up.outputs.uid.value).toBe(live.metadata.uid);
+
+    const down = await stack.destroy();
+    expect(down.summary.result).toBe("succeeded");
+    expect(kubectl("get", "configmap", "-n", "default", "-o", "name")).not.toContain(
+      `configmap/${name}`,
+    );
     await stack.workspace.removeStack("dev");
   });
 });
