@@ -102,7 +102,12 @@ async function buildPackage(): Promise<string> {
     dependencies: Record<string, string>;
   };
   writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2));
-  for (const dep of [...Object.keys(manifest.dependencies), "@pulumi/pulumi"]) {
+  // @pulumi/* are peer dependencies: the program's own copies (here the repository's)
+  for (const dep of [
+    ...Object.keys(manifest.dependencies),
+    "@pulumi/pulumi",
+    "@pulumi/kubernetes",
+  ]) {
     const link = join(pkg, "node_modules", dep);
     mkdirSync(join(link, ".."), { recursive: true });
     symlinkSync(join(REPO_ROOT, "node_modules", dep), link, "dir");
