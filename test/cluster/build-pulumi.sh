@@ -18,6 +18,12 @@ STORE="$ROOT/store"
 BIN="$ROOT/bin"
 WORK="$ROOT/build"
 mkdir -p "$STORE" "$BIN" "$WORK"
+# One build at a time per cache (npm test, npm run demo and CI may start it together).
+exec 8>"$ROOT/build.lock"
+if ! flock -n 8; then
+  printf '[build-pulumi %s] another build-pulumi.sh holds %s; waiting for it\n' "$(date +%H:%M:%S)" "$ROOT/build.lock" >&2
+  flock 8
+fi
 export GOFLAGS="-mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
 PAR="${KU_BUILD_PARALLEL:-2}"
 GOMODCACHE="$(go env GOMODCACHE)"
