@@ -30,6 +30,8 @@ const kubeconfigPath = config.require("kubeconfigPath");
 const kubectl = config.require("kubectl");
 const simulatedSeconds = config.getNumber("simulatedUpgradeSeconds") ?? 1;
 const failNodes = new Set(config.getObject<string[]>("failNodes") ?? []);
+/** When set, every simulated upgrade that does work appends "<node> <from> <target>" here. */
+const upgradeLog = config.get("upgradeLog") ?? "";
 
 const connection = {
   host: config.get("sshHost") ?? "127.0.0.1",
@@ -58,15 +60,23 @@ function simulatedUpgrade(n: NodeCommandContext): string {
   const status = JSON.stringify({
     status: { nodeInfo: { kubeletVersion: n.targetVersion, kubeProxyVersion: n.targetVersion } },
   });
+  const kubectlNode = [kubectl, "--kubeconfig", kubeconfigPath];
   return [
     "set -eu",
+    // like the rendered script: a node already at the target is left alone (a re-run after an
+    // interrupted `pulumi up` must not upgrade a node twice)
+    `current=$(${quote([...kubectlNode, "get", "node", n.nodeName, "-o", "jsonpath={.status.nodeInfo.kubeletVersion}"])})`,
+    `if [ "$current" = ${quote([n.targetVersion])} ]; then echo ${quote([`[${n.nodeName}] kubelet already at ${n.targetVersion}: nothing to do`])}; exit 0; fi`,
     `echo ${quote([`[${n.nodeName}] (simulated) ${kubeadm}: ${n.fromVersion} -> ${n.targetVersion}`])}`,
+    ...(upgradeLog === ""
+      ? []
+      : [
+          `echo ${quote([`${n.nodeName} ${n.fromVersion} ${n.targetVersion}`])} >> ${quote([upgradeLog])}`,
+        ]),
     `sleep ${Number(simulatedSeconds)}`,
     `echo ${quote([`[${n.nodeName}] (simulated) kubelet ${n.targetVersion} installed, systemctl restart kubelet`])}`,
     quote([
-      kubectl,
-      "--kubeconfig",
-      kubeconfigPath,
+      ...kubectlNode,
       "patch",
       "node",
       n.nodeName,

@@ -216,6 +216,8 @@ export interface StackOptions {
   readonly etcdSnapshot?: boolean;
   /** Where snapshots go (a temp dir by default). */
   readonly backupDir?: string;
+  /** File the simulated upgrade command appends "<node> <from> <target>" to when it does work. */
+  readonly upgradeLog?: string;
 }
 
 export interface DemoStack {
@@ -223,6 +225,8 @@ export interface DemoStack {
   /** True when remote.Command runs through the stand-in provider (the real one is not built). */
   readonly standInCommandProvider: boolean;
   readonly engine: PulumiEngine;
+  /** The environment the stack's CLI runs with (to run `pulumi` directly, as a user would). */
+  readonly envVars: Record<string, string>;
   /** Local backend + backup dir: removed by dispose(). */
   readonly dirs: string[];
   setTarget(version: string): Promise<void>;
@@ -276,6 +280,7 @@ export async function createDemoStack(
     etcdctl: { value: bins.etcdctl },
     etcdutl: { value: bins.etcdutl },
     etcdBackupDir: { value: backupDir },
+    upgradeLog: { value: o.upgradeLog ?? "" },
   });
   // list values: `pulumi config set --path 'workerNodes[0]' w-1` (project config type array<string>)
   const lists: Record<string, { value: string }> = {};
@@ -288,6 +293,7 @@ export async function createDemoStack(
     stack,
     standInCommandProvider: provider.standIn,
     engine,
+    envVars,
     dirs,
     setTarget: (version) => stack.setConfig("targetVersion", { value: version }),
     dispose: async () => {

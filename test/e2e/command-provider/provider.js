@@ -165,6 +165,11 @@ const impl = {
       outs: { ...inputs, ...out },
     };
   },
+  async read(id, _urn, props) {
+    // like the real provider: a command's state is what the last create/update recorded
+    // (`pulumi refresh` does not run anything on the host)
+    return { id, props };
+  },
   async update(_id, urn, olds, news) {
     const i = unwrap(news);
     const out = i.update

@@ -1,0 +1,248 @@
+/**
+ * e2e: `pulumi up` killed with SIGKILL in the middle of a node's drain, then recovered the way
+ * Pulumi documents for interrupted updates (docs/pulumi.md "Interrupted runs"):
+ *
+ *   pulumi cancel (only when the backend still holds the dead run's lock)
+ *   pulumi refresh --clear-pending-creates
+ *   pulumi up
+ *
+ * The CLI is run as a user runs it (a process with its own process group; SIGKILL goes to the
+ * group, so the language host and the providers die with it, as when a CI runner or a laptop is
+ * killed). The test records on its own: node transitions (watch), every simulated upgrade that
+ * did work (a log file the command appends to over SSH), PDB-covered ready pods (watch).
+ *
+ * Checks: the kill landed during a drain (the victim is cordoned, not upgraded, and the state
+ * holds its NodeDrain as a pending create); after recovery every node is at the target and
+ * schedulable; no node was upgraded twice; no node keeps kube-upkeep's cordon annotation; no
+ * moment with fewer ready pods than a PDB allows.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
+import { REPO_ROOT } from "../cluster/cluster";
+import {
+  buildLibrary,
+  checkPrerequisites,
+  createDemoStack,
+  CURRENT_VERSION,
+  nodeStates,
+  startSimulatedCluster,
+  TARGET_VERSION,
+  type DemoStack,
+  type SimulatedCluster,
+} from "./simulated-cluster";
+import { NodeTimeline, PdbWatcher, type NodeEvent } from "./watchers";
+
+jest.setTimeout(900_000);
+
+const WORKERS = 5;
+const MAX_UNAVAILABLE = 2;
+/** The kill comes when this many workers have been cordoned (so some workers are done before). */
+const KILL_AT_WORKER_CORDON = 3;
+
+let cluster: SimulatedCluster;
+let demo: DemoStack | undefined;
+let nodes: NodeTimeline;
+let pdbs: PdbWatcher;
+let tmp: string;
+const stackName = `e2e-kill-${process.pid}`;
+
+beforeAll(async () => {
+  checkPrerequisites(); // throws with the build / install command for anything missing
+  await buildLibrary();
+  cluster = await startSimulatedCluster({
+    name: `ku-e2e-kill-${process.pid}`,
+    workers: WORKERS,
+    log: (l) => process.stderr.write(`[e2e-kill] ${l}\n`),
+  });
+  nodes = new NodeTimeline();
+  await nodes.start(cluster.kc);
+  pdbs = new PdbWatcher(new Map(cluster.workloads.map((w) => [w.name, w.minAvailable])));
+  await pdbs.start(cluster.kc, cluster.namespace);
+  tmp = mkdtempSync(join(tmpdir(), "ku-e2e-kill-"));
+});
+
+afterAll(async () => {
+  nodes?.stop();
+  pdbs?.stop();
+  await demo?.dispose();
+  await cluster?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly child: ChildProcess;
+  output: string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs the cached `pulumi` CLI on the demo stack, in its own process group. */
+function pulumi(args: string[]): Run {
+  const child = spawn(join(demo!.engine.bin, "pulumi"), [...args, "--stack", stackName], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...demo!.envVars },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const run: Run = {
+    child,
+    output: "",
+    exit: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
+  };
+  child.stdout!.on("data", (b: Buffer) => (run.output += b.toString()));
+  child.stderr!.on("data", (b: Buffer) => (run.output += b.toString()));
+  return run;
+}
+
+/** Runs `pulumi args` to the end; throws with its output when it fails. */
+async function pulumiOk(args: string[]): Promise<string> {
+  const run = pulumi(args);
+  const { code, signal } = await run.exit;
+  if (code !== 0)
+    throw new Error(`pulumi ${args.join(" ")} exited ${code ?? signal}:\n${run.output}`);
+  return run.output;
+}
+
+/** Resolves with the n-th recorded event matching `pred`; rejects when `run` exits first. */
+async function nthEvent(
+  pred: (e: NodeEvent) => boolean,
+  n: number,
+  run: Run,
+  timeoutMs = 300_000,
+): Promise<NodeEvent> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void run.exit.then(() => (exited = true));
+  for (;;) {
+    const hits = nodes.events.filter(pred);
+    if (hits.length >= n) return hits[n - 1];
+    if (exited) throw new Error(`pulumi up ended before event #${n}:\n${run.output}`);
+    if (Date.now() > deadline) throw new Error(`no event #${n} in ${timeoutMs} ms:\n${run.output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** "<node> <from> <target>" lines the simulated upgrade command appended (one per real upgrade). */
+function upgrades(log: string): string[] {
+  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
+}
+
+test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up completes the roll, no node upgraded twice", async () => {
+  const upgradeLog = join(tmp, "upgrades.log");
+  demo = await createDemoStack(cluster, stackName, {
+    maxUnavailable: MAX_UNAVAILABLE,
+    simulatedUpgradeSeconds: 1,
+    drainRetryIntervalMs: 500,
+    upgradeLog,
+  });
+  const all = [...cluster.controlPlanes, ...cluster.workers];
+  const isWorkerCordon = (e: NodeEvent) => e.kind === "cordon" && cluster.workers.includes(e.node);
+
+  // 1. the first run, killed when the KILL_AT_WORKER_CORDON-th worker's drain has begun
+  const first = pulumi(["up", "--yes", "--skip-preview", "--non-interactive"]);
+  const started = Date.now();
+  const cordon = await nthEvent(isWorkerCordon, KILL_AT_WORKER_CORDON, first);
+  const victim = cordon.node;
+  process.kill(-first.child.pid!, "SIGKILL");
+  const killed = await first.exit;
+  expect(killed.signal).toBe("SIGKILL");
+  process.stderr.write(
+    `[e2e-kill] killed pulumi up (process group ${first.child.pid}) ${Date.now() - cordon.t} ms after ${victim} was cordoned, ${((Date.now() - started) / 1000).toFixed(1)} s into the run\n`,
+  );
+
+  // the kill landed inside the victim's drain: cordoned, not upgraded, the drain pending in the state
+  const atKill = await nodeStates(cluster.kc);
+  expect(atKill[victim]).toEqual({ version: CURRENT_VERSION, unschedulable: true });
+  expect(upgrades(upgradeLog).filter((l) => l.startsWith(`${victim} `))).toEqual([]);
+  const exported = JSON.parse(await pulumiOk(["stack", "export"])) as {
+    deployment: { pending_operations?: { type: string; resource: { urn: string } }[] };
+  };
+  const pending = (exported.deployment.pending_operations ?? []).map(
+    (p) => `${p.type} ${p.resource.urn.split("::").pop()}`,
+  );
+  process.stderr.write(`[e2e-kill] pending operations after the kill: ${pending.join(", ")}\n`);
+  expect(pending).toContain(`creating upgrade-${victim}-drain`);
+  // nodes fully done (uncordoned) before the kill: all control-plane nodes, at least one worker
+  const doneBefore = [
+    ...new Set(nodes.events.filter((e) => e.kind === "uncordon").map((e) => e.node)),
+  ];
+  expect(doneBefore).toEqual(expect.arrayContaining(cluster.controlPlanes));
+  expect(doneBefore.length).toBeGreaterThan(cluster.controlPlanes.length);
+
+  // 2. recover as Pulumi documents: the lock of the dead run (if the backend kept one), then
+  //    refresh dropping the pending creates (kube-upkeep's resources are safe to create again:
+  //    the drain takes over its own run's cordon, the upgrade skips a node at the target)
+  const refresh = pulumi([
+    "refresh",
+    "--clear-pending-creates",
+    "--yes",
+    "--skip-preview",
+    "--non-interactive",
+  ]);
+  let r = await refresh.exit;
+  let refreshOutput = refresh.output;
+  if (r.code !== 0 && /locked/i.test(refresh.output)) {
+    process.stderr.write(`[e2e-kill] stack locked by the killed run: pulumi cancel\n`);
+    await pulumiOk(["cancel", "--yes", "--non-interactive"]);
+    const again = pulumi([
+      "refresh",
+      "--clear-pending-creates",
+      "--yes",
+      "--skip-preview",
+      "--non-interactive",
+    ]);
+    r = await again.exit;
+    refreshOutput = again.output;
+  }
+  if (r.code !== 0) throw new Error(`pulumi refresh failed:\n${refreshOutput}`);
+  const afterRefresh = JSON.parse(await pulumiOk(["stack", "export"])) as {
+    deployment: { pending_operations?: unknown[] };
+  };
+  expect(afterRefresh.deployment.pending_operations ?? []).toEqual([]);
+
+  // 3. the second run completes the roll
+  const eventsBefore = nodes.events.length;
+  const second = await pulumiOk(["up", "--yes", "--skip-preview", "--non-interactive"]);
+  // what the second run said about the interrupted nodes (the drain taking over its cordon, the
+  // upgrade command skipping a node already at the target)
+  const notes = second.split("\n").filter((l) => /already (cordoned|at)/.test(l));
+  process.stderr.write(`[e2e-kill] second pulumi up:\n${notes.join("\n")}\n`);
+
+  const state = await nodeStates(cluster.kc);
+  for (const n of all)
+    expect({ n, ...state[n] }).toEqual({ n, version: TARGET_VERSION, unschedulable: false });
+
+  // no node upgraded twice: one upgrade per node in the command's own log, one version change
+  // per node on the API
+  const lines = upgrades(upgradeLog);
+  for (const n of all) {
+    expect({ n, upgrades: lines.filter((l) => l.startsWith(`${n} `)) }).toEqual({
+      n,
+      upgrades: [`${n} ${CURRENT_VERSION} ${TARGET_VERSION}`],
+    });
+    expect({ n, versions: nodes.of(n, "version").map((e) => e.version) }).toEqual({
+      n,
+      versions: [TARGET_VERSION],
+    });
+  }
+  // nodes finished before the kill were left alone by the second run
+  const secondRun = nodes.events.slice(eventsBefore);
+  for (const n of doneBefore)
+    expect({ n, events: secondRun.filter((e) => e.node === n) }).toEqual({ n, events: [] });
+  // the victim: cordoned once (the second run took the first run's cordon over), uncordoned once
+  expect(nodes.of(victim, "cordon")).toHaveLength(1);
+  expect(nodes.of(victim, "uncordon")).toHaveLength(1);
+
+  // none left cordoned by kube-upkeep
+  const listed = await cluster.kc.makeApiClient(CoreV1Api).listNode();
+  for (const node of listed.items) {
+    expect({
+      n: node.metadata?.name,
+      cordonedBy: node.metadata?.annotations?.[CORDONED_BY_ANNOTATION],
+    }).toEqual({ n: node.metadata?.name, cordonedBy: undefined });
+  }
+  expect(pdbs.violations).toEqual([]);
+});
