@@ -14,15 +14,16 @@ import {
   validateInteger,
 } from "../core/scripts/shell";
 import {
-  controlPlaneNodeSelector,
-  controlPlaneTolerations,
-  cronJobName,
+  addControlPlaneCronJobs,
   jobNumbers,
+  resolvePriorityClassName,
   resourceRequirements,
+  validateCronJobBaseName,
   validateDnsLabel,
   validateNodes,
   validateTimeZone,
   type ContainerResources,
+  type ControlPlaneCronJobProps,
 } from "./control-plane-cron-job";
 
 /**
@@ -31,7 +32,8 @@ import {
  * `rootfs` is not a prop: the CronJob always mounts the host's / at `hostRoot` and chroots
  * there.
  */
-export interface CertificateRenewalProps extends Omit<CertRenewalScriptOptions, "rootfs"> {
+export interface CertificateRenewalProps
+  extends Omit<CertRenewalScriptOptions, "rootfs">, ControlPlaneCronJobProps {
   /**
    * The control-plane node names: one CronJob per node, pinned with `kubernetes.io/hostname`
    * (each node's certificates and static pods are its own). Required, non-empty.
@@ -44,12 +46,6 @@ export interface CertificateRenewalProps extends Omit<CertRenewalScriptOptions, 
    * @default "kubeadm"
    */
   readonly kubeadm?: string;
-  /**
-   * Namespace of the CronJobs.
-   *
-   * @default "kube-system"
-   */
-  readonly namespace?: string;
   /**
    * Name prefix: each CronJob is named `<name>-<node>`.
    *
@@ -72,12 +68,6 @@ export interface CertificateRenewalProps extends Omit<CertRenewalScriptOptions, 
    */
   readonly staggerMinutes?: number;
   /**
-   * IANA time zone for the schedules (CronJob `spec.timeZone`).
-   *
-   * @default - the kube-controller-manager's time zone (UTC on kubeadm clusters)
-   */
-  readonly timeZone?: string;
-  /**
    * Image with sh, awk, chroot, mktemp, mv, sleep, date (busybox has them all).
    *
    * @default "docker.io/library/busybox:1.37.0"
@@ -97,8 +87,6 @@ export interface CertificateRenewalProps extends Omit<CertRenewalScriptOptions, 
    * @default false
    */
   readonly privileged?: boolean;
-  /** @default 300 */
-  readonly startingDeadlineSeconds?: number;
   /**
    * Seconds a renewal Job may run; the script needs check + renew + restartWaitSeconds +
    * check, about a minute.
@@ -113,22 +101,12 @@ export interface CertificateRenewalProps extends Omit<CertRenewalScriptOptions, 
    * @default 0
    */
   readonly backoffLimit?: number;
-  /** @default 3 */
-  readonly successfulJobsHistoryLimit?: number;
-  /** @default 3 */
-  readonly failedJobsHistoryLimit?: number;
   /**
    * Resources of the container.
    *
    * @default { cpuRequest: "50m", memoryRequest: "64Mi", memoryLimit: "256Mi" }
    */
   readonly resources?: ContainerResources;
-  /**
-   * PriorityClass of the renewal pods.
-   *
-   * @default "system-cluster-critical"
-   */
-  readonly priorityClassName?: string;
 }
 
 export const CERTIFICATE_RENEWAL_CRONJOB_DEFAULTS = {
@@ -193,7 +171,7 @@ export function staggeredSchedule(
  */
 export class CertificateRenewal extends Construct {
   /** The CronJobs, in `nodes` order. */
-  public readonly cronJobs: k8s.KubeCronJob[] = [];
+  public readonly cronJobs: k8s.KubeCronJob[];
   /** The resolved script options (rootfs = hostRoot). */
   public readonly options: ResolvedCertRenewalOptions;
   /** Each node's schedule, in `nodes` order. */
@@ -233,17 +211,8 @@ export class CertificateRenewal extends Construct {
       720,
     );
     const namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
-    const name = validateDnsLabel(where, "name", props.name ?? d.name);
-    if (name.length > 40)
-      throw new ValidationError(
-        where,
-        "name",
-        name,
-        "longer than 40 characters (CronJob names are limited to 52 with the node suffix)",
-        "use a shorter name such as certificate-renewal",
-      );
-    const timeZone =
-      props.timeZone === undefined ? undefined : validateTimeZone(where, props.timeZone);
+    const name = validateCronJobBaseName(where, props.name ?? d.name, d.name);
+    const timeZone = validateTimeZone(where, props.timeZone);
     const image = validateImage(where, "image", props.image ?? d.image);
     const numbers = jobNumbers(where, props, d);
     if (
@@ -258,10 +227,11 @@ export class CertificateRenewal extends Construct {
         `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
       );
     const resources = resourceRequirements(where, props.resources ?? d.resources);
-    const priorityClassName =
-      props.priorityClassName === undefined
-        ? d.priorityClassName
-        : validateDnsLabel(where, "priorityClassName", props.priorityClassName);
+    const priorityClassName = resolvePriorityClassName(
+      where,
+      props.priorityClassName,
+      d.priorityClassName,
+    );
     if (props.privileged !== undefined && typeof props.privileged !== "boolean")
       throw new ValidationError(
         where,
@@ -286,63 +256,30 @@ export class CertificateRenewal extends Construct {
           capabilities: { add: ["SYS_CHROOT"] },
         };
 
-    this.nodes.forEach((node, i) => {
-      const jobName = cronJobName(name, node);
-      const labels = {
-        "app.kubernetes.io/name": "certificate-renewal",
-        "app.kubernetes.io/instance": jobName,
-        "app.kubernetes.io/managed-by": "kube-upkeep",
-      };
-      this.cronJobs.push(
-        new k8s.KubeCronJob(this, node, {
-          metadata: {
-            name: jobName,
-            namespace,
-            labels,
-            annotations: { "kube-upkeep.io/node": node },
+    this.cronJobs = addControlPlaneCronJobs(this, {
+      app: "certificate-renewal",
+      name,
+      namespace,
+      nodes: this.nodes,
+      schedule: this.schedules,
+      timeZone,
+      numbers,
+      priorityClassName,
+      pod: {
+        // the TERM trap moves the manifests back after the current sleep ends
+        terminationGracePeriodSeconds: this.options.restartWaitSeconds + 30,
+        containers: [
+          {
+            name: "renew",
+            image,
+            command: ["sh", "-c", script],
+            volumeMounts: [{ name: "host-root", mountPath: hostRoot }],
+            resources,
+            securityContext,
           },
-          spec: {
-            schedule: this.schedules[i],
-            ...(timeZone ? { timeZone } : {}),
-            concurrencyPolicy: "Forbid",
-            startingDeadlineSeconds: numbers.startingDeadlineSeconds,
-            successfulJobsHistoryLimit: numbers.successfulJobsHistoryLimit,
-            failedJobsHistoryLimit: numbers.failedJobsHistoryLimit,
-            jobTemplate: {
-              metadata: { labels },
-              spec: {
-                activeDeadlineSeconds: numbers.activeDeadlineSeconds,
-                backoffLimit: numbers.backoffLimit,
-                template: {
-                  metadata: { labels },
-                  spec: {
-                    restartPolicy: "Never",
-                    hostNetwork: true,
-                    dnsPolicy: "ClusterFirstWithHostNet",
-                    automountServiceAccountToken: false,
-                    priorityClassName,
-                    // the TERM trap moves the manifests back after the current sleep ends
-                    terminationGracePeriodSeconds: this.options.restartWaitSeconds + 30,
-                    nodeSelector: controlPlaneNodeSelector(node),
-                    tolerations: controlPlaneTolerations(),
-                    containers: [
-                      {
-                        name: "renew",
-                        image,
-                        command: ["sh", "-c", script],
-                        volumeMounts: [{ name: "host-root", mountPath: hostRoot }],
-                        resources,
-                        securityContext,
-                      },
-                    ],
-                    volumes: [{ name: "host-root", hostPath: { path: "/", type: "Directory" } }],
-                  },
-                },
-              },
-            },
-          },
-        }),
-      );
+        ],
+        volumes: [{ name: "host-root", hostPath: { path: "/", type: "Directory" } }],
+      },
     });
   }
 }

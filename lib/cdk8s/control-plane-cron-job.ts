@@ -1,11 +1,13 @@
 /**
- * Shared pieces of the control-plane CronJobs (EtcdBackup, CertificateRenewal): names,
- * node pinning, tolerations, resources, validation of the common props. Not a construct.
+ * Shared pieces of the control-plane CronJobs (EtcdBackup, CertificateRenewal): the common
+ * props, names, node pinning, tolerations, resources, validation of the common props, and the
+ * CronJob objects themselves (one per node). Not a construct.
  * @internal
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { k8s } from "cdk8s-plus-33";
+import type { Construct } from "constructs";
 import { ValidationError } from "../core/errors";
 import { validateDnsName, validateInteger } from "../core/scripts/shell";
 
@@ -14,6 +16,45 @@ const MAX_CRONJOB_NAME = 52;
 
 export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
 export const HOSTNAME_LABEL = "kubernetes.io/hostname";
+
+/** CronJob names are validated to at most this many characters before the node suffix. */
+const MAX_NAME = 40;
+
+/** Props every control-plane CronJob construct has, with the same meaning and default. */
+export interface ControlPlaneCronJobProps {
+  /**
+   * Namespace of the CronJob(s).
+   *
+   * @default "kube-system"
+   */
+  readonly namespace?: string;
+  /**
+   * IANA time zone for the schedule(s) (CronJob `spec.timeZone`).
+   *
+   * @default - the kube-controller-manager's time zone (UTC on kubeadm clusters)
+   */
+  readonly timeZone?: string;
+  /**
+   * Seconds after the scheduled time within which a missed run may still start.
+   *
+   * @default 300
+   */
+  readonly startingDeadlineSeconds?: number;
+  /** @default 3 */
+  readonly successfulJobsHistoryLimit?: number;
+  /**
+   * Failed Jobs kept for inspection (`kubectl -n kube-system logs job/...`).
+   *
+   * @default 3
+   */
+  readonly failedJobsHistoryLimit?: number;
+  /**
+   * PriorityClass of the pods.
+   *
+   * @default "system-cluster-critical"
+   */
+  readonly priorityClassName?: string;
+}
 
 /** A DNS-1123 label (namespaces, object name prefixes). */
 export function validateDnsLabel(where: string, field: string, value: string): string {
@@ -26,6 +67,32 @@ export function validateDnsLabel(where: string, field: string, value: string): s
       "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
     );
   return value;
+}
+
+/**
+ * The CronJob name (prefix with `nodes`): a DNS-1123 label of at most 40 characters, so the
+ * node suffix fits in the 52 a CronJob name may have. `example` is suggested when too long.
+ */
+export function validateCronJobBaseName(where: string, value: string, example: string): string {
+  const name = validateDnsLabel(where, "name", value);
+  if (name.length > MAX_NAME)
+    throw new ValidationError(
+      where,
+      "name",
+      name,
+      `longer than ${MAX_NAME} characters (CronJob names are limited to ${MAX_CRONJOB_NAME} with the node suffix)`,
+      `use a shorter name such as ${example}`,
+    );
+  return name;
+}
+
+/** `priorityClassName` when given (validated), else the default. */
+export function resolvePriorityClassName(
+  where: string,
+  value: string | undefined,
+  dflt: string,
+): string {
+  return value === undefined ? dflt : validateDnsLabel(where, "priorityClassName", value);
 }
 
 /** `base-node`, dots turned into dashes, shortened with a hash suffix when over 52 characters. */
@@ -144,6 +211,15 @@ export function resourceRequirements(
   };
 }
 
+/** The CronJob's and Job's integer settings, validated ({@link jobNumbers}). */
+export interface JobNumbers {
+  readonly startingDeadlineSeconds: number;
+  readonly activeDeadlineSeconds: number;
+  readonly backoffLimit: number;
+  readonly successfulJobsHistoryLimit: number;
+  readonly failedJobsHistoryLimit: number;
+}
+
 /** Integer props of the CronJob/Job with their allowed ranges. */
 export function jobNumbers(
   where: string,
@@ -161,7 +237,7 @@ export function jobNumbers(
     successfulJobsHistoryLimit: number;
     failedJobsHistoryLimit: number;
   },
-) {
+): JobNumbers {
   return {
     startingDeadlineSeconds: validateInteger(
       where,
@@ -195,8 +271,11 @@ export function jobNumbers(
   };
 }
 
-/** An IANA time zone name such as "Etc/UTC" or "Asia/Seoul" (CronJob spec.timeZone). */
-export function validateTimeZone(where: string, value: string): string {
+/** An IANA time zone name such as "Etc/UTC" or "Asia/Seoul" (CronJob spec.timeZone); unset stays unset. */
+export function validateTimeZone(where: string, value: string): string;
+export function validateTimeZone(where: string, value: string | undefined): string | undefined;
+export function validateTimeZone(where: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
   if (typeof value !== "string" || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(value))
     throw new ValidationError(
       where,
@@ -228,4 +307,92 @@ export function readOnlyDirMounts(
     mounts.push({ name, mountPath: d, readOnly: true });
   });
   return { volumes, mounts };
+}
+
+/** What differs between the control-plane CronJobs; the rest of the objects is shared. */
+export interface ControlPlaneCronJobsOptions {
+  /** `app.kubernetes.io/name` of the CronJobs, Jobs and pods. */
+  readonly app: string;
+  /** CronJob name; with `nodes`, each CronJob is named `<name>-<node>` ({@link cronJobName}). */
+  readonly name: string;
+  readonly namespace: string;
+  /**
+   * One CronJob per node (construct id: the node name), pinned with `kubernetes.io/hostname`
+   * and annotated `kube-upkeep.io/node`; unset: one CronJob (id "cronjob") on any
+   * control-plane node.
+   */
+  readonly nodes?: readonly string[];
+  /** One schedule for every CronJob, or one per node in `nodes` order. */
+  readonly schedule: string | readonly string[];
+  readonly timeZone?: string;
+  readonly numbers: JobNumbers;
+  readonly priorityClassName: string;
+  /** The pod's own part: containers, volumes and anything else it needs beyond the shared spec. */
+  readonly pod: Omit<
+    k8s.PodSpec,
+    | "restartPolicy"
+    | "hostNetwork"
+    | "dnsPolicy"
+    | "automountServiceAccountToken"
+    | "priorityClassName"
+    | "nodeSelector"
+    | "tolerations"
+  >;
+}
+
+/**
+ * The CronJobs of a control-plane construct, in `nodes` order, added to `scope`: Forbid
+ * concurrency, the Job and pod labelled like the CronJob, the pod on the host network
+ * (`ClusterFirstWithHostNet`), never restarted, without a service account token, pinned to
+ * control-plane nodes (or one node) and tolerating their taint.
+ */
+export function addControlPlaneCronJobs(
+  scope: Construct,
+  o: ControlPlaneCronJobsOptions,
+): k8s.KubeCronJob[] {
+  const nodes: readonly (string | undefined)[] = o.nodes ?? [undefined];
+  return nodes.map((node, i) => {
+    const jobName = cronJobName(o.name, node);
+    const labels = {
+      "app.kubernetes.io/name": o.app,
+      "app.kubernetes.io/instance": jobName,
+      "app.kubernetes.io/managed-by": "kube-upkeep",
+    };
+    return new k8s.KubeCronJob(scope, node ?? "cronjob", {
+      metadata: {
+        name: jobName,
+        namespace: o.namespace,
+        labels,
+        ...(node ? { annotations: { "kube-upkeep.io/node": node } } : {}),
+      },
+      spec: {
+        schedule: typeof o.schedule === "string" ? o.schedule : o.schedule[i],
+        ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+        concurrencyPolicy: "Forbid",
+        startingDeadlineSeconds: o.numbers.startingDeadlineSeconds,
+        successfulJobsHistoryLimit: o.numbers.successfulJobsHistoryLimit,
+        failedJobsHistoryLimit: o.numbers.failedJobsHistoryLimit,
+        jobTemplate: {
+          metadata: { labels },
+          spec: {
+            activeDeadlineSeconds: o.numbers.activeDeadlineSeconds,
+            backoffLimit: o.numbers.backoffLimit,
+            template: {
+              metadata: { labels },
+              spec: {
+                restartPolicy: "Never",
+                hostNetwork: true,
+                dnsPolicy: "ClusterFirstWithHostNet",
+                automountServiceAccountToken: false,
+                priorityClassName: o.priorityClassName,
+                nodeSelector: controlPlaneNodeSelector(node),
+                tolerations: controlPlaneTolerations(),
+                ...o.pod,
+              },
+            },
+          },
+        },
+      },
+    });
+  });
 }

@@ -1,6 +1,5 @@
 import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
-import { ValidationError } from "../core/errors";
 import {
   etcdSnapshotCommand,
   etcdVerifyCommand,
@@ -11,16 +10,17 @@ import {
 } from "../core/scripts/etcd-backup";
 import { validateCronSchedule, validateImage } from "../core/scripts/shell";
 import {
-  controlPlaneNodeSelector,
-  controlPlaneTolerations,
-  cronJobName,
+  addControlPlaneCronJobs,
   jobNumbers,
   readOnlyDirMounts,
+  resolvePriorityClassName,
   resourceRequirements,
+  validateCronJobBaseName,
   validateDnsLabel,
   validateNodes,
   validateTimeZone,
   type ContainerResources,
+  type ControlPlaneCronJobProps,
 } from "./control-plane-cron-job";
 
 /**
@@ -28,13 +28,7 @@ import {
  * directory, retention, binary names) are those of the core etcd backup script; their
  * defaults are kubeadm's.
  */
-export interface EtcdBackupProps extends EtcdBackupScriptOptions {
-  /**
-   * Namespace of the CronJob(s).
-   *
-   * @default "kube-system"
-   */
-  readonly namespace?: string;
+export interface EtcdBackupProps extends EtcdBackupScriptOptions, ControlPlaneCronJobProps {
   /**
    * Name of the CronJob; with `nodes`, each CronJob is named `<name>-<node>`.
    *
@@ -47,12 +41,6 @@ export interface EtcdBackupProps extends EtcdBackupScriptOptions {
    * @default "0 2 * * *" (daily at 02:00, as in the field guide)
    */
   readonly schedule?: string;
-  /**
-   * IANA time zone for the schedule (CronJob `spec.timeZone`).
-   *
-   * @default - the kube-controller-manager's time zone (UTC on kubeadm clusters)
-   */
-  readonly timeZone?: string;
   /**
    * HA clusters: the control-plane node names. One CronJob per node, pinned with
    * `kubernetes.io/hostname`, each snapshotting its local member, so every member has backups
@@ -76,12 +64,6 @@ export interface EtcdBackupProps extends EtcdBackupScriptOptions {
    */
   readonly shellImage?: string;
   /**
-   * Seconds after the scheduled time within which a missed run may still start.
-   *
-   * @default 300
-   */
-  readonly startingDeadlineSeconds?: number;
-  /**
    * Seconds a backup Job may run before it is stopped (large databases take longer).
    *
    * @default 1800
@@ -93,26 +75,12 @@ export interface EtcdBackupProps extends EtcdBackupScriptOptions {
    * @default 2
    */
   readonly backoffLimit?: number;
-  /** @default 3 */
-  readonly successfulJobsHistoryLimit?: number;
-  /**
-   * Failed Jobs kept for inspection (`kubectl -n kube-system logs job/...`).
-   *
-   * @default 3
-   */
-  readonly failedJobsHistoryLimit?: number;
   /**
    * Resources of each container.
    *
    * @default { cpuRequest: "100m", memoryRequest: "128Mi", memoryLimit: "1Gi" }
    */
   readonly resources?: ContainerResources;
-  /**
-   * PriorityClass of the backup pods.
-   *
-   * @default "system-cluster-critical"
-   */
-  readonly priorityClassName?: string;
 }
 
 export const ETCD_BACKUP_CRONJOB_DEFAULTS = {
@@ -149,7 +117,7 @@ export const ETCD_BACKUP_CRONJOB_DEFAULTS = {
  */
 export class EtcdBackup extends Construct {
   /** The CronJobs: one, or one per node in `nodes` order. */
-  public readonly cronJobs: k8s.KubeCronJob[] = [];
+  public readonly cronJobs: k8s.KubeCronJob[];
   /** The resolved script options (defaults filled in). */
   public readonly options: ResolvedEtcdBackupOptions;
   /** The resolved schedule. */
@@ -166,26 +134,18 @@ export class EtcdBackup extends Construct {
     this.options = resolveEtcdBackupOptions(props, where);
     this.schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
     this.namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
-    const name = validateDnsLabel(where, "name", props.name ?? d.name);
-    if (name.length > 40)
-      throw new ValidationError(
-        where,
-        "name",
-        name,
-        "longer than 40 characters (CronJob names are limited to 52 with the node suffix)",
-        "use a shorter name such as etcd-backup",
-      );
+    const name = validateCronJobBaseName(where, props.name ?? d.name, d.name);
     this.nodes = validateNodes(where, props.nodes, false);
-    const timeZone =
-      props.timeZone === undefined ? undefined : validateTimeZone(where, props.timeZone);
+    const timeZone = validateTimeZone(where, props.timeZone);
     const etcdImage = validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage);
     const shellImage = validateImage(where, "shellImage", props.shellImage ?? d.shellImage);
     const numbers = jobNumbers(where, props, d);
     const resources = resourceRequirements(where, props.resources ?? d.resources);
-    const priorityClassName =
-      props.priorityClassName === undefined
-        ? d.priorityClassName
-        : validateDnsLabel(where, "priorityClassName", props.priorityClassName);
+    const priorityClassName = resolvePriorityClassName(
+      where,
+      props.priorityClassName,
+      d.priorityClassName,
+    );
 
     const o = this.options;
     const pki = readOnlyDirMounts("etcd-pki", [o.cacert, o.cert, o.key]);
@@ -206,78 +166,46 @@ export class EtcdBackup extends Construct {
     const verify = etcdVerifyCommand(o, where);
     const finish = renderEtcdBackupFinishScript(o, where);
 
-    for (const node of this.nodes ?? [undefined]) {
-      const jobName = cronJobName(name, node);
-      const labels = {
-        "app.kubernetes.io/name": "etcd-backup",
-        "app.kubernetes.io/instance": jobName,
-        "app.kubernetes.io/managed-by": "kube-upkeep",
-      };
-      const cronJob = new k8s.KubeCronJob(this, node ?? "cronjob", {
-        metadata: {
-          name: jobName,
-          namespace: this.namespace,
-          labels,
-          ...(node ? { annotations: { "kube-upkeep.io/node": node } } : {}),
-        },
-        spec: {
-          schedule: this.schedule,
-          ...(timeZone ? { timeZone } : {}),
-          concurrencyPolicy: "Forbid",
-          startingDeadlineSeconds: numbers.startingDeadlineSeconds,
-          successfulJobsHistoryLimit: numbers.successfulJobsHistoryLimit,
-          failedJobsHistoryLimit: numbers.failedJobsHistoryLimit,
-          jobTemplate: {
-            metadata: { labels },
-            spec: {
-              activeDeadlineSeconds: numbers.activeDeadlineSeconds,
-              backoffLimit: numbers.backoffLimit,
-              template: {
-                metadata: { labels },
-                spec: {
-                  restartPolicy: "Never",
-                  hostNetwork: true,
-                  dnsPolicy: "ClusterFirstWithHostNet",
-                  automountServiceAccountToken: false,
-                  priorityClassName,
-                  nodeSelector: controlPlaneNodeSelector(node),
-                  tolerations: controlPlaneTolerations(),
-                  initContainers: [
-                    {
-                      name: "snapshot",
-                      image: etcdImage,
-                      command: snapshot,
-                      volumeMounts: [...pki.mounts, backupMount],
-                      resources,
-                      securityContext,
-                    },
-                    {
-                      name: "verify",
-                      image: etcdImage,
-                      command: verify,
-                      volumeMounts: [backupMount],
-                      resources,
-                      securityContext,
-                    },
-                  ],
-                  containers: [
-                    {
-                      name: "finish",
-                      image: shellImage,
-                      command: ["sh", "-c", finish],
-                      volumeMounts: [backupMount, { name: "tmp", mountPath: "/tmp" }],
-                      resources,
-                      securityContext,
-                    },
-                  ],
-                  volumes: [...pki.volumes, backupVolume, { name: "tmp", emptyDir: {} }],
-                },
-              },
-            },
+    this.cronJobs = addControlPlaneCronJobs(this, {
+      app: "etcd-backup",
+      name,
+      namespace: this.namespace,
+      nodes: this.nodes,
+      schedule: this.schedule,
+      timeZone,
+      numbers,
+      priorityClassName,
+      pod: {
+        initContainers: [
+          {
+            name: "snapshot",
+            image: etcdImage,
+            command: snapshot,
+            volumeMounts: [...pki.mounts, backupMount],
+            resources,
+            securityContext,
           },
-        },
-      });
-      this.cronJobs.push(cronJob);
-    }
+          {
+            name: "verify",
+            image: etcdImage,
+            command: verify,
+            volumeMounts: [backupMount],
+            resources,
+            securityContext,
+          },
+        ],
+        containers: [
+          {
+            name: "finish",
+            image: shellImage,
+            command: ["sh", "-c", finish],
+            volumeMounts: [backupMount, { name: "tmp", mountPath: "/tmp" }],
+            resources,
+            securityContext,
+          },
+        ],
+        volumes: [...pki.volumes, backupVolume, { name: "tmp", emptyDir: {} }],
+      },
+    });
   }
 }
