@@ -26,6 +26,7 @@
  * which the engine shows).
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as runtime from "./provider-runtime";
 import type { DrainOptions } from "../core/drain";
 
 /** The type token Pulumi gives this dynamic resource. */
@@ -73,35 +74,10 @@ export interface NodeDrainOutputs extends NodeDrainInputs {
   readonly cordonedByUs: boolean;
 }
 
-/**
- * Loads kube-upkeep's core inside the provider process. A program that installed kube-upkeep
- * finds it in node_modules. The dynamic-provider host evaluates the provider without a file name,
- * so Node's package self-reference does not apply there; when the program IS the kube-upkeep
- * package (its examples), resolve from the program directory, where self-reference works.
- */
-function loadCore(): typeof import("../core") {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require("kube-upkeep/core");
-  } catch (e) {
-    if ((e as { code?: string }).code !== "MODULE_NOT_FOUND") throw e;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createRequire } = require("node:module") as typeof import("node:module");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { join } = require("node:path") as typeof import("node:path");
-    return createRequire(join(process.cwd(), "__kube-upkeep-provider__.js"))("kube-upkeep/core");
-  }
-}
-
-function log(level: "info" | "warn", message: string): void {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const p: typeof import("@pulumi/pulumi") = require("@pulumi/pulumi");
-    p.log[level](message);
-  } catch {
-    process.stderr.write(`${level}: ${message}\n`);
-  }
-}
+// bound to constants so the provider's serialized closure holds the functions, not this
+// module's import (see provider-runtime.ts)
+const loadCore = runtime.loadCore;
+const log = runtime.providerLog;
 
 /**
  * The dynamic provider. Exported so tests (and other tools) can call create/delete directly.

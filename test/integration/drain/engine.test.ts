@@ -4,16 +4,18 @@
  * runs in the dynamic-provider host, loads kube-upkeep/core from the installed package, keeps
  * the kubeconfig secret, and drains / uncordons the node.
  *
- * kube-upkeep is "installed" into the program as a fresh build of lib/ (tsc -p
- * tsconfig.build.json into a temp package with symlinks to the dependencies), so the shared
- * dist-lib is not touched. The program imports the two resource files directly (relative path):
+ * kube-upkeep is installed into the program as a user's npm install leaves it: a fresh build of
+ * lib/ (tsc -p tsconfig.build.json into a temp package with symlinks to the dependencies) COPIED
+ * into the program's node_modules/kube-upkeep, so the serialized providers see the package at a
+ * path inside node_modules (where Pulumi's closure serializer turns a captured module into a
+ * `require` of its path, which the package's `exports` would refuse). The shared dist-lib is not
+ * touched. The program imports the two resource files directly (relative path):
  * loading kube-upkeep/pulumi would pull @pulumi/command and @pulumi/kubernetes, whose provider
  * plugins the offline engine does not have.
  */
 import { execFile } from "node:child_process";
 import {
-  accessSync,
-  constants,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -23,12 +25,17 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
 import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
+import {
+  pulumiEngine,
+  REPO_ROOT,
+  writeProgram as writeEngineProgram,
+} from "../engine/pulumi-engine";
 import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(600_000);
@@ -45,80 +52,13 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-const REPO_ROOT = resolve(__dirname, "../../..");
-
-/**
- * The Pulumi engine cached in $KU_CACHE/pulumi/bin (built from Go modules by
- * test/cluster/build-pulumi.sh), with the environment that runs it offline.
- */
-function pulumiEngine() {
-  const root = join(process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep"), "pulumi");
-  const bin = join(root, "bin");
-  const missing = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"].filter(
-    (n) => {
-      try {
-        accessSync(join(bin, n), constants.X_OK);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-  );
-  if (missing.length > 0) {
-    throw new Error(
-      `Pulumi engine binaries missing in ${bin}: ${missing.join(", ")}. Build them (cached by version) with: ` +
-        "bash test/cluster/build-pulumi.sh",
-    );
-  }
-  const home = join(root, "home");
-  mkdirSync(home, { recursive: true });
-  const backend = mkdtempSync(join(tmpdir(), "ku-pulumi-state-"));
-  return {
-    root,
-    backend,
-    envVars: {
-      PATH: [bin, dirname(process.execPath), process.env.PATH ?? ""].join(":"),
-      PULUMI_HOME: home,
-      PULUMI_BACKEND_URL: `file://${backend}`,
-      PULUMI_CONFIG_PASSPHRASE: "kube-upkeep-test",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    },
-  };
-}
-
-/** A Pulumi TypeScript project in a temp dir; node_modules links only @pulumi/pulumi, @types/node and kube-upkeep. */
-function writeProgram(name: string, program: string, kubeUpkeep: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `ku-${name}-`));
-  writeFileSync(
-    join(dir, "Pulumi.yaml"),
-    `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n`,
-  );
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({ name, version: "0.0.0", private: true, main: "index.ts" }),
-  );
-  writeFileSync(
-    join(dir, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "ES2022",
-        module: "commonjs",
-        moduleResolution: "node",
-        strict: true,
-        esModuleInterop: true,
-        skipLibCheck: true,
-        types: ["node"],
-      },
-      files: ["index.ts"],
-    }),
-  );
-  for (const pkg of ["@pulumi/pulumi", "@types/node"]) {
-    mkdirSync(dirname(join(dir, "node_modules", pkg)), { recursive: true });
-    symlinkSync(join(REPO_ROOT, "node_modules", pkg), join(dir, "node_modules", pkg), "dir");
-  }
-  symlinkSync(kubeUpkeep, join(dir, "node_modules", "kube-upkeep"), "dir");
-  writeFileSync(join(dir, "index.ts"), program);
+/** The program's directory, with kube-upkeep (the package built at `pkg`) copied into its node_modules. */
+function writeProgram(name: string, program: string, pkg: string): string {
+  const dir = writeEngineProgram(name, { "index.ts": program });
+  cpSync(pkg, join(dir, "node_modules", "kube-upkeep"), {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
   return dir;
 }
 
@@ -184,7 +124,8 @@ export const uncordonOutcome = u ? u.outcome : "none";
 `;
 
 test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy leaves the node schedulable", async () => {
-  const engine = pulumiEngine();
+  const backend = mkdtempSync(join(tmpdir(), "ku-pulumi-state-"));
+  const engine = pulumiEngine(undefined, backend);
   const [a, b] = await env.workers("eng", 2, [1]);
   await createDeployment(env.kc, env.ns, {
     name: "ew",
@@ -200,7 +141,6 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
 
   const pkg = await buildPackage();
   const workDir = writeProgram("ku-drain-engine", PROGRAM, pkg);
-  const backend = engine.backend;
   dirs.push(workDir, backend);
 
   const pulumiCommand = await PulumiCommand.get({ root: engine.root });
