@@ -13,34 +13,23 @@
  * loading kube-upkeep/pulumi would pull @pulumi/command and @pulumi/kubernetes, whose provider
  * plugins the offline engine does not have.
  */
-import { execFile } from "node:child_process";
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
 import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
 import {
+  buildPackage,
+  installPackage,
   pulumiEngine,
-  REPO_ROOT,
-  writeProgram as writeEngineProgram,
+  readTree,
+  writeProgram,
 } from "../engine/pulumi-engine";
 import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(600_000);
 
-const run = promisify(execFile);
 const dirs: string[] = [];
 let env: DrainEnv;
 
@@ -51,53 +40,6 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   await env?.cleanup();
 });
-
-/** The program's directory, with kube-upkeep (the package built at `pkg`) copied into its node_modules. */
-function writeProgram(name: string, program: string, pkg: string): string {
-  const dir = writeEngineProgram(name, { "index.ts": program });
-  cpSync(pkg, join(dir, "node_modules", "kube-upkeep"), {
-    recursive: true,
-    verbatimSymlinks: true,
-  });
-  return dir;
-}
-
-function readTree(dir: string): string {
-  let out = "";
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    out += statSync(p).isDirectory() ? readTree(p) : readFileSync(p, "utf8");
-  }
-  return out;
-}
-
-/** A kube-upkeep package built from lib/ in a temp dir (package.json + dist-lib + dependency symlinks). */
-async function buildPackage(): Promise<string> {
-  const pkg = mkdtempSync(join(tmpdir(), "ku-pkg-"));
-  dirs.push(pkg);
-  await run(
-    join(REPO_ROOT, "node_modules/.bin/tsc"),
-    ["-p", join(REPO_ROOT, "tsconfig.build.json"), "--outDir", join(pkg, "dist-lib")],
-    {
-      cwd: REPO_ROOT,
-      maxBuffer: 16 << 20,
-    },
-  ).catch((e: { stdout?: string }) => {
-    // type errors elsewhere in the tree still emit; only a missing output is fatal
-    void e;
-  });
-  statSync(join(pkg, "dist-lib/pulumi/node-drain.js"));
-  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
-    dependencies: Record<string, string>;
-  };
-  writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2));
-  for (const dep of [...Object.keys(manifest.dependencies), "@pulumi/pulumi"]) {
-    const link = join(pkg, "node_modules", dep);
-    mkdirSync(join(link, ".."), { recursive: true });
-    symlinkSync(join(REPO_ROOT, "node_modules", dep), link, "dir");
-  }
-  return pkg;
-}
 
 const PROGRAM = `
 import * as pulumi from "@pulumi/pulumi";
@@ -139,8 +81,10 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
   const keyMarker =
     /client-key-data: (\S{40})/.exec(kubeconfig)?.[1] ?? "no-client-key-in-kubeconfig";
 
-  const pkg = await buildPackage();
-  const workDir = writeProgram("ku-drain-engine", PROGRAM, pkg);
+  const pkg = await buildPackage("pulumi/node-drain.js", ["@pulumi/pulumi"]);
+  const workDir = writeProgram("ku-drain-engine", { "index.ts": PROGRAM });
+  installPackage(workDir, pkg);
+  dirs.push(pkg);
   dirs.push(workDir, backend);
 
   const pulumiCommand = await PulumiCommand.get({ root: engine.root });

@@ -4,12 +4,18 @@
  * `pulumi destroy` of tiny TypeScript programs through the Automation API, offline: local file
  * backend, passphrase secrets, no update check, no plugin download.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { componentVersions, pulumiEngine, writeProgram, type PulumiEngine } from "./pulumi-engine";
+import {
+  componentVersions,
+  pulumiEngine,
+  readTree,
+  writeProgram,
+  type PulumiEngine,
+} from "./pulumi-engine";
 
 jest.setTimeout(300_000);
 
@@ -17,16 +23,6 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** Every file under dir (the file backend's state), as one string. */
-function readTree(dir: string): string {
-  let out = "";
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    out += statSync(p).isDirectory() ? readTree(p) : readFileSync(p, "utf8");
-  }
-  return out;
-}
 
 async function stackFor(engine: PulumiEngine, workDir: string, stackName: string): Promise<Stack> {
   const pulumiCommand = await PulumiCommand.get({ root: engine.root });

@@ -4,18 +4,23 @@
  * runs it offline: a local file backend, passphrase secrets, no update checks, no plugin
  * downloads (providers are ambient plugins on PATH). Same settings as scripts/pulumi-env.sh.
  */
+import { execFile } from "node:child_process";
 import {
   accessSync,
   constants,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
 
 /** Root of the repository (its node_modules is what test programs use). */
 export const REPO_ROOT = resolve(__dirname, "../../..");
@@ -166,4 +171,54 @@ export function writeProgram(
   }
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
   return dir;
+}
+
+/** Every file under dir (a file backend's state), as one string: to check what the state holds. */
+export function readTree(dir: string): string {
+  let out = "";
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    out += statSync(p).isDirectory() ? readTree(p) : readFileSync(p, "utf8");
+  }
+  return out;
+}
+
+/**
+ * A kube-upkeep package built from lib/ into a fresh temp dir (package.json + dist-lib, tsc -p
+ * tsconfig.build.json), its dependencies and `peers` symlinked from the repository's
+ * node_modules; the shared dist-lib is not touched. `expectFile` (relative to dist-lib) must
+ * exist afterwards. Returns the package directory (the caller removes it).
+ */
+export async function buildPackage(expectFile: string, peers: readonly string[]): Promise<string> {
+  const pkg = mkdtempSync(join(tmpdir(), "ku-pkg-"));
+  await promisify(execFile)(
+    join(REPO_ROOT, "node_modules/.bin/tsc"),
+    ["-p", join(REPO_ROOT, "tsconfig.build.json"), "--outDir", join(pkg, "dist-lib")],
+    { cwd: REPO_ROOT, maxBuffer: 16 << 20 },
+  ).catch(() => {
+    // type errors elsewhere in the tree still emit; only a missing output is fatal (below)
+  });
+  statSync(join(pkg, "dist-lib", expectFile));
+  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+  };
+  writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2));
+  for (const dep of [...Object.keys(manifest.dependencies), ...peers]) {
+    const link = join(pkg, "node_modules", dep);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(REPO_ROOT, "node_modules", dep), link, "dir");
+  }
+  return pkg;
+}
+
+/**
+ * Installs the package built by buildPackage into a program the way `npm install` leaves it: a
+ * copy in node_modules/kube-upkeep (not a link), so the dynamic providers are serialized from a
+ * path inside node_modules, as in a user's project.
+ */
+export function installPackage(programDir: string, pkg: string): void {
+  cpSync(pkg, join(programDir, "node_modules", "kube-upkeep"), {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
 }

@@ -11,20 +11,7 @@
  * tsconfig.build.json into a temp package with symlinks to the dependencies), as in
  * test/integration/drain/engine.test.ts. The program imports the resource file directly.
  */
-import { execFile } from "node:child_process";
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { readFileSync, rmSync } from "node:fs";
 import {
   BatchV1Api,
   type KubeConfig,
@@ -39,11 +26,17 @@ import { DrainSafety } from "../../../lib/cdk8s/drain-safety";
 import { EtcdBackup } from "../../../lib/cdk8s/etcd-backup";
 import { PodDisruptionBudget } from "../../../lib/cdk8s/pod-disruption-budget";
 import { createNamespace, deleteNamespace, loadKubeConfig, statusOf } from "../../cluster/fixtures";
-import { REPO_ROOT, type PulumiEngine, pulumiEngine, writeProgram } from "../engine/pulumi-engine";
+import {
+  buildPackage,
+  installPackage,
+  type PulumiEngine,
+  pulumiEngine,
+  readTree,
+  writeProgram,
+} from "../engine/pulumi-engine";
 
 jest.setTimeout(900_000);
 
-const run = promisify(execFile);
 const dirs: string[] = [];
 let kc: KubeConfig;
 let ns: string;
@@ -75,44 +68,6 @@ function engineWithKubernetesProvider(): PulumiEngine {
         `"Kubernetes provider".`,
     );
   }
-}
-
-function readTree(dir: string): string {
-  let out = "";
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    out += statSync(p).isDirectory() ? readTree(p) : readFileSync(p, "utf8");
-  }
-  return out;
-}
-
-/** A kube-upkeep package built from lib/ in a temp dir (package.json + dist-lib + dependency symlinks). */
-async function buildPackage(): Promise<string> {
-  const pkg = mkdtempSync(join(tmpdir(), "ku-pkg-"));
-  dirs.push(pkg);
-  await run(
-    join(REPO_ROOT, "node_modules/.bin/tsc"),
-    ["-p", join(REPO_ROOT, "tsconfig.build.json"), "--outDir", join(pkg, "dist-lib")],
-    { cwd: REPO_ROOT, maxBuffer: 16 << 20 },
-  ).catch(() => {
-    // type errors elsewhere in the tree still emit; only a missing output is fatal
-  });
-  statSync(join(pkg, "dist-lib/pulumi/cdk8s-chart.js"));
-  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
-    dependencies: Record<string, string>;
-  };
-  writeFileSync(join(pkg, "package.json"), JSON.stringify(manifest, null, 2));
-  // @pulumi/* are peer dependencies: the program's own copies (here the repository's)
-  for (const dep of [
-    ...Object.keys(manifest.dependencies),
-    "@pulumi/pulumi",
-    "@pulumi/kubernetes",
-  ]) {
-    const link = join(pkg, "node_modules", dep);
-    mkdirSync(join(link, ".."), { recursive: true });
-    symlinkSync(join(REPO_ROOT, "node_modules", dep), link, "dir");
-  }
-  return pkg;
 }
 
 const CONTROL_PLANE = ["cp-1", "cp-2", "cp-3"];
@@ -186,11 +141,13 @@ test("pulumi up creates the PDBs, EtcdBackup and CertificateRenewal CronJobs; de
   const keyMarker =
     /client-key-data: (\S{40})/.exec(kubeconfig)?.[1] ?? "no-client-key-in-kubeconfig";
 
-  const pkg = await buildPackage();
+  // @pulumi/* are peer dependencies: the program's own copies (here the repository's)
+  const pkg = await buildPackage("pulumi/cdk8s-chart.js", ["@pulumi/pulumi", "@pulumi/kubernetes"]);
+  dirs.push(pkg);
   const workDir = writeProgram("ku-manifests-engine", { "index.ts": PROGRAM }, [
     "@pulumi/kubernetes",
   ]);
-  symlinkSync(pkg, join(workDir, "node_modules", "kube-upkeep"), "dir");
+  installPackage(workDir, pkg);
   const backend = engine.envVars.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");
   dirs.push(workDir, backend);
 
