@@ -43,8 +43,11 @@ export interface Finding {
    *   `PodDisruptionBudget` construct throws at construction instead).
    * - `pdb-selects-nothing` (warning): no workload in the checked scope carries the labels.
    * - `pdb-empty-selector` (warning): `selector: {}` selects every pod in the namespace.
-   * - `pdb-unscalable` (warning): maxUnavailable or a percentage over pods without a scalable
-   *   controller (DaemonSet, Job, CronJob, bare Pod).
+   * - `pdb-unscalable`: maxUnavailable or a percentage over pods without a scalable controller
+   *   (DaemonSet, Job, CronJob, bare Pod): their evictions are refused. An error when a drain
+   *   would evict such pods (Job, CronJob, bare Pod with `--force`); a warning when they are
+   *   only DaemonSet pods, which a drain with ignoreDaemonSets (kube-upkeep's upgrade default,
+   *   as in the kubeadm guide) leaves alone.
    */
   readonly code: DrainSafetyCode;
   /** `metadata.name` of the PDB (for `pdb-overlap`: the first one, see `pdbs`). */
@@ -413,13 +416,20 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
     const unscalable = matched.filter((w) => !w.scalable);
     const scalable = matched.filter((w) => w.scalable);
     if (needsControllerScale(budget) && unscalable.length > 0) {
+      // a drain evicts Job / CronJob pods (and bare pods with --force), and those evictions are
+      // refused until the drain times out; DaemonSet pods are skipped by --ignore-daemonsets
+      const evicted = unscalable.filter((w) => w.kind !== "DaemonSet");
+      const consequence =
+        evicted.length > 0
+          ? ` A drain of a node running pods of ${describeWorkloads(evicted)} waits on them until it times out.`
+          : " A drain with ignoreDaemonSets (kubectl drain --ignore-daemonsets, kube-upkeep's upgrade default) skips DaemonSet pods, so this blocks only evictions outside a drain.";
       findings.push(
         finding(
-          "warning",
+          evicted.length > 0 ? "error" : "warning",
           "pdb-unscalable",
           pdb,
           unscalable,
-          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("<kind> does not implement the scale subresource") and sets disruptionsAllowed to 0, and bare pods are not counted (0 expected pods allow 0 disruptions), so evictions of these pods are refused. Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads.`,
+          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("<kind> does not implement the scale subresource") and sets disruptionsAllowed to 0, and bare pods are not counted (0 expected pods allow 0 disruptions), so evictions of these pods are refused.${consequence} Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads.`,
         ),
       );
     }

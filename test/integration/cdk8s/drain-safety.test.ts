@@ -259,7 +259,7 @@ test("pdb-unscalable: maxUnavailable over DaemonSet pods leaves disruptionsAllow
 });
 
 test("pdb-unscalable: maxUnavailable over a bare pod counts 0 expected pods and allows 0 disruptions", async () => {
-  expect(codesFor("solo-pdb")).toEqual(["warning:pdb-unscalable"]);
+  expect(codesFor("solo-pdb")).toEqual(["error:pdb-unscalable"]);
   const status = await waitForPdbStatus(kc, ns, "solo-pdb", (s) => s.currentHealthy === 1);
   expect([status.expectedPods, status.disruptionsAllowed]).toEqual([0, 0]);
   expect((await evictPod(kc, ns, "solo")).status).toBe(429);

@@ -298,14 +298,39 @@ describe("checkDrainSafety", () => {
       const findings = checkDrainSafety(chart);
       expect(brief(findings)).toEqual([
         {
-          severity: "warning",
+          severity: "error",
           code: "pdb-unscalable",
           pdb: "agent",
           workloads: ["DaemonSet/agent", "Job/batch", "CronJob/nightly", "Pod/solo"],
         },
       ]);
       expect(findings[0].message).toContain("does not implement the scale subresource");
+      expect(findings[0].message).toMatch(
+        /A drain of a node running pods of Job\/batch.*CronJob\/nightly.*Pod\/solo.* waits on them until it times out\./,
+      );
+      expect(findings[0].message).not.toMatch(/running pods of [^.]*DaemonSet/);
       expect(findings[0].message).toContain("Fix: use an integer minAvailable");
+    });
+
+    it("pdb-unscalable over DaemonSet pods only is a warning: a drain with ignoreDaemonSets skips them", () => {
+      const chart = Testing.chart();
+      const labels = { app: "agent" };
+      const template = { metadata: { labels }, spec: { containers: [{ name: "c", image: "x" }] } };
+      new k8s.KubeDaemonSet(chart, "ds", {
+        metadata: { name: "agent" },
+        spec: { selector: { matchLabels: labels }, template },
+      });
+      pdb(chart, "agent", { maxUnavailable: "10%" }, labels);
+      const findings = checkDrainSafety(chart);
+      expect(brief(findings)).toEqual([
+        {
+          severity: "warning",
+          code: "pdb-unscalable",
+          pdb: "agent",
+          workloads: ["DaemonSet/agent"],
+        },
+      ]);
+      expect(findings[0].message).toContain("skips DaemonSet pods");
     });
 
     it("no pdb-unscalable for an integer minAvailable; bare pods and jobs count their pods", () => {
