@@ -34,6 +34,7 @@
  */
 import { ValidationError } from "../errors";
 import { shArg, validateAbsolutePath, validateCommand, validateInteger } from "./shell";
+import { renderStaticPodManifestSteps, validateStashDir } from "./static-pod-manifests";
 
 /** The certificates `kubeadm certs renew` knows (kubeadm 1.30 - 1.35), as check-expiration names them. */
 export const KUBEADM_CERTIFICATES = [
@@ -224,15 +225,7 @@ export function resolveCertRenewalOptions(
     "manifestsDir",
     opts.manifestsDir ?? d.manifestsDir,
   );
-  const stashDir = validateAbsolutePath(where, "stashDir", opts.stashDir ?? d.stashDir);
-  if (stashDir === manifestsDir || stashDir.startsWith(manifestsDir + "/"))
-    throw new ValidationError(
-      where,
-      "stashDir",
-      stashDir,
-      `is inside manifestsDir ${manifestsDir}, where the kubelet would still see the manifests`,
-      "give a directory outside the manifests directory, such as /etc/kubernetes/tmp",
-    );
+  const stashDir = validateStashDir(where, opts.stashDir ?? d.stashDir, manifestsDir);
   return {
     renewBeforeDays,
     certificates,
@@ -277,6 +270,10 @@ export function renderCertRenewalScript(
     ? `chroot ${shArg(o.rootfs)} ${shArg(o.kubeadm)} "$@"`
     : `${shArg(o.kubeadm)} "$@"`;
   const flags = kubeadmCertFlags(o).map(shArg).join(" ");
+  const manifests = renderStaticPodManifestSteps(
+    { stashPrefix: "kube-upkeep-manifests", context: "function", requireManifests: true },
+    where,
+  );
   const lines = [
     "#!/usr/bin/env bash",
     "# kube-upkeep certificate renewal: check, renew what is due, restart static pods, check again",
@@ -341,46 +338,12 @@ export function renderCertRenewalScript(
     "",
     "names() { printf '%s\\n' \"$report\" | awk -v s=\"$1\" '$1 == s { print $2 }'; }",
     "",
-    "restore_manifests() {",
-    '  if [ -n "$stash" ] && [ -d "$stash" ]; then',
-    '    for f in "$stash"/*; do',
-    '      [ -e "$f" ] || continue',
-    '      mv "$f" "$manifests_dir/"',
-    "    done",
-    '    rmdir "$stash"',
-    '    log "moved the static pod manifests back to $manifests_dir"',
-    "  fi",
-    '  stash=""',
-    "}",
+    ...manifests.restoreFunction,
     "",
     "restart_static_pods() {",
-    '  if [ -d "$stash_parent" ]; then',
-    '    for d in "$stash_parent"/kube-upkeep-manifests.*; do',
-    '      [ -d "$d" ] || continue',
-    '      log "ERROR: $d holds manifests from an interrupted run; move them back to $manifests_dir and remove $d"',
-    "      return 1",
-    "    done",
-    "  fi",
-    "  local found=0",
-    '  for f in "$manifests_dir"/*; do',
-    '    [ -f "$f" ] && found=$((found + 1))',
-    "  done",
-    '  if [ "$found" -eq 0 ]; then',
-    '    log "ERROR: no static pod manifests in $manifests_dir; is this a kubeadm control-plane node?"',
-    "    return 1",
-    "  fi",
-    '  mkdir -p "$stash_parent"',
-    '  stash=$(mktemp -d "$stash_parent/kube-upkeep-manifests.XXXXXX")',
-    "  trap restore_manifests EXIT",
-    "  trap 'restore_manifests; exit 143' TERM INT",
-    '  for f in "$manifests_dir"/*; do',
-    '    [ -f "$f" ] || continue',
-    '    mv "$f" "$stash/"',
-    "  done",
-    '  log "moved $found static pod manifests to $stash; waiting ${restart_wait}s for the kubelet to stop the pods"',
-    '  sleep "$restart_wait"',
-    "  restore_manifests",
-    "  trap - EXIT TERM INT",
+    ...manifests.refuseLeftovers,
+    ...manifests.stash,
+    ...manifests.unstash,
     "}",
     "",
     'log "checking certificate expiration (renewing what expires within $renew_before_days days)"',

@@ -40,6 +40,7 @@ import {
   validateInteger,
   validateUrl,
 } from "./shell";
+import { renderStaticPodManifestSteps, validateStashDir } from "./static-pod-manifests";
 
 /** One etcd member as the initial cluster lists it. */
 export interface EtcdMember {
@@ -288,15 +289,7 @@ export function resolveEtcdRestoreOptions(
     opts.manifestsDir ?? d.manifestsDir,
   );
   const etcdManifest = validateFileName(where, "etcdManifest", opts.etcdManifest ?? d.etcdManifest);
-  const stashDir = validateAbsolutePath(where, "stashDir", opts.stashDir ?? d.stashDir);
-  if (stashDir === manifestsDir || stashDir.startsWith(manifestsDir + "/"))
-    throw new ValidationError(
-      where,
-      "stashDir",
-      stashDir,
-      `is inside manifestsDir ${manifestsDir}, where the kubelet would still see the manifests`,
-      "give a directory outside the manifests directory, such as /etc/kubernetes/tmp",
-    );
+  const stashDir = validateStashDir(where, opts.stashDir ?? d.stashDir, manifestsDir);
   let rootfs: string | undefined;
   if (opts.rootfs !== undefined) {
     rootfs = validateAbsolutePath(where, "rootfs", opts.rootfs);
@@ -526,6 +519,15 @@ export function renderEtcdRestoreScript(
   const health = q(etcdHealthCommand(o, where));
   const memberList = q([...etcdctlBase(o), "member", "list", "-w", "table"]);
   const verify = q([o.etcdutl, "snapshot", "status", hostPath(o, o.snapshot), "-w", "json"]);
+  const manifests = renderStaticPodManifestSteps(
+    {
+      stashPrefix: "kube-upkeep-restore",
+      leftoverPrefixes: ["kube-upkeep-restore", "kube-upkeep-manifests"],
+      context: "top-level",
+      exitHandler: "on_exit",
+    },
+    where,
+  );
   const lines = [
     "#!/usr/bin/env bash",
     `# kube-upkeep etcd restore${o.name ? ` of member ${o.name}` : ""}: stop static pods, restore, switch data dir, start, wait for health`,
@@ -547,17 +549,7 @@ export function renderEtcdRestoreScript(
     "",
     ...SWITCH_DATA_DIR_FUNCTION,
     "",
-    "restore_manifests() {",
-    '  if [ -n "$stash" ] && [ -d "$stash" ]; then',
-    '    for f in "$stash"/*; do',
-    '      [ -e "$f" ] || continue',
-    '      mv "$f" "$manifests_dir/"',
-    "    done",
-    '    rmdir "$stash"',
-    '    log "moved the static pod manifests back to $manifests_dir"',
-    "  fi",
-    '  stash=""',
-    "}",
+    ...manifests.restoreFunction,
     "",
     "on_exit() {",
     "  status=$?",
@@ -578,12 +570,7 @@ export function renderEtcdRestoreScript(
     '$(switch_data_dir count "$manifest")',
     "EOF",
     '[ "$n_flags" -eq 1 ] || fail "$manifest has $n_flags lines \'- --data-dir=$old_dir\' (expected 1); set currentDataDir to the data directory etcd uses now"',
-    'if [ -d "$stash_parent" ]; then',
-    '  for d in "$stash_parent"/kube-upkeep-restore.* "$stash_parent"/kube-upkeep-manifests.*; do',
-    '    [ -d "$d" ] || continue',
-    '    fail "$d holds manifests from an interrupted run; move them back to $manifests_dir and remove $d"',
-    "  done",
-    "fi",
+    ...manifests.refuseLeftovers,
     `log ${shArg("verifying the snapshot with etcdutl snapshot status")}`,
     `if ! status=$(${verify} 2>&1); then`,
     '  fail "$snapshot is not a readable etcd snapshot: $status"',
@@ -591,16 +578,7 @@ export function renderEtcdRestoreScript(
     'log "snapshot status: $status"',
     "",
     "# 2. stop the static pods (etcd and everything that writes to it)",
-    'mkdir -p "$stash_parent"',
-    'stash=$(mktemp -d "$stash_parent/kube-upkeep-restore.XXXXXX")',
-    "trap on_exit EXIT",
-    "trap 'exit 143' TERM INT",
-    'for f in "$manifests_dir"/*; do',
-    '  [ -f "$f" ] || continue',
-    '  mv "$f" "$stash/"',
-    "done",
-    'log "moved the static pod manifests to $stash; waiting ${restart_wait}s for the kubelet to stop the pods"',
-    'sleep "$restart_wait"',
+    ...manifests.stash,
     "",
     "# 3. restore into the new data directory",
     'log "restoring $snapshot into $data_dir"',
@@ -618,8 +596,7 @@ export function renderEtcdRestoreScript(
     'log "switched $etcd_manifest from $old_dir to $new_dir ($n_flags --data-dir, $n_mounts mountPath, $n_paths hostPath lines); the original is $backup"',
     "",
     "# 5. start: the manifests go back, the kubelet starts etcd on the restored data",
-    "restore_manifests",
-    "trap - EXIT TERM INT",
+    ...manifests.unstash,
     "",
     "# 6. wait for etcd to answer",
     'log "waiting up to ${health_timeout}s for etcd to be healthy"',
