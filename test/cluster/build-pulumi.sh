@@ -26,7 +26,6 @@ if ! flock -n 8; then
 fi
 export GOFLAGS="-mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
 PAR="${KU_BUILD_PARALLEL:-2}"
-GOMODCACHE="$(go env GOMODCACHE)"
 
 log() { printf '[build-pulumi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 failed=()
@@ -201,5 +200,5 @@ for c in "${components[@]}"; do
     *) echo "unknown component: $c (cli, langhost, shim, command, kubernetes)" >&2; exit 2;;
   esac
 done
-log "bin: $BIN: $(cd "$BIN" && ls | tr '\n' ' ')($(( $(date +%s) - t0 ))s)"
+log "bin: $BIN: $(find "$BIN" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')($(( $(date +%s) - t0 ))s)"
 if [ ${#failed[@]} -gt 0 ]; then log "not built: ${failed[*]}"; exit 1; fi
