@@ -90,6 +90,13 @@ function fixture(): Fixture {
   return { s, manifests, stashParent };
 }
 
+/** The manifests are back where they were and no stash is left. */
+function expectRestored(fx: Fixture, stderr: string): void {
+  expect(stderr).toContain(`moved the static pod manifests back to ${fx.manifests}`);
+  expect(fs.readdirSync(fx.manifests).sort()).toEqual(MANIFESTS);
+  expect(fs.readdirSync(fx.stashParent)).toEqual([]);
+}
+
 let f: Fixture | undefined;
 afterEach(() => {
   f?.s.cleanup();
@@ -153,17 +160,11 @@ describe("renderStaticPodManifestSteps: rendering", () => {
     ["an unknown context", { context: "subshell" }, /invalid context "subshell"/],
     ["an exit handler that is not a name", { exitHandler: "rm -rf /" }, /invalid exitHandler/],
   ])("rejects %s", (_name, extra, re) => {
-    const opts = { ...FUNCTION_OPTS, ...extra } as StaticPodManifestOptions;
-    let err: unknown;
-    try {
-      renderStaticPodManifestSteps(opts, "test");
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as Error).message).toMatch(/^test: /);
-    expect((err as Error).message).toMatch(re);
-    expect((err as Error).message).toContain("Fix: ");
+    const render = () =>
+      renderStaticPodManifestSteps({ ...FUNCTION_OPTS, ...extra } as StaticPodManifestOptions, "t");
+    expect(render).toThrow(ValidationError);
+    expect(render).toThrow(re);
+    expect(render).toThrow(/^t: invalid .*\. Fix: /);
   });
 });
 
@@ -207,10 +208,8 @@ describe("renderStaticPodManifestSteps: the rendered steps run", () => {
     );
     expect(r.status).toBe(0);
     expect(f.s.lines()).toEqual(["sleep\t7", "manifests:"]); // empty while waiting
-    expect(r.stderr).toContain(`moved the static pod manifests back to ${f.manifests}`);
     expect(r.stderr).toContain("done");
-    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
-    expect(fs.readdirSync(f.stashParent)).toEqual([]);
+    expectRestored(f, r.stderr);
   });
 
   test("function context under busybox sh (as in the CronJob's image): out and back", () => {
@@ -219,22 +218,25 @@ describe("renderStaticPodManifestSteps: the rendered steps run", () => {
     f.s.env.PATH = `${f.s.bin}:${busyboxBin(f.s.dir)}`;
     const r = runScript(functionScript(f.manifests, f.stashParent, 1), f.s.env, "-c", "sh");
     expect(r.stderr).toMatch(/moved 3 static pod manifests to .*; waiting 1s/);
-    expect(r.stderr).toContain("moved the static pod manifests back");
     expect(r.status).toBe(0);
-    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
-    expect(fs.readdirSync(f.stashParent)).toEqual([]);
+    expectRestored(f, r.stderr);
   });
 
-  test("function context: SIGTERM during the wait puts the manifests back and exits 143", () => {
-    f = fixture();
-    f.s.env.STUB_SLEEP_TERM = "1";
-    const r = runScript(functionScript(f.manifests, f.stashParent), f.s.env);
-    expect(r.status).toBe(143);
-    expect(r.stderr).toContain("moved the static pod manifests back");
-    expect(r.stderr).not.toContain("done");
-    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
-    expect(fs.readdirSync(f.stashParent)).toEqual([]);
-  });
+  test.each([
+    ["function", functionScript, "moved 3 static pod manifests to"],
+    ["top-level", topLevelScript, "on_exit with status 143"],
+  ])(
+    "%s context: SIGTERM during the wait puts the manifests back and exits 143",
+    (_c, script, says) => {
+      f = fixture();
+      f.s.env.STUB_SLEEP_TERM = "1";
+      const r = runScript(script(f.manifests, f.stashParent), f.s.env);
+      expect(r.status).toBe(143);
+      expect(r.stderr).toContain(says);
+      expect(r.stderr).not.toContain("done");
+      expectRestored(f, r.stderr);
+    },
+  );
 
   test("function context: no manifests is an error, nothing is stashed", () => {
     f = fixture();
@@ -288,20 +290,7 @@ describe("renderStaticPodManifestSteps: the rendered steps run", () => {
     );
     expect(r.stderr).toContain("ERROR: failing while stashed");
     expect(r.stderr).toContain("on_exit with status 1");
-    expect(r.stderr).toContain("moved the static pod manifests back");
-    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
-    expect(fs.readdirSync(f.stashParent)).toEqual([]);
-  });
-
-  test("top-level context: SIGTERM during the wait exits 143 through the EXIT handler", () => {
-    f = fixture();
-    f.s.env.STUB_SLEEP_TERM = "1";
-    const r = runScript(topLevelScript(f.manifests, f.stashParent), f.s.env);
-    expect(r.status).toBe(143);
-    expect(r.stderr).toContain("on_exit with status 143");
-    expect(r.stderr).toContain("moved the static pod manifests back");
-    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
-    expect(fs.readdirSync(f.stashParent)).toEqual([]);
+    expectRestored(f, r.stderr);
   });
 
   test("top-level context: success leaves no traps behind (exit after unstash runs no handler)", () => {
@@ -310,6 +299,6 @@ describe("renderStaticPodManifestSteps: the rendered steps run", () => {
     expect(r.status).toBe(0);
     expect(r.stderr).not.toContain("on_exit");
     expect(r.stderr).toContain("done");
-    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
+    expectRestored(f, r.stderr);
   });
 });
