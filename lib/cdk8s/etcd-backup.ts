@@ -1,6 +1,8 @@
 import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
+import { ValidationError } from "../core/errors";
 import {
+  ETCD_BACKUP_DEFAULTS,
   etcdSnapshotCommand,
   etcdVerifyCommand,
   renderEtcdBackupFinishScript,
@@ -140,6 +142,14 @@ export class EtcdBackup extends Construct {
     const etcdImage = validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage);
     const shellImage = validateImage(where, "shellImage", props.shellImage ?? d.shellImage);
     const numbers = jobNumbers(where, props, d);
+    if (this.options.timeoutSeconds >= numbers.activeDeadlineSeconds)
+      throw new ValidationError(
+        where,
+        "timeoutSeconds",
+        this.options.timeoutSeconds,
+        `the snapshot may take as long as the whole Job (activeDeadlineSeconds ${numbers.activeDeadlineSeconds}), so the Job would be killed before etcdctl reports its own timeout`,
+        `give timeoutSeconds below activeDeadlineSeconds (defaults: ${ETCD_BACKUP_DEFAULTS.timeoutSeconds} and ${d.activeDeadlineSeconds}), or raise activeDeadlineSeconds`,
+      );
     const resources = resourceRequirements(where, props.resources ?? d.resources);
     const priorityClassName = resolvePriorityClassName(
       where,

@@ -96,6 +96,16 @@ export interface EtcdBackupScriptOptions {
    * @default ".etcd-snapshot-in-progress.db"
    */
   readonly tempName?: string;
+  /**
+   * Seconds `etcdctl snapshot save` may take in all (its `--command-timeout`). Without it
+   * etcdctl has no deadline for a snapshot: against an etcd that does not answer it waits
+   * forever (in the CronJob until activeDeadlineSeconds, over SSH until someone notices). A
+   * snapshot of etcd's largest recommended database (8 GiB) streams in about a minute on a
+   * local endpoint; raise this for slow disks or remote endpoints.
+   *
+   * @default 300
+   */
+  readonly timeoutSeconds?: number;
 }
 
 /** Options with every default filled in, validated. */
@@ -111,6 +121,7 @@ export interface ResolvedEtcdBackupOptions {
   readonly tempName: string;
   /** `backupDir/tempName` */
   readonly tempFile: string;
+  readonly timeoutSeconds: number;
 }
 
 /** kubeadm's defaults, as used by the field guide. */
@@ -124,7 +135,11 @@ export const ETCD_BACKUP_DEFAULTS = {
   etcdctl: "etcdctl",
   etcdutl: "etcdutl",
   tempName: ".etcd-snapshot-in-progress.db",
+  timeoutSeconds: 300,
 } as const;
+
+/** Longest snapshot timeout accepted (a day). */
+const MAX_TIMEOUT_SECONDS = 86400;
 
 /** The snapshot file names the backup writes and the only ones retention deletes. */
 export const ETCD_SNAPSHOT_NAME_PATTERN = /^etcd-snapshot-\d{8}T\d{6}Z\.db$/;
@@ -175,6 +190,13 @@ export function resolveEtcdBackupOptions(
       "matches the snapshot naming pattern, so retention could delete it",
       "use a name that does not look like etcd-snapshot-<timestamp>.db, e.g. .etcd-snapshot-in-progress.db",
     );
+  const timeoutSeconds = validateInteger(
+    where,
+    "timeoutSeconds",
+    opts.timeoutSeconds ?? d.timeoutSeconds,
+    1,
+    MAX_TIMEOUT_SECONDS,
+  );
   let retention: { days?: number; count?: number };
   if (opts.retention === undefined) {
     retention = { days: d.retentionDays };
@@ -205,12 +227,14 @@ export function resolveEtcdBackupOptions(
     etcdutl,
     tempName,
     tempFile: `${backupDir}/${tempName}`,
+    timeoutSeconds,
   };
 }
 
 /**
  * Step 1, as an argv array (exec form, no shell needed):
- * `etcdctl --endpoints=<endpoint> --cacert=<ca> --cert=<cert> --key=<key> snapshot save <tempFile>`.
+ * `etcdctl --endpoints=<endpoint> --cacert=<ca> --cert=<cert> --key=<key>
+ * --command-timeout=<timeoutSeconds>s snapshot save <tempFile>`.
  * etcdctl writes `<tempFile>.part` with mode 0600 and renames it when the transfer completed.
  */
 export function etcdSnapshotCommand(
@@ -224,6 +248,7 @@ export function etcdSnapshotCommand(
     `--cacert=${o.cacert}`,
     `--cert=${o.cert}`,
     `--key=${o.key}`,
+    `--command-timeout=${o.timeoutSeconds}s`,
     "snapshot",
     "save",
     o.tempFile,
@@ -258,6 +283,7 @@ function resolved(
       etcdctl: opts.etcdctl,
       etcdutl: opts.etcdutl,
       tempName: opts.tempName,
+      timeoutSeconds: opts.timeoutSeconds,
     },
     where,
   );

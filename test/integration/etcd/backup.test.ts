@@ -5,6 +5,7 @@
  * image): a snapshot with the documented name and mode 0600 that etcdutl agrees with, a failing
  * job for a truncated or corrupted snapshot, and retention that deletes exactly what it should.
  */
+import { createServer, type AddressInfo } from "node:net";
 import {
   chmodSync,
   existsSync,
@@ -260,16 +261,6 @@ describe("EtcdBackup job against a real etcd 3.6 with client TLS", () => {
 
   // etcdctl snapshot save keeps retrying an endpoint that refuses connections; in the cluster
   // the Job's activeDeadlineSeconds ends it. Here the runner's timeout plays that part.
-  it("fails at the snapshot step, keeping nothing, when etcd does not answer", async () => {
-    const backupDir = join(tmp.dir, "backups-unreachable");
-    const steps = backupSteps(backupDir, {
-      endpoint: `https://127.0.0.1:${await freePort()}`,
-    });
-    const pod = runPod(steps, { env: podEnv, timeoutMs: 15_000 });
-    expect(pod.failed).toBe("snapshot");
-    expect(existsSync(backupDir) ? snapshotsIn(backupDir) : []).toEqual([]);
-  });
-
   it("retention deletes exactly the snapshots beyond the age and count limits, nothing else", () => {
     const backupDir = join(tmp.dir, "backups-retention");
     mkdirSync(backupDir, { recursive: true });
@@ -362,6 +353,45 @@ describe("EtcdBackup job against a real etcd 3.6 with client TLS", () => {
     expect(left).not.toContain("etcd-snapshot-20260103T000000Z.db");
     expect(left).not.toContain("etcd-snapshot-20260104T000000Z.db");
   });
+
+  // Without --command-timeout, etcdctl snapshot save waits forever in both cases (in the
+  // CronJob until activeDeadlineSeconds kills the pod, over SSH until someone notices).
+  it.each([
+    ["nothing listens on the port (connection refused)", false],
+    ["a listener that never answers (the kernel accepts, nobody speaks TLS)", true],
+  ])(
+    "fails at the snapshot step after timeoutSeconds, keeping nothing, when etcd does not answer: %s",
+    async (_what, listen) => {
+      const silent = createServer(() => undefined);
+      let port: number;
+      if (listen) {
+        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        port = (silent.address() as AddressInfo).port;
+      } else {
+        port = await freePort();
+      }
+      try {
+        const backupDir = join(tmp.dir, `backups-unreachable-${port}`);
+        const steps = backupSteps(backupDir, {
+          endpoint: `https://127.0.0.1:${port}`,
+          timeoutSeconds: 3,
+        });
+        expect(steps[0].command).toContain("--command-timeout=3s");
+        // the harness would kill the step after 60 s; etcdctl must give up on its own first
+        const started = Date.now();
+        const pod = runPod(steps, { env: podEnv, timeoutMs: 60_000 });
+        const seconds = (Date.now() - started) / 1000;
+        expect(pod.failed).toBe("snapshot");
+        expect(pod.steps[0].status).not.toBeNull(); // exited, not killed by the harness
+        expect(pod.output).toContain("context deadline exceeded");
+        expect(seconds).toBeGreaterThanOrEqual(3);
+        expect(seconds).toBeLessThan(60);
+        expect(existsSync(backupDir) ? snapshotsIn(backupDir) : []).toEqual([]);
+      } finally {
+        if (listen) silent.close();
+      }
+    },
+  );
 
   it("the one-script form (renderEtcdBackupScript, for SSH) writes the same kind of snapshot", () => {
     const backupDir = join(tmp.dir, "backups-script");

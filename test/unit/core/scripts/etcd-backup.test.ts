@@ -62,6 +62,7 @@ describe("etcd backup script: defaults and commands", () => {
       etcdutl: "etcdutl",
       tempName: ".etcd-snapshot-in-progress.db",
       tempFile: "/var/backups/etcd/.etcd-snapshot-in-progress.db",
+      timeoutSeconds: 300,
     });
   });
 
@@ -72,6 +73,7 @@ describe("etcd backup script: defaults and commands", () => {
       "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
       "--cert=/etc/kubernetes/pki/etcd/server.crt",
       "--key=/etc/kubernetes/pki/etcd/server.key",
+      "--command-timeout=300s",
       "snapshot",
       "save",
       "/var/backups/etcd/.etcd-snapshot-in-progress.db",
@@ -89,7 +91,7 @@ describe("etcd backup script: defaults and commands", () => {
   test("the full script contains the argv lines and the finish script's body verbatim", () => {
     const full = renderEtcdBackupScript({ retention: { count: 5 } });
     expect(full).toContain(
-      "\netcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key snapshot save /var/backups/etcd/.etcd-snapshot-in-progress.db >&2\n",
+      "\netcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key --command-timeout=300s snapshot save /var/backups/etcd/.etcd-snapshot-in-progress.db >&2\n",
     );
     expect(full).toContain(
       "if ! status=$(etcdutl snapshot status /var/backups/etcd/.etcd-snapshot-in-progress.db -w json); then",
@@ -123,6 +125,8 @@ describe("etcd backup script: defaults and commands", () => {
 
 describe("etcd backup script: validation", () => {
   const bad: [string, EtcdBackupScriptOptions, RegExp][] = [
+    ["zero timeoutSeconds", { timeoutSeconds: 0 }, /invalid timeoutSeconds 0: .*Fix: /],
+    ["fractional timeoutSeconds", { timeoutSeconds: 1.5 }, /invalid timeoutSeconds 1\.5: /],
     [
       "relative backupDir",
       { backupDir: "backups/etcd" },
