@@ -99,9 +99,9 @@ export interface EtcdBackupScriptOptions {
   /**
    * Seconds `etcdctl snapshot save` may take in all (its `--command-timeout`). Without it
    * etcdctl has no deadline for a snapshot: against an etcd that does not answer it waits
-   * forever (in the CronJob until activeDeadlineSeconds, over SSH until someone notices). A
-   * snapshot of etcd's largest recommended database (8 GiB) streams in about a minute on a
-   * local endpoint; raise this for slow disks or remote endpoints.
+   * forever (in the CronJob until activeDeadlineSeconds, over SSH until someone notices). The
+   * timeout covers the whole transfer: raise it for databases of several GiB (etcd's quota can
+   * go up to 8 GiB), slow disks or remote endpoints.
    *
    * @default 300
    */
