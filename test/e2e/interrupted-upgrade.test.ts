@@ -210,6 +210,7 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   // upgrade command skipping a node already at the target)
   const notes = second.split("\n").filter((l) => /already (cordoned|at)/.test(l));
   process.stderr.write(`[e2e-kill] second pulumi up:\n${notes.join("\n")}\n`);
+  expect(second).toContain(`NodeDrain ${victim}: node/${victim} already cordoned`);
 
   const state = await nodeStates(cluster.kc);
   for (const n of all)
