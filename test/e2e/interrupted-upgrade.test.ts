@@ -6,10 +6,13 @@
  *   pulumi refresh --clear-pending-creates
  *   pulumi up
  *
- * The CLI is run as a user runs it (a process with its own process group; SIGKILL goes to the
- * group, so the language host and the providers die with it, as when a CI runner or a laptop is
- * killed). The test records on its own: node transitions (watch), every simulated upgrade that
- * did work (a log file the command appends to over SSH), PDB-covered ready pods (watch).
+ * The `pulumi` CLI is run as a user runs it, and only that process gets SIGKILL. Its plugins (the
+ * language host, the dynamic-provider host running the drain, the command provider) run in
+ * process groups of their own and survive as orphans: the drain in progress may go on in the
+ * orphaned provider while the recovery runs, which the second run must tolerate. The test
+ * records them and kills them at the end. It records on its own: node transitions (watch),
+ * every simulated upgrade that did work (a log file the command appends to over SSH),
+ * PDB-covered ready pods (watch).
  *
  * Checks: the kill landed during a drain (the victim is cordoned, not upgraded, and the state
  * holds its NodeDrain as a pending create); after recovery every node is at the target and
@@ -17,7 +20,7 @@
  * moment with fewer ready pods than a PDB allows.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -66,6 +69,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const pid of orphans) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   nodes?.stop();
   pdbs?.stop();
   await demo?.dispose();
@@ -73,18 +83,56 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Plugin processes the killed CLI left behind (killed in afterAll). */
+const orphans: number[] = [];
+
+/** Every process below `pid` (children, grandchildren, ...), from /proc. */
+function descendants(pid: number): { pid: number; args: string }[] {
+  const procs = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ")"
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        const args = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").trim();
+        return [{ pid: Number(d), ppid, args }];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
+  const out: { pid: number; args: string }[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const p of procs.filter((q) => q.ppid === parent)) {
+      out.push({ pid: p.pid, args: p.args });
+      queue.push(p.pid);
+    }
+  }
+  return out;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface Run {
   readonly child: ChildProcess;
   output: string;
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs the cached `pulumi` CLI on the demo stack, in its own process group. */
+/** Runs the cached `pulumi` CLI on the demo stack. */
 function pulumi(args: string[]): Run {
   const child = spawn(join(demo!.engine.bin, "pulumi"), [...args, "--stack", stackName], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...demo!.envVars },
-    detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const run: Run = {
@@ -146,11 +194,17 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   const started = Date.now();
   const cordon = await nthEvent(isWorkerCordon, KILL_AT_WORKER_CORDON, first);
   const victim = cordon.node;
-  process.kill(-first.child.pid!, "SIGKILL");
+  const plugins = descendants(first.child.pid!);
+  orphans.push(...plugins.map((p) => p.pid));
+  process.kill(first.child.pid!, "SIGKILL");
   const killed = await first.exit;
   expect(killed.signal).toBe("SIGKILL");
   process.stderr.write(
-    `[e2e-kill] killed pulumi up (process group ${first.child.pid}) ${Date.now() - cordon.t} ms after ${victim} was cordoned, ${((Date.now() - started) / 1000).toFixed(1)} s into the run\n`,
+    `[e2e-kill] killed pulumi up (pid ${first.child.pid}) ${Date.now() - cordon.t} ms after ${victim} was cordoned, ${((Date.now() - started) / 1000).toFixed(1)} s into the run\n`,
+  );
+  const alive = plugins.filter((p) => isAlive(p.pid));
+  process.stderr.write(
+    `[e2e-kill] plugin processes still running after the kill: ${alive.length}/${plugins.length}\n${alive.map((p) => `  ${p.pid} ${p.args}`).join("\n")}\n`,
   );
 
   // the kill landed inside the victim's drain: cordoned, not upgraded, the drain pending in the state
