@@ -68,11 +68,6 @@ function simulatedUpgrade(n: NodeCommandContext): string {
     `current=$(${quote([...kubectlNode, "get", "node", n.nodeName, "-o", "jsonpath={.status.nodeInfo.kubeletVersion}"])})`,
     `if [ "$current" = ${quote([n.targetVersion])} ]; then echo ${quote([`[${n.nodeName}] kubelet already at ${n.targetVersion}: nothing to do`])}; exit 0; fi`,
     `echo ${quote([`[${n.nodeName}] (simulated) ${kubeadm}: ${n.fromVersion} -> ${n.targetVersion}`])}`,
-    ...(upgradeLog === ""
-      ? []
-      : [
-          `echo ${quote([`${n.nodeName} ${n.fromVersion} ${n.targetVersion}`])} >> ${quote([upgradeLog])}`,
-        ]),
     `sleep ${Number(simulatedSeconds)}`,
     `echo ${quote([`[${n.nodeName}] (simulated) kubelet ${n.targetVersion} installed, systemctl restart kubelet`])}`,
     quote([
@@ -85,6 +80,12 @@ function simulatedUpgrade(n: NodeCommandContext): string {
       "-p",
       status,
     ]),
+    // the upgrade took effect: count it (set -eu: only after the patch succeeded)
+    ...(upgradeLog === ""
+      ? []
+      : [
+          `echo ${quote([`${n.nodeName} ${n.fromVersion} ${n.targetVersion}`])} >> ${quote([upgradeLog])}`,
+        ]),
   ].join("\n");
 }
 

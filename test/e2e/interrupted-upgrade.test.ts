@@ -8,24 +8,32 @@
  *
  * The `pulumi` CLI is run as a user runs it, and only that process gets SIGKILL. Its plugins (the
  * language host, the dynamic-provider host running the drain, the command provider) run in
- * process groups of their own and survive as orphans: the drain in progress may go on in the
- * orphaned provider while the recovery runs, which the second run must tolerate. The test
- * records them and kills them at the end. It records on its own: node transitions (watch),
- * every simulated upgrade that did work (a log file the command appends to over SSH),
- * PDB-covered ready pods (watch).
+ * process groups of their own and survive as orphans, still working; like docs/pulumi.md says,
+ * the test stops them (their process groups) before the recovery.
  *
- * Checks: the kill landed during a drain (the victim is cordoned, not upgraded, and the state
- * holds its NodeDrain as a pending create); after recovery every node is at the target and
- * schedulable; no node was upgraded twice; no node keeps kube-upkeep's cordon annotation; no
- * moment with fewer ready pods than a PDB allows.
+ * The victim is w-4, the second node of the second worker chain (maxUnavailable 2: chains
+ * w-1/w-3/w-5 and w-2/w-4), so control-plane nodes and w-2 are done before it. A one-replica
+ * Deployment pinned to it, with a PDB allowing no disruption, holds its drain (HTTP 429, retried)
+ * until the test deletes that PDB after the kill: the kill lands inside the drain every time.
+ *
+ * The test records on its own: node transitions (watch), every simulated upgrade that took
+ * effect (a log file the command appends to over SSH, after the status patch), PDB-covered
+ * ready pods (watch).
+ *
+ * Checks: the kill landed during the victim's drain (cordoned, not upgraded, its NodeDrain a
+ * pending create in the state); after recovery every node is at the target and schedulable; each
+ * node's upgrade took effect exactly once; the nodes done before the kill see no event; the
+ * second drain took over the first one's cordon; no node keeps kube-upkeep's cordon annotation;
+ * no moment with fewer ready pods than a PDB allows.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, PolicyV1Api } from "@kubernetes/client-node";
 import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
 import { REPO_ROOT } from "../cluster/cluster";
+import { createDeployment, createPdb, waitForReadyPods } from "../cluster/fixtures";
 import {
   buildLibrary,
   checkPrerequisites,
@@ -43,8 +51,10 @@ jest.setTimeout(900_000);
 
 const WORKERS = 5;
 const MAX_UNAVAILABLE = 2;
-/** The kill comes when this many workers have been cordoned (so some workers are done before). */
-const KILL_AT_WORKER_CORDON = 3;
+/** The node whose drain is killed (see the file comment). */
+const VICTIM = "w-4";
+/** The Deployment + PDB that hold the victim's drain until the test lets it go. */
+const HOLD = "hold";
 
 let cluster: SimulatedCluster;
 let demo: DemoStack | undefined;
@@ -65,17 +75,22 @@ beforeAll(async () => {
   await nodes.start(cluster.kc);
   pdbs = new PdbWatcher(new Map(cluster.workloads.map((w) => [w.name, w.minAvailable])));
   await pdbs.start(cluster.kc, cluster.namespace);
+  await createDeployment(cluster.kc, cluster.namespace, {
+    name: HOLD,
+    replicas: 1,
+    nodeNames: [VICTIM],
+  });
+  await createPdb(cluster.kc, cluster.namespace, {
+    name: HOLD,
+    selector: { app: HOLD },
+    minAvailable: 1,
+  });
+  await waitForReadyPods(cluster.kc, cluster.namespace, { app: HOLD }, 1);
   tmp = mkdtempSync(join(tmpdir(), "ku-e2e-kill-"));
 });
 
 afterAll(async () => {
-  for (const pid of orphans) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  stopProcesses(orphans); // in case the test failed before it stopped them
   nodes?.stop();
   pdbs?.stop();
   await demo?.dispose();
@@ -83,34 +98,68 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Plugin processes the killed CLI left behind (killed in afterAll). */
-const orphans: number[] = [];
+interface Proc {
+  readonly pid: number;
+  readonly pgid: number;
+  readonly args: string;
+}
+
+/** Plugin processes the killed CLI left behind. */
+const orphans: Proc[] = [];
 
 /** Every process below `pid` (children, grandchildren, ...), from /proc. */
-function descendants(pid: number): { pid: number; args: string }[] {
+function descendants(pid: number): Proc[] {
   const procs = readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
     .flatMap((d) => {
       try {
         const stat = readFileSync(`/proc/${d}/stat`, "utf8");
         // pid (comm) state ppid ...: comm may hold spaces, so split after the last ")"
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        const args = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").trim();
-        return [{ pid: Number(d), ppid, args }];
+        const [, ppid, pgid] = stat
+          .slice(stat.lastIndexOf(")") + 2)
+          .split(" ")
+          .map(Number);
+        return [{ pid: Number(d), ppid, pgid, args: cmdline(Number(d)) }];
       } catch {
         return []; // exited meanwhile
       }
     });
-  const out: { pid: number; args: string }[] = [];
+  const out: Proc[] = [];
   const queue = [pid];
   while (queue.length > 0) {
     const parent = queue.shift()!;
     for (const p of procs.filter((q) => q.ppid === parent)) {
-      out.push({ pid: p.pid, args: p.args });
+      out.push({ pid: p.pid, pgid: p.pgid, args: p.args });
       queue.push(p.pid);
     }
   }
   return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * SIGKILL to each process's group when it has one of its own (Pulumi's plugins do), else to the
+ * process; only while /proc still shows the same command line (a pid is not reused meanwhile).
+ */
+function stopProcesses(procs: readonly Proc[]): void {
+  const ownGroup = Number(
+    readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1].split(" ")[2],
+  );
+  for (const p of procs) {
+    if (cmdline(p.pid) !== p.args) continue;
+    try {
+      process.kill(p.pgid !== ownGroup && p.pgid > 1 ? -p.pgid : p.pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -187,15 +236,15 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
     upgradeLog,
   });
   const all = [...cluster.controlPlanes, ...cluster.workers];
-  const isWorkerCordon = (e: NodeEvent) => e.kind === "cordon" && cluster.workers.includes(e.node);
+  const victim = VICTIM;
 
-  // 1. the first run, killed when the KILL_AT_WORKER_CORDON-th worker's drain has begun
+  // 1. the first run, killed while the victim's drain waits for the hold PDB
   const first = pulumi(["up", "--yes", "--skip-preview", "--non-interactive"]);
   const started = Date.now();
-  const cordon = await nthEvent(isWorkerCordon, KILL_AT_WORKER_CORDON, first);
-  const victim = cordon.node;
+  const cordon = await nthEvent((e) => e.kind === "cordon" && e.node === victim, 1, first);
+  await new Promise((r) => setTimeout(r, 2000)); // a few 429 retries (every 500 ms)
   const plugins = descendants(first.child.pid!);
-  orphans.push(...plugins.map((p) => p.pid));
+  orphans.push(...plugins);
   process.kill(first.child.pid!, "SIGKILL");
   const killed = await first.exit;
   expect(killed.signal).toBe("SIGKILL");
@@ -204,8 +253,10 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   );
   const alive = plugins.filter((p) => isAlive(p.pid));
   process.stderr.write(
-    `[e2e-kill] plugin processes still running after the kill: ${alive.length}/${plugins.length}\n${alive.map((p) => `  ${p.pid} ${p.args}`).join("\n")}\n`,
+    `[e2e-kill] plugin processes still running after the kill: ${alive.length}/${plugins.length}\n${alive.map((p) => `  ${p.pid} (group ${p.pgid}) ${p.args}`).join("\n")}\n`,
   );
+  // they keep working for the dead run: stop them before recovering (docs/pulumi.md)
+  stopProcesses(plugins);
 
   // the kill landed inside the victim's drain: cordoned, not upgraded, the drain pending in the state
   const atKill = await nodeStates(cluster.kc);
@@ -224,7 +275,11 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
     ...new Set(nodes.events.filter((e) => e.kind === "uncordon").map((e) => e.node)),
   ];
   expect(doneBefore).toEqual(expect.arrayContaining(cluster.controlPlanes));
-  expect(doneBefore.length).toBeGreaterThan(cluster.controlPlanes.length);
+  expect(doneBefore).toEqual(expect.arrayContaining(["w-2"]));
+  // the first run's drain of the victim is still waiting: let it go for the second run
+  await cluster.kc
+    .makeApiClient(PolicyV1Api)
+    .deleteNamespacedPodDisruptionBudget({ name: HOLD, namespace: cluster.namespace });
 
   // 2. recover as Pulumi documents: the lock of the dead run (if the backend kept one), then
   //    refresh dropping the pending creates (kube-upkeep's resources are safe to create again:

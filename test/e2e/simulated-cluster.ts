@@ -216,7 +216,7 @@ export interface StackOptions {
   readonly etcdSnapshot?: boolean;
   /** Where snapshots go (a temp dir by default). */
   readonly backupDir?: string;
-  /** File the simulated upgrade command appends "<node> <from> <target>" to when it does work. */
+  /** File the simulated upgrade command appends "<node> <from> <target>" to when its upgrade took effect. */
   readonly upgradeLog?: string;
 }
 
