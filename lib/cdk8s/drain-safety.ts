@@ -421,7 +421,7 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
       const evicted = unscalable.filter((w) => w.kind !== "DaemonSet");
       const consequence =
         evicted.length > 0
-          ? ` A drain of a node running pods of ${describeWorkloads(evicted)} waits on them until it times out.`
+          ? ` A drain of a node running pods of ${describeWorkloads(evicted)} waits on them until it times out${evicted.some((w) => w.kind === "Pod") ? " (bare pods: with force; without it the drain refuses them at once)" : ""}.`
           : " A drain with ignoreDaemonSets (kubectl drain --ignore-daemonsets, kube-upkeep's upgrade default) skips DaemonSet pods, so this blocks only evictions outside a drain.";
       findings.push(
         finding(

@@ -116,7 +116,8 @@ export function renderStaticPodManifestSteps(
 
   const count = opts.requireManifests
     ? [
-        "local found=0",
+        // `local` exists only inside a function (bash rejects it at the top level)
+        `${inFunction ? "local " : ""}found=0`,
         'for f in "$manifests_dir"/*; do',
         '  [ -f "$f" ] && found=$((found + 1))',
         "done",

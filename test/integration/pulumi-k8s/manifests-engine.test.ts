@@ -7,9 +7,9 @@
  * `pulumi preview` with the DrainSafety error and creates nothing, and `pulumi destroy` removes
  * every object.
  *
- * kube-upkeep is "installed" into the program as a fresh build of lib/ (tsc -p
- * tsconfig.build.json into a temp package with symlinks to the dependencies), as in
- * test/integration/drain/engine.test.ts. The program imports the resource file directly.
+ * kube-upkeep is installed into the program as npm leaves it: a fresh build of lib/ copied into
+ * the program's node_modules (buildPackage + installPackage in ../engine/pulumi-engine.ts). The
+ * program imports the resource file directly.
  */
 import { readFileSync, rmSync } from "node:fs";
 import {

@@ -306,7 +306,7 @@ describe("checkDrainSafety", () => {
       ]);
       expect(findings[0].message).toContain("does not implement the scale subresource");
       expect(findings[0].message).toMatch(
-        /A drain of a node running pods of Job\/batch.*CronJob\/nightly.*Pod\/solo.* waits on them until it times out\./,
+        /A drain of a node running pods of Job\/batch.*CronJob\/nightly.*Pod\/solo.* waits on them until it times out \(bare pods: with force; without it the drain refuses them at once\)\./,
       );
       expect(findings[0].message).not.toMatch(/running pods of [^.]*DaemonSet/);
       expect(findings[0].message).toContain("Fix: use an integer minAvailable");

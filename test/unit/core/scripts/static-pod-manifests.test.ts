@@ -48,8 +48,12 @@ function functionScript(manifests: string, stashParent: string, wait = 7): strin
 }
 
 /** The steps in a script shaped like the etcd restore: top level, an EXIT handler of its own. */
-function topLevelScript(manifests: string, stashParent: string): string {
-  const m = renderStaticPodManifestSteps(TOP_LEVEL_OPTS);
+function topLevelScript(
+  manifests: string,
+  stashParent: string,
+  opts: StaticPodManifestOptions = TOP_LEVEL_OPTS,
+): string {
+  const m = renderStaticPodManifestSteps(opts);
   return [
     "set -euo pipefail",
     `manifests_dir=${manifests}`,
@@ -270,6 +274,19 @@ describe("renderStaticPodManifestSteps: the rendered steps run", () => {
     expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
     expect(fs.readdirSync(f.stashParent)).toEqual([leftover]);
     expect(f.s.lines()).toEqual([]);
+  });
+
+  test("top-level context with requireManifests: counts without `local`, moves them, fails on none", () => {
+    const opts = { ...TOP_LEVEL_OPTS, requireManifests: true };
+    expect(renderStaticPodManifestSteps(opts).stash.join("\n")).not.toMatch(/\blocal\b/);
+    f = fixture();
+    let r = runScript(topLevelScript(f.manifests, f.stashParent, opts), f.s.env);
+    expect(r.stderr).toContain(`moved ${MANIFESTS.length} static pod manifests`);
+    expectRestored(f, r.stderr);
+    for (const m of MANIFESTS) fs.rmSync(path.join(f.manifests, m));
+    r = runScript(topLevelScript(f.manifests, f.stashParent, opts), f.s.env);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`ERROR: no static pod manifests in ${f.manifests}`);
   });
 
   test("function context: a stash of the other kind (kube-upkeep-restore) is not looked at", () => {
