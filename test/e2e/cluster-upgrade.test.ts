@@ -11,13 +11,10 @@
  *
  * Missing binaries (control plane, Pulumi engine, sshd) fail the run with how to get them.
  */
-import { NodeTimeline, PdbWatcher } from "./watchers";
+import { startWatchedCluster, type NodeTimeline, type PdbWatcher } from "./watchers";
 import {
-  buildLibrary,
-  checkPrerequisites,
   createDemoStack,
   nodeStates,
-  startSimulatedCluster,
   TARGET_VERSION,
   type DemoStack,
   type SimulatedCluster,
@@ -37,17 +34,8 @@ let nodes: NodeTimeline;
 let pdbs: PdbWatcher;
 
 beforeAll(async () => {
-  checkPrerequisites(); // throws with the build / install command for anything missing
-  await buildLibrary();
-  cluster = await startSimulatedCluster({
-    name: `ku-e2e-${process.pid}`,
-    workers: 6,
-    log: (l) => process.stderr.write(`[e2e] ${l}\n`),
-  });
-  nodes = new NodeTimeline();
-  await nodes.start(cluster.kc);
-  pdbs = new PdbWatcher(new Map(cluster.workloads.map((w) => [w.name, w.minAvailable])));
-  await pdbs.start(cluster.kc, cluster.namespace);
+  // throws with the build / install command for anything missing
+  ({ cluster, nodes, pdbs } = await startWatchedCluster(`ku-e2e-${process.pid}`, 6, "e2e"));
 });
 
 afterAll(async () => {

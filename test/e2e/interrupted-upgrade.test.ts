@@ -35,17 +35,19 @@ import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
 import { REPO_ROOT } from "../cluster/cluster";
 import { createDeployment, createPdb, waitForReadyPods } from "../cluster/fixtures";
 import {
-  buildLibrary,
-  checkPrerequisites,
   createDemoStack,
   CURRENT_VERSION,
   nodeStates,
-  startSimulatedCluster,
   TARGET_VERSION,
   type DemoStack,
   type SimulatedCluster,
 } from "./simulated-cluster";
-import { NodeTimeline, PdbWatcher, type NodeEvent } from "./watchers";
+import {
+  startWatchedCluster,
+  type NodeEvent,
+  type NodeTimeline,
+  type PdbWatcher,
+} from "./watchers";
 
 jest.setTimeout(900_000);
 
@@ -64,17 +66,12 @@ let tmp: string;
 const stackName = `e2e-kill-${process.pid}`;
 
 beforeAll(async () => {
-  checkPrerequisites(); // throws with the build / install command for anything missing
-  await buildLibrary();
-  cluster = await startSimulatedCluster({
-    name: `ku-e2e-kill-${process.pid}`,
-    workers: WORKERS,
-    log: (l) => process.stderr.write(`[e2e-kill] ${l}\n`),
-  });
-  nodes = new NodeTimeline();
-  await nodes.start(cluster.kc);
-  pdbs = new PdbWatcher(new Map(cluster.workloads.map((w) => [w.name, w.minAvailable])));
-  await pdbs.start(cluster.kc, cluster.namespace);
+  // throws with the build / install command for anything missing
+  ({ cluster, nodes, pdbs } = await startWatchedCluster(
+    `ku-e2e-kill-${process.pid}`,
+    WORKERS,
+    "e2e-kill",
+  ));
   await createDeployment(cluster.kc, cluster.namespace, {
     name: HOLD,
     replicas: 1,

@@ -10,6 +10,12 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
+import {
+  buildLibrary,
+  checkPrerequisites,
+  startSimulatedCluster,
+  type SimulatedCluster,
+} from "./simulated-cluster";
 
 export interface NodeEvent {
   readonly t: number;
@@ -156,4 +162,34 @@ export class PdbWatcher {
     this.stopped = true;
     this.abort?.abort();
   }
+}
+
+/** A simulated cluster with both watchers running (the common setup of the e2e test files). */
+export interface WatchedCluster {
+  readonly cluster: SimulatedCluster;
+  readonly nodes: NodeTimeline;
+  readonly pdbs: PdbWatcher;
+}
+
+/**
+ * Checks the prerequisites (failing with how to get what is missing), builds dist-lib, starts a
+ * simulated cluster with `workers` workers and the node and PDB watchers. Log lines get `[tag]`.
+ */
+export async function startWatchedCluster(
+  name: string,
+  workers: number,
+  tag: string,
+): Promise<WatchedCluster> {
+  checkPrerequisites();
+  await buildLibrary();
+  const cluster = await startSimulatedCluster({
+    name,
+    workers,
+    log: (l) => process.stderr.write(`[${tag}] ${l}\n`),
+  });
+  const nodes = new NodeTimeline();
+  await nodes.start(cluster.kc);
+  const pdbs = new PdbWatcher(new Map(cluster.workloads.map((w) => [w.name, w.minAvailable])));
+  await pdbs.start(cluster.kc, cluster.namespace);
+  return { cluster, nodes, pdbs };
 }
