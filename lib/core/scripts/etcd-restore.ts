@@ -367,13 +367,6 @@ function hostPath(o: ResolvedEtcdRestoreOptions, p: string): string {
   return o.rootfs ? `${o.rootfs}${p}` : p;
 }
 
-function asResolved(
-  opts: EtcdRestoreScriptOptions | ResolvedEtcdRestoreOptions,
-  where?: string,
-): ResolvedEtcdRestoreOptions {
-  return resolveEtcdRestoreOptions(opts, where);
-}
-
 /**
  * Step 3 as an argv array: `etcdutl snapshot restore <snapshot> --data-dir=<dataDir>` plus,
  * when set, `--name`, `--initial-cluster`, `--initial-advertise-peer-urls` and
@@ -383,7 +376,7 @@ export function etcdRestoreCommand(
   opts: EtcdRestoreScriptOptions | ResolvedEtcdRestoreOptions,
   where?: string,
 ): string[] {
-  const o = asResolved(opts, where);
+  const o = resolveEtcdRestoreOptions(opts, where);
   const argv = [
     o.etcdutl,
     "snapshot",
@@ -408,7 +401,7 @@ export function etcdHealthCommand(
   opts: EtcdRestoreScriptOptions | ResolvedEtcdRestoreOptions,
   where?: string,
 ): string[] {
-  const o = asResolved(opts, where);
+  const o = resolveEtcdRestoreOptions(opts, where);
   return [...etcdctlBase(o), "endpoint", "health"];
 }
 

@@ -3,7 +3,6 @@
  * rendered script's control flow under stub etcdutl / etcdctl / sleep on a fake manifests dir
  * (the real etcd restores are in test/integration/etcd).
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,9 +16,11 @@ import {
   resolveEtcdRestoreOptions,
   type EtcdRestoreScriptOptions,
 } from "../../../../lib/core/scripts/etcd-restore";
-import { shellcheck } from "./stubs";
+import { makeStubs, runScript, shellcheck } from "./stubs";
 
 const SNAP = "/var/backups/etcd/etcd-snapshot-20260101T020000Z.db";
+/** What the fake etcdutl reads as a valid snapshot (stubs.ts). */
+const SNAPSHOT = "FAKE-ETCD-SNAPSHOT";
 
 /** The parts of kubeadm's etcd.yaml that name the data directory. */
 const KUBEADM_ETCD_YAML = `apiVersion: v1
@@ -191,48 +192,21 @@ describe("etcd restore: validation", () => {
         }),
       "name",
     );
-    invalid(
-      () =>
-        resolveEtcdRestoreOptions({
-          snapshot: SNAP,
-          name: "m2",
-          initialCluster: [{ name: "m1", peerUrl: "https://10.0.0.1:2380" }],
-        }),
-      "name",
-    );
-    invalid(
-      () =>
-        resolveEtcdRestoreOptions({
-          snapshot: SNAP,
-          name: "m1",
-          initialCluster: [
-            { name: "m1", peerUrl: "https://10.0.0.1:2380" },
-            { name: "m1", peerUrl: "https://10.0.0.2:2380" },
-          ],
-        }),
-      "initialCluster[1].name",
-    );
-    invalid(
-      () =>
-        resolveEtcdRestoreOptions({
-          snapshot: SNAP,
-          name: "m1",
-          initialCluster: [
-            { name: "m1", peerUrl: "https://10.0.0.1:2380" },
-            { name: "m2", peerUrl: "https://10.0.0.1:2380/" },
-          ],
-        }),
-      "initialCluster[1].peerUrl",
-    );
-    invalid(
-      () =>
-        resolveEtcdRestoreOptions({
-          snapshot: SNAP,
-          name: "M1",
-          initialCluster: [{ name: "M1", peerUrl: "https://10.0.0.1:2380" }],
-        }),
-      "name",
-    );
+    const m1 = { name: "m1", peerUrl: "https://10.0.0.1:2380" };
+    const bad: [Partial<EtcdRestoreScriptOptions>, string][] = [
+      [{ name: "m2", initialCluster: [m1] }, "name"],
+      [
+        { name: "m1", initialCluster: [m1, { name: "m1", peerUrl: "https://10.0.0.2:2380" }] },
+        "initialCluster[1].name",
+      ],
+      [
+        { name: "m1", initialCluster: [m1, { name: "m2", peerUrl: "https://10.0.0.1:2380/" }] },
+        "initialCluster[1].peerUrl",
+      ],
+      [{ name: "M1", initialCluster: [{ ...m1, name: "M1" }] }, "name"],
+    ];
+    for (const [opts, field] of bad)
+      invalid(() => resolveEtcdRestoreOptions({ snapshot: SNAP, ...opts }), field);
   });
 
   it("bounds the waits", () => {
@@ -335,10 +309,8 @@ function sandbox() {
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-function bash(script: string, env: NodeJS.ProcessEnv = { PATH: "/usr/bin:/bin" }) {
-  const r = spawnSync("bash", ["-c", script], { env, encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
+/** Runs a script with only the system's tools on PATH. */
+const bash = (script: string) => runScript(script, { PATH: "/usr/bin:/bin" });
 
 describe("etcd restore: the data-dir switch on kubeadm's etcd.yaml", () => {
   it("rewrites --data-dir, the mountPath and the hostPath, nothing else, and keeps the original", () => {
@@ -392,63 +364,39 @@ describe("etcd restore: the data-dir switch on kubeadm's etcd.yaml", () => {
   });
 });
 
-/** Stubs: etcdutl (status/restore), etcdctl (health/member list), sleep (records the dirs). */
-function stubs(dir: string) {
-  const bin = path.join(dir, "bin");
-  fs.mkdirSync(bin);
-  const log = path.join(dir, "calls.log");
-  const rec = `{ printf '%s' "$(basename "$0")"; for a in "$@"; do printf ' %s' "$a"; done; printf '\\n'; } >> "$STUB_LOG"`;
-  const write = (name: string, body: string) =>
-    fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${rec}\n${body}\n`, { mode: 0o755 });
-  write(
-    "etcdutl",
-    `case "$2" in
-  status) [ "$(cat "$3")" = SNAPSHOT ] || { echo "invalid database" >&2; exit 1; }; echo '{"revision":7,"totalKey":3}' ;;
-  restore) [ -z "\${STUB_RESTORE_FAIL:-}" ] || { echo "restore failed: disk full (stub)" >&2; exit 1; }
-    for a in "$@"; do case "$a" in --data-dir=*) mkdir -p "\${a#--data-dir=}/member/snap";; esac; done ;;
-esac`,
-  );
-  write("etcdctl", `echo "https://127.0.0.1:2379 is healthy"`);
-  write(
-    "sleep",
-    `{ printf 'manifests:'; ls "$STUB_MANIFESTS" | tr '\\n' ' '; printf '\\n'; } >> "$STUB_LOG"`,
-  );
-  return { bin, log, calls: () => fs.readFileSync(log, "utf8").trim().split("\n") };
-}
-
+/** A node under rootfs: kubeadm's manifests, a snapshot, the shared stubs on PATH. */
 function node() {
-  const s = sandbox();
-  const manifests = path.join(s.dir, "etc/kubernetes/manifests");
+  const st = makeStubs();
+  const manifests = path.join(st.dir, "etc/kubernetes/manifests");
   fs.mkdirSync(manifests, { recursive: true });
   fs.writeFileSync(path.join(manifests, "etcd.yaml"), KUBEADM_ETCD_YAML);
   fs.writeFileSync(path.join(manifests, "kube-apiserver.yaml"), "kind: Pod # apiserver\n");
-  fs.mkdirSync(path.join(s.dir, "var/backups"), { recursive: true });
-  fs.writeFileSync(path.join(s.dir, "var/backups/snap.db"), "SNAPSHOT");
-  const st = stubs(s.dir);
-  fs.writeFileSync(st.log, "");
+  fs.mkdirSync(path.join(st.dir, "var/backups"), { recursive: true });
+  fs.writeFileSync(path.join(st.dir, "var/backups/snap.db"), SNAPSHOT);
   const env = (extra: Record<string, string> = {}) => ({
-    PATH: `${st.bin}:/usr/bin:/bin`,
-    STUB_LOG: st.log,
+    ...st.env,
     STUB_MANIFESTS: manifests,
     ...extra,
   });
+  /** Recorded invocations, argv joined with spaces. */
+  const calls = () => st.calls().map((argv) => argv.join(" "));
   const opts: EtcdRestoreScriptOptions = {
     snapshot: "/var/backups/snap.db",
-    rootfs: s.dir,
+    rootfs: st.dir,
     restartWaitSeconds: 25,
     healthTimeoutSeconds: 5,
   };
-  return { ...s, manifests, st, env, opts };
+  return { dir: st.dir, cleanup: st.cleanup, manifests, calls, env, opts };
 }
 
 describe("etcd restore: the full script under stubs", () => {
   it("verifies, stops the static pods, restores, switches the data dir, starts and checks health", () => {
     const n = node();
     try {
-      const r = bash(renderEtcdRestoreScript(n.opts), n.env());
+      const r = runScript(renderEtcdRestoreScript(n.opts), n.env());
       expect(r.stderr).toContain("done: etcd runs on /var/lib/etcd-restore");
       expect(r.status).toBe(0);
-      const calls = n.st.calls();
+      const calls = n.calls();
       expect(calls[0]).toBe(`etcdutl snapshot status ${n.dir}/var/backups/snap.db -w json`);
       expect(calls[1]).toBe("sleep 25");
       expect(calls[2]).toBe("manifests:"); // every manifest was out while waiting
@@ -475,10 +423,10 @@ describe("etcd restore: the full script under stubs", () => {
   it("puts the original manifests back and removes the half-restored directory when etcdutl fails", () => {
     const n = node();
     try {
-      const r = bash(renderEtcdRestoreScript(n.opts), n.env({ STUB_RESTORE_FAIL: "1" }));
+      const r = runScript(renderEtcdRestoreScript(n.opts), n.env({ STUB_RESTORE_FAIL: "1" }));
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(
-        "ERROR: etcdutl snapshot restore failed: restore failed: disk full (stub)",
+        "ERROR: etcdutl snapshot restore failed: restore failed: disk full (fake etcdutl)",
       );
       expect(fs.readFileSync(path.join(n.manifests, "etcd.yaml"), "utf8")).toBe(KUBEADM_ETCD_YAML);
       expect(fs.readdirSync(n.manifests).sort()).toEqual(["etcd.yaml", "kube-apiserver.yaml"]);
@@ -493,15 +441,15 @@ describe("etcd restore: the full script under stubs", () => {
     const n = node();
     try {
       fs.writeFileSync(path.join(n.dir, "var/backups/snap.db"), "TRUNCATED");
-      let r = bash(renderEtcdRestoreScript(n.opts), n.env());
+      let r = runScript(renderEtcdRestoreScript(n.opts), n.env());
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("is not a readable etcd snapshot: invalid database");
-      fs.writeFileSync(path.join(n.dir, "var/backups/snap.db"), "SNAPSHOT");
+      fs.writeFileSync(path.join(n.dir, "var/backups/snap.db"), SNAPSHOT);
       fs.mkdirSync(path.join(n.dir, "var/lib/etcd-restore"), { recursive: true });
-      r = bash(renderEtcdRestoreScript(n.opts), n.env());
+      r = runScript(renderEtcdRestoreScript(n.opts), n.env());
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("exists already; restore into a new directory");
-      expect(n.st.calls().some((c) => c.startsWith("sleep"))).toBe(false);
+      expect(n.calls().some((c) => c.startsWith("sleep"))).toBe(false);
       expect(fs.readFileSync(path.join(n.manifests, "etcd.yaml"), "utf8")).toBe(KUBEADM_ETCD_YAML);
     } finally {
       n.cleanup();

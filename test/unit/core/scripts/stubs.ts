@@ -1,6 +1,6 @@
 /**
- * Stub binaries for running the rendered etcd backup and certificate renewal scripts outside a
- * container: fake etcdctl / etcdutl / kubeadm / sleep / chroot record their argv (tab-separated,
+ * Stub binaries for running the rendered etcd backup, etcd restore and certificate renewal
+ * scripts outside a container: fake etcdctl / etcdutl / kubeadm / sleep / chroot record their argv (tab-separated,
  * one invocation per line) in $STUB_LOG and act on files the way the real tools would.
  */
 import { spawnSync } from "node:child_process";
@@ -48,6 +48,10 @@ if [ -n "\${STUB_ETCDCTL_FAIL:-}" ]; then
   echo "Error: context deadline exceeded (fake etcdctl)" >&2
   exit 1
 fi
+case " $* " in
+  *" endpoint health "*) echo "https://127.0.0.1:2379 is healthy (fake etcdctl)"; exit 0 ;;
+  *" member list "*) echo "8e9e05c52164694d, started, default (fake etcdctl)"; exit 0 ;;
+esac
 out=""
 prev=""
 for a in "$@"; do
@@ -76,13 +80,24 @@ echo "Snapshot saved at $out"
 
 const ETCDUTL = `#!/bin/bash
 ${RECORD}
-if [ "$1 $2" != "snapshot status" ]; then echo "fake etcdutl: unexpected $*" >&2; exit 2; fi
-if [ "$(head -c 18 "$3" 2>/dev/null)" = FAKE-ETCD-SNAPSHOT ]; then
-  echo '{"hash":3787458990,"revision":42,"totalKey":17,"totalSize":20480,"version":"3.6.0"}'
-else
-  echo "Error: failed to open $3: invalid database (fake etcdutl)" >&2
-  exit 1
-fi
+case "$1 $2" in
+  "snapshot status")
+    if [ "$(head -c 18 "$3" 2>/dev/null)" = FAKE-ETCD-SNAPSHOT ]; then
+      echo '{"hash":3787458990,"revision":42,"totalKey":17,"totalSize":20480,"version":"3.6.0"}'
+    else
+      echo "invalid database (fake etcdutl): failed to open $3" >&2
+      exit 1
+    fi
+    ;;
+  "snapshot restore")
+    if [ -n "\${STUB_RESTORE_FAIL:-}" ]; then
+      echo "restore failed: disk full (fake etcdutl)" >&2
+      exit 1
+    fi
+    for a in "$@"; do case "$a" in --data-dir=*) mkdir -p "\${a#--data-dir=}/member/snap" ;; esac; done
+    ;;
+  *) echo "fake etcdutl: unexpected $*" >&2; exit 2 ;;
+esac
 `;
 
 /**
