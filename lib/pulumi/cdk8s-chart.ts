@@ -306,20 +306,17 @@ export class Cdk8sManifests extends pulumi.ComponentResource {
     for (const obj of ordered) {
       const ns = obj.metadata?.namespace;
       const resourceName = `${name}:${ns ? `${ns}/` : ""}${obj.metadata!.name}`;
+      const isPrerequisite = first(obj);
       const childOpts: pulumi.CustomResourceOptions = {
         parent: this,
         ...(provider ? { provider } : {}),
-        ...(first(obj) ? {} : { dependsOn: [...prerequisites] }),
+        ...(isPrerequisite ? {} : { dependsOn: [...prerequisites] }),
       };
       const cls = typedResourceClass(obj.apiVersion, obj.kind) as ResourceClass | undefined;
       const resource = cls
         ? new cls(resourceName, { ...obj }, childOpts)
-        : new k8s.apiextensions.CustomResource(
-            resourceName,
-            { ...obj, apiVersion: obj.apiVersion, kind: obj.kind },
-            childOpts,
-          );
-      if (first(obj)) prerequisites.push(resource);
+        : new k8s.apiextensions.CustomResource(resourceName, { ...obj }, childOpts);
+      if (isPrerequisite) prerequisites.push(resource);
       resources[manifestKey(obj)] = resource;
     }
     this.manifests = manifests;

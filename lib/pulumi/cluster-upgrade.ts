@@ -13,6 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { App, Chart } from "cdk8s";
 import { ValidationError, ValidationErrors } from "../core/errors";
 import {
   formatPlan,
@@ -23,8 +24,8 @@ import {
 } from "../core/plan";
 import { renderEtcdBackupScript, type EtcdBackupScriptOptions } from "../core/scripts/etcd-backup";
 import { parseKubeVersion } from "../core/version";
-import type { EtcdBackupProps } from "../cdk8s/etcd-backup";
-import { Cdk8sManifests, synthesizeCdk8s } from "./cdk8s-chart";
+import { EtcdBackup, type EtcdBackupProps } from "../cdk8s/etcd-backup";
+import { Cdk8sManifests } from "./cdk8s-chart";
 import type { NodeDrainOptions } from "./node-drain";
 import {
   NodeUpgrade,
@@ -137,6 +138,16 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
 
     // Validate everything up front (runs in preview).
     const problems: ValidationError[] = [];
+    const collect = <T>(fn: () => T): T | undefined => {
+      try {
+        return fn();
+      } catch (e) {
+        if (e instanceof ValidationErrors) problems.push(...e.errors);
+        else if (e instanceof ValidationError) problems.push(e);
+        else throw e;
+        return undefined;
+      }
+    };
     (args.nodes ?? []).forEach((n, i) => {
       if (!n.connection || n.connection.host === undefined || n.connection.host === "") {
         problems.push(
@@ -161,9 +172,8 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
         ),
       );
     }
-    let plan: UpgradePlan | undefined;
-    try {
-      plan = planUpgrade(
+    const plan: UpgradePlan | undefined = collect(() =>
+      planUpgrade(
         {
           nodes: (args.nodes ?? []).map((n) => ({
             name: n.name,
@@ -177,39 +187,23 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
           etcdSnapshot: args.etcdSnapshot !== false && args.etcdSnapshot?.enabled !== false,
         },
         where,
-      );
-    } catch (e) {
-      if (e instanceof ValidationErrors) problems.push(...e.errors);
-      else if (e instanceof ValidationError) problems.push(e);
-      else throw e;
-    }
-    let snapshotScript: string | undefined;
+      ),
+    );
     const snapshotSettings = args.etcdSnapshot === false ? undefined : (args.etcdSnapshot ?? {});
-    if (
+    const { enabled: _e, command: _c, ...backupOptions } = snapshotSettings ?? {};
+    const snapshotScript =
       snapshotSettings &&
       snapshotSettings.enabled !== false &&
       snapshotSettings.command === undefined
-    ) {
-      try {
-        const { enabled: _e, command: _c, ...backup } = snapshotSettings;
-        snapshotScript = renderEtcdBackupScript(backup, `${where} etcdSnapshot`);
-      } catch (e) {
-        if (e instanceof ValidationErrors) problems.push(...e.errors);
-        else if (e instanceof ValidationError) problems.push(e);
-        else throw e;
-      }
-    }
-    let cronJobBackup: EtcdBackupProps | undefined;
+        ? collect(() => renderEtcdBackupScript(backupOptions, `${where} etcdSnapshot`))
+        : undefined;
+    // The CronJob's chart is built (and so validated) here, with the plan's problems, and
+    // deployed as it is by the Cdk8sManifests child below.
+    let cronJobChart: Chart | undefined;
     if (args.ensureEtcdBackupCronJob !== undefined) {
-      const { enabled: _e, command: _c, ...fromSnapshot } = snapshotSettings ?? {};
-      cronJobBackup = { ...fromSnapshot, ...args.ensureEtcdBackupCronJob };
-      try {
-        synthesizeCdk8s({ etcdBackup: cronJobBackup }, `${name}-etcd-backup`);
-      } catch (e) {
-        if (e instanceof ValidationErrors) problems.push(...e.errors);
-        else if (e instanceof ValidationError) problems.push(e);
-        else throw e;
-      }
+      const chart = new Chart(new App(), `${name}-etcd-backup`);
+      const props: EtcdBackupProps = { ...backupOptions, ...args.ensureEtcdBackupCronJob };
+      if (collect(() => new EtcdBackup(chart, "etcd-backup", props))) cronJobChart = chart;
     }
     if (problems.length > 0 || !plan) throw new ValidationErrors(problems);
     const target = parseKubeVersion(args.targetVersion, where, "targetVersion");
@@ -281,10 +275,10 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     }
     this.snapshot = snapshot;
     this.nodeUpgrades = nodeUpgrades;
-    if (cronJobBackup)
+    if (cronJobChart)
       this.etcdBackupCronJob = new Cdk8sManifests(
         `${name}-etcd-backup`,
-        { etcdBackup: cronJobBackup, kubeconfig },
+        { app: cronJobChart, kubeconfig },
         { parent: this },
       );
     this.kubeletVersions = pulumi
