@@ -19,69 +19,10 @@ import {
   type Cdk8sManifestsArgs,
 } from "../../../lib/pulumi/cdk8s-chart";
 import { ClusterUpgrade } from "../../../lib/pulumi/cluster-upgrade";
+import { mockAndRecord, SECRET_SIG, SIG_KEY, value, type Registered } from "./mocks";
 
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  /** Serialized inputs (secrets as {sig, value} wrappers). */
-  raw: Record<string, unknown>;
-  provider?: string;
-  parent?: string;
-  dependencies: string[];
-}
 const registered = new Map<string, Registered>();
-
-interface RegisterRequest {
-  getName(): string;
-  getType(): string;
-  getParent(): string;
-  getProvider(): string;
-  getDependenciesList(): string[];
-  getObject(): { toJavaScript(): Record<string, unknown> };
-}
-
-beforeAll(() => {
-  pulumi.runtime.setMocks(
-    {
-      newResource(args: pulumi.runtime.MockResourceArgs) {
-        const r = registered.get(args.name);
-        if (r) {
-          r.inputs = args.inputs as Record<string, unknown>;
-          r.provider = args.provider;
-        }
-        return { id: `${args.name}-id`, state: { ...args.inputs } };
-      },
-      call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
-    },
-    "project",
-    "stack",
-    true,
-  );
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource: (req: RegisterRequest, cb: unknown) => void;
-  };
-  const orig = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    registered.set(req.getName(), {
-      type: req.getType(),
-      name: req.getName(),
-      inputs: {},
-      raw: req.getObject().toJavaScript(),
-      parent: req.getParent(),
-      provider: req.getProvider(),
-      dependencies: req.getDependenciesList().map((u) => u.split("::").pop()!),
-    });
-    orig(req, cb);
-  };
-});
-
-function value<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply(resolve));
-}
+beforeAll(() => mockAndRecord(registered));
 
 async function settle(c: Cdk8sManifests): Promise<void> {
   await value(c.urn);

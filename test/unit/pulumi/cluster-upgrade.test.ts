@@ -3,74 +3,27 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationErrors } from "../../../lib/core/errors";
 import { ClusterUpgrade, type ClusterNode } from "../../../lib/pulumi/cluster-upgrade";
 import { NodeUpgrade, secretConnection } from "../../../lib/pulumi/node-upgrade";
+import { mockAndRecord, SECRET_SIG, SIG_KEY, value, type Registered } from "./mocks";
 
 const KEY_MARKER = "KEY-MARKER-9001";
 const PRIVATE_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${KEY_MARKER}\n-----END OPENSSH PRIVATE KEY-----\n`;
 const KUBECONFIG_MARKER = "KUBECONFIG-MARKER-4242";
 const KUBECONFIG = `apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: ${KUBECONFIG_MARKER}\n`;
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
-interface Registered {
-  type: string;
-  name: string;
-  urn?: string;
-  parent: string;
-  inputs: Record<string, unknown>;
-  dependencies: string[];
-}
 const registered = new Map<string, Registered>();
 
-beforeAll(() => {
-  pulumi.runtime.setMocks(
-    {
-      newResource(args: pulumi.runtime.MockResourceArgs) {
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type.endsWith(":NodeReadyWait")) state.kubeletVersion = args.inputs.targetVersion;
-        if (args.type === "command:remote:Command") state.stdout = "ok";
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
-    },
-    "project",
-    "stack",
-    true, // preview
-  );
-  // The mocks do not pass dependencies to newResource: record them from the register request.
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource: (req: RegisterRequest, cb: unknown) => void;
-  };
-  const orig = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    registered.set(req.getName(), {
-      type: req.getType(),
-      name: req.getName(),
-      parent: req.getParent(),
-      inputs: {},
-      dependencies: req.getDependenciesList().map((u) => u.split("::").pop()!),
-    });
-    orig(req, cb);
-  };
-});
-
-interface RegisterRequest {
-  getName(): string;
-  getType(): string;
-  getParent(): string;
-  getDependenciesList(): string[];
-  getObject(): { toJavaScript(): Record<string, unknown> };
-}
-
-function value<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply(resolve));
-}
+beforeAll(() =>
+  mockAndRecord(registered, (args) => ({
+    ...(args.type.endsWith(":NodeReadyWait") ? { kubeletVersion: args.inputs.targetVersion } : {}),
+    ...(args.type === "command:remote:Command" ? { stdout: "ok" } : {}),
+  })),
+);
 
 /** Raw (serialized) inputs of a registered resource, with secrets as {sig, value} wrappers. */
 function inputsOf(name: string): Record<string, unknown> {
   const r = registered.get(name);
   if (!r)
     throw new Error(`resource ${name} not registered; have ${[...registered.keys()].join(", ")}`);
-  return r.inputs;
+  return r.raw;
 }
 
 const node = (
@@ -121,19 +74,6 @@ function before(a: string, b: string): boolean {
   }
   return false;
 }
-
-// Capture serialized inputs too (secret wrappers intact) by patching once more, lazily.
-beforeAll(() => {
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource: (req: RegisterRequest, cb: unknown) => void;
-  };
-  const orig = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    orig(req, cb);
-    const r = registered.get(req.getName());
-    if (r) r.inputs = req.getObject().toJavaScript();
-  };
-});
 
 describe("ClusterUpgrade (mocks)", () => {
   let cu: ClusterUpgrade;
@@ -244,7 +184,7 @@ describe("ClusterUpgrade (mocks)", () => {
         for (const [k, x] of Object.entries(o)) walk(x, `${path}.${k}`);
       }
     };
-    for (const r of registered.values()) if (r.name.startsWith("up")) walk(r.inputs, r.name);
+    for (const r of registered.values()) if (r.name.startsWith("up")) walk(r.raw, r.name);
     expect(leaks).toEqual([]);
     // the key is there, inside a secret (@pulumi/command lifts the whole connection into the secret)
     const conn = inputsOf("up-w-2-upgrade").connection as Record<string, unknown>;
@@ -408,11 +348,11 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
 describe("NodeReadyWait serialization", () => {
   test("the provider requires client-node inside its methods and captures no secret", () => {
     const r = registered.get("up-w-1-ready");
-    const provider = String((r?.inputs as Record<string, unknown>).__provider);
+    const provider = String((r?.raw as Record<string, unknown>).__provider);
     expect(provider).toContain('require("@kubernetes/client-node")');
     expect(provider).not.toContain(KUBECONFIG_MARKER);
     expect(provider).not.toContain(KEY_MARKER);
-    const kc = (r?.inputs as Record<string, unknown>).kubeconfig as Record<string, unknown>;
+    const kc = (r?.raw as Record<string, unknown>).kubeconfig as Record<string, unknown>;
     expect(kc[SIG_KEY]).toBe(SECRET_SIG);
   });
 });
