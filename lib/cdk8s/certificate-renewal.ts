@@ -15,13 +15,8 @@ import {
 } from "../core/scripts/shell";
 import {
   addControlPlaneCronJobs,
-  jobNumbers,
-  resolvePriorityClassName,
-  resourceRequirements,
-  validateCronJobBaseName,
-  validateDnsLabel,
+  resolveCommonCronJobProps,
   validateNodes,
-  validateTimeZone,
   type ContainerResources,
   type ControlPlaneCronJobProps,
 } from "./control-plane-cron-job";
@@ -210,11 +205,9 @@ export class CertificateRenewal extends Construct {
       1,
       720,
     );
-    const namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
-    const name = validateCronJobBaseName(where, props.name ?? d.name, d.name);
-    const timeZone = validateTimeZone(where, props.timeZone);
+    const { resources, ...common } = resolveCommonCronJobProps(where, props, d);
     const image = validateImage(where, "image", props.image ?? d.image);
-    const numbers = jobNumbers(where, props, d);
+    const { numbers } = common;
     if (
       this.nodes.length > 1 &&
       numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds >= staggerMinutes * 60
@@ -226,12 +219,6 @@ export class CertificateRenewal extends Construct {
         `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
         `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
       );
-    const resources = resourceRequirements(where, props.resources ?? d.resources);
-    const priorityClassName = resolvePriorityClassName(
-      where,
-      props.priorityClassName,
-      d.priorityClassName,
-    );
     if (props.privileged !== undefined && typeof props.privileged !== "boolean")
       throw new ValidationError(
         where,
@@ -257,14 +244,10 @@ export class CertificateRenewal extends Construct {
         };
 
     this.cronJobs = addControlPlaneCronJobs(this, {
+      ...common,
       app: "certificate-renewal",
-      name,
-      namespace,
       nodes: this.nodes,
       schedule: this.schedules,
-      timeZone,
-      numbers,
-      priorityClassName,
       pod: {
         // the TERM trap moves the manifests back after the current sleep ends
         terminationGracePeriodSeconds: this.options.restartWaitSeconds + 30,

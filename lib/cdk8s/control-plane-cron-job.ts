@@ -14,8 +14,8 @@ import { validateDnsName, validateInteger } from "../core/scripts/shell";
 /** CronJob names are limited to 52 characters (the controller appends an 11-character suffix). */
 const MAX_CRONJOB_NAME = 52;
 
-export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
-export const HOSTNAME_LABEL = "kubernetes.io/hostname";
+const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
+const HOSTNAME_LABEL = "kubernetes.io/hostname";
 
 /** CronJob names are validated to at most this many characters before the node suffix. */
 const MAX_NAME = 40;
@@ -57,7 +57,7 @@ export interface ControlPlaneCronJobProps {
 }
 
 /** A DNS-1123 label (namespaces, object name prefixes). */
-export function validateDnsLabel(where: string, field: string, value: string): string {
+function validateDnsLabel(where: string, field: string, value: string): string {
   if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value))
     throw new ValidationError(
       where,
@@ -69,34 +69,8 @@ export function validateDnsLabel(where: string, field: string, value: string): s
   return value;
 }
 
-/**
- * The CronJob name (prefix with `nodes`): a DNS-1123 label of at most 40 characters, so the
- * node suffix fits in the 52 a CronJob name may have. `example` is suggested when too long.
- */
-export function validateCronJobBaseName(where: string, value: string, example: string): string {
-  const name = validateDnsLabel(where, "name", value);
-  if (name.length > MAX_NAME)
-    throw new ValidationError(
-      where,
-      "name",
-      name,
-      `longer than ${MAX_NAME} characters (CronJob names are limited to ${MAX_CRONJOB_NAME} with the node suffix)`,
-      `use a shorter name such as ${example}`,
-    );
-  return name;
-}
-
-/** `priorityClassName` when given (validated), else the default. */
-export function resolvePriorityClassName(
-  where: string,
-  value: string | undefined,
-  dflt: string,
-): string {
-  return value === undefined ? dflt : validateDnsLabel(where, "priorityClassName", value);
-}
-
 /** `base-node`, dots turned into dashes, shortened with a hash suffix when over 52 characters. */
-export function cronJobName(base: string, node?: string): string {
+function cronJobName(base: string, node?: string): string {
   if (node === undefined) return base;
   const full = `${base}-${node.replace(/\./g, "-")}`;
   if (full.length <= MAX_CRONJOB_NAME) return full;
@@ -154,14 +128,14 @@ export function validateNodes(
 }
 
 /** Pin to control-plane nodes, optionally to one node by hostname. */
-export function controlPlaneNodeSelector(node?: string): Record<string, string> {
+function controlPlaneNodeSelector(node?: string): Record<string, string> {
   const sel: Record<string, string> = { [CONTROL_PLANE_LABEL]: "" };
   if (node !== undefined) sel[HOSTNAME_LABEL] = node;
   return sel;
 }
 
 /** Tolerates the kubeadm control-plane taint. */
-export function controlPlaneTolerations(): k8s.Toleration[] {
+function controlPlaneTolerations(): k8s.Toleration[] {
   return [{ key: CONTROL_PLANE_LABEL, operator: "Exists", effect: "NoSchedule" }];
 }
 
@@ -179,10 +153,7 @@ export interface ContainerResources {
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
-export function resourceRequirements(
-  where: string,
-  r: ContainerResources,
-): k8s.ResourceRequirements {
+function resourceRequirements(where: string, r: ContainerResources): k8s.ResourceRequirements {
   const q = (field: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     if (typeof v !== "string" || !QUANTITY.test(v))
@@ -220,61 +191,91 @@ export interface JobNumbers {
   readonly failedJobsHistoryLimit: number;
 }
 
-/** Integer props of the CronJob/Job with their allowed ranges. */
-export function jobNumbers(
+/** The allowed range of each integer prop, in validation order. */
+const JOB_NUMBER_RANGES: Readonly<Record<keyof JobNumbers, readonly [number, number]>> = {
+  startingDeadlineSeconds: [10, 86400],
+  activeDeadlineSeconds: [30, 86400],
+  backoffLimit: [0, 10],
+  successfulJobsHistoryLimit: [0, 100],
+  failedJobsHistoryLimit: [0, 100],
+};
+
+/** Integer props of the CronJob/Job, defaulted from `d` and checked against their ranges. */
+function jobNumbers(where: string, p: Partial<JobNumbers>, d: JobNumbers): JobNumbers {
+  const out: Partial<Record<keyof JobNumbers, number>> = {};
+  for (const [field, [min, max]] of Object.entries(JOB_NUMBER_RANGES) as [
+    keyof JobNumbers,
+    readonly [number, number],
+  ][])
+    out[field] = validateInteger(where, field, p[field] ?? d[field], min, max);
+  return out as JobNumbers;
+}
+
+/**
+ * The props both control-plane CronJob constructs take, with the same meaning; each construct
+ * documents its own default for those declared here.
+ */
+export interface CommonCronJobProps extends ControlPlaneCronJobProps {
+  readonly name?: string;
+  readonly activeDeadlineSeconds?: number;
+  readonly backoffLimit?: number;
+  readonly resources?: ContainerResources;
+}
+
+/** A construct's defaults for {@link CommonCronJobProps}. */
+export interface CommonCronJobDefaults extends JobNumbers {
+  readonly namespace: string;
+  readonly name: string;
+  readonly resources: ContainerResources;
+  readonly priorityClassName: string;
+}
+
+/** {@link CommonCronJobProps} validated, defaults filled in. */
+export interface ResolvedCommonCronJobProps {
+  readonly namespace: string;
+  /** CronJob name; with `nodes`, each CronJob is named `<name>-<node>` ({@link cronJobName}). */
+  readonly name: string;
+  readonly timeZone?: string;
+  readonly numbers: JobNumbers;
+  readonly resources: k8s.ResourceRequirements;
+  readonly priorityClassName: string;
+}
+
+/**
+ * Validates the common props and fills in the construct's defaults `d`. The CronJob name is a
+ * DNS-1123 label of at most 40 characters, so the node suffix fits in the 52 a CronJob name may
+ * have (the default name is suggested when it is too long).
+ */
+export function resolveCommonCronJobProps(
   where: string,
-  p: {
-    startingDeadlineSeconds?: number;
-    activeDeadlineSeconds?: number;
-    backoffLimit?: number;
-    successfulJobsHistoryLimit?: number;
-    failedJobsHistoryLimit?: number;
-  },
-  d: {
-    startingDeadlineSeconds: number;
-    activeDeadlineSeconds: number;
-    backoffLimit: number;
-    successfulJobsHistoryLimit: number;
-    failedJobsHistoryLimit: number;
-  },
-): JobNumbers {
+  props: CommonCronJobProps,
+  d: CommonCronJobDefaults,
+): ResolvedCommonCronJobProps {
+  const namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
+  const name = validateDnsLabel(where, "name", props.name ?? d.name);
+  if (name.length > MAX_NAME)
+    throw new ValidationError(
+      where,
+      "name",
+      name,
+      `longer than ${MAX_NAME} characters (CronJob names are limited to ${MAX_CRONJOB_NAME} with the node suffix)`,
+      `use a shorter name such as ${d.name}`,
+    );
   return {
-    startingDeadlineSeconds: validateInteger(
-      where,
-      "startingDeadlineSeconds",
-      p.startingDeadlineSeconds ?? d.startingDeadlineSeconds,
-      10,
-      86400,
-    ),
-    activeDeadlineSeconds: validateInteger(
-      where,
-      "activeDeadlineSeconds",
-      p.activeDeadlineSeconds ?? d.activeDeadlineSeconds,
-      30,
-      86400,
-    ),
-    backoffLimit: validateInteger(where, "backoffLimit", p.backoffLimit ?? d.backoffLimit, 0, 10),
-    successfulJobsHistoryLimit: validateInteger(
-      where,
-      "successfulJobsHistoryLimit",
-      p.successfulJobsHistoryLimit ?? d.successfulJobsHistoryLimit,
-      0,
-      100,
-    ),
-    failedJobsHistoryLimit: validateInteger(
-      where,
-      "failedJobsHistoryLimit",
-      p.failedJobsHistoryLimit ?? d.failedJobsHistoryLimit,
-      0,
-      100,
-    ),
+    namespace,
+    name,
+    timeZone: validateTimeZone(where, props.timeZone),
+    numbers: jobNumbers(where, props, d),
+    resources: resourceRequirements(where, props.resources ?? d.resources),
+    priorityClassName:
+      props.priorityClassName === undefined
+        ? d.priorityClassName
+        : validateDnsLabel(where, "priorityClassName", props.priorityClassName),
   };
 }
 
 /** An IANA time zone name such as "Etc/UTC" or "Asia/Seoul" (CronJob spec.timeZone); unset stays unset. */
-export function validateTimeZone(where: string, value: string): string;
-export function validateTimeZone(where: string, value: string | undefined): string | undefined;
-export function validateTimeZone(where: string, value: string | undefined): string | undefined {
+function validateTimeZone(where: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string" || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(value))
     throw new ValidationError(
@@ -310,12 +311,9 @@ export function readOnlyDirMounts(
 }
 
 /** What differs between the control-plane CronJobs; the rest of the objects is shared. */
-export interface ControlPlaneCronJobsOptions {
+export interface ControlPlaneCronJobsOptions extends Omit<ResolvedCommonCronJobProps, "resources"> {
   /** `app.kubernetes.io/name` of the CronJobs, Jobs and pods. */
   readonly app: string;
-  /** CronJob name; with `nodes`, each CronJob is named `<name>-<node>` ({@link cronJobName}). */
-  readonly name: string;
-  readonly namespace: string;
   /**
    * One CronJob per node (construct id: the node name), pinned with `kubernetes.io/hostname`
    * and annotated `kube-upkeep.io/node`; unset: one CronJob (id "cronjob") on any
@@ -324,9 +322,6 @@ export interface ControlPlaneCronJobsOptions {
   readonly nodes?: readonly string[];
   /** One schedule for every CronJob, or one per node in `nodes` order. */
   readonly schedule: string | readonly string[];
-  readonly timeZone?: string;
-  readonly numbers: JobNumbers;
-  readonly priorityClassName: string;
   /** The pod's own part: containers, volumes and anything else it needs beyond the shared spec. */
   readonly pod: Omit<
     k8s.PodSpec,

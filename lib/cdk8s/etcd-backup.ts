@@ -13,14 +13,9 @@ import {
 import { validateCronSchedule, validateImage } from "../core/scripts/shell";
 import {
   addControlPlaneCronJobs,
-  jobNumbers,
   readOnlyDirMounts,
-  resolvePriorityClassName,
-  resourceRequirements,
-  validateCronJobBaseName,
-  validateDnsLabel,
+  resolveCommonCronJobProps,
   validateNodes,
-  validateTimeZone,
   type ContainerResources,
   type ControlPlaneCronJobProps,
 } from "./control-plane-cron-job";
@@ -135,13 +130,12 @@ export class EtcdBackup extends Construct {
     const d = ETCD_BACKUP_CRONJOB_DEFAULTS;
     this.options = resolveEtcdBackupOptions(props, where);
     this.schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
-    this.namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
-    const name = validateCronJobBaseName(where, props.name ?? d.name, d.name);
+    const { resources, ...common } = resolveCommonCronJobProps(where, props, d);
+    this.namespace = common.namespace;
     this.nodes = validateNodes(where, props.nodes, false);
-    const timeZone = validateTimeZone(where, props.timeZone);
     const etcdImage = validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage);
     const shellImage = validateImage(where, "shellImage", props.shellImage ?? d.shellImage);
-    const numbers = jobNumbers(where, props, d);
+    const { numbers } = common;
     if (this.options.timeoutSeconds >= numbers.activeDeadlineSeconds)
       throw new ValidationError(
         where,
@@ -150,12 +144,6 @@ export class EtcdBackup extends Construct {
         `the snapshot may take as long as the whole Job (activeDeadlineSeconds ${numbers.activeDeadlineSeconds}), so the Job would be killed before etcdctl reports its own timeout`,
         `give timeoutSeconds below activeDeadlineSeconds (defaults: ${ETCD_BACKUP_DEFAULTS.timeoutSeconds} and ${d.activeDeadlineSeconds}), or raise activeDeadlineSeconds`,
       );
-    const resources = resourceRequirements(where, props.resources ?? d.resources);
-    const priorityClassName = resolvePriorityClassName(
-      where,
-      props.priorityClassName,
-      d.priorityClassName,
-    );
 
     const o = this.options;
     const pki = readOnlyDirMounts("etcd-pki", [o.cacert, o.cert, o.key]);
@@ -177,14 +165,10 @@ export class EtcdBackup extends Construct {
     const finish = renderEtcdBackupFinishScript(o, where);
 
     this.cronJobs = addControlPlaneCronJobs(this, {
+      ...common,
       app: "etcd-backup",
-      name,
-      namespace: this.namespace,
       nodes: this.nodes,
       schedule: this.schedule,
-      timeZone,
-      numbers,
-      priorityClassName,
       pod: {
         initContainers: [
           {
