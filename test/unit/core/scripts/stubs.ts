@@ -9,23 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 export const SHELLCHECK = "/usr/bin/shellcheck";
-export const BUSYBOX = "/usr/bin/busybox";
-
-/**
- * A directory of busybox applet links (sh, awk, find, stat, sha256sum, chroot, ...): with
- * PATH=<stubs>:<this dir> a script sees the same tools as in the CronJobs' busybox image.
- */
-export function busyboxBin(dir: string): string {
-  if (!fs.existsSync(BUSYBOX))
-    throw new Error(
-      `${BUSYBOX} is missing: install it with \`apt-get install busybox-static\` (Debian package); the CronJobs run their scripts with busybox sh`,
-    );
-  const bb = path.join(dir, "busybox-bin");
-  fs.mkdirSync(bb, { recursive: true });
-  const r = spawnSync(BUSYBOX, ["--install", "-s", bb], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`busybox --install failed: ${r.stderr}`);
-  return bb;
-}
+/** The busybox applet directory the integration tests use too (one implementation). */
+export { BUSYBOX, busyboxBin } from "../../../integration/support/tools";
 
 /** Runs shellcheck (bash dialect) on a script; throws with its findings or install advice. */
 export function shellcheck(script: string): void {
