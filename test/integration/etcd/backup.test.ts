@@ -33,6 +33,7 @@ import {
   type PodStep,
 } from "../support/cronjob";
 import {
+  backupTlsOptions,
   countKeys,
   endpointStatus,
   etcdctlOk,
@@ -85,13 +86,8 @@ function backupSteps(backupDir: string, extra: EtcdBackupProps = {}): PodStep[] 
   const yamlText = synthYaml(
     (chart) =>
       new EtcdBackup(chart, "backup", {
-        endpoint: etcd.clientUrl,
-        cacert: pki.ca,
-        cert: pki.serverCert,
-        key: pki.serverKey,
+        ...backupTlsOptions(bins, pki, etcd.clientUrl),
         backupDir,
-        etcdctl: bins.etcdctl,
-        etcdutl: bins.etcdutl,
         ...extra,
       }),
   );
@@ -396,13 +392,8 @@ describe("EtcdBackup job against a real etcd 3.6 with client TLS", () => {
   it("the one-script form (renderEtcdBackupScript, for SSH) writes the same kind of snapshot", () => {
     const backupDir = join(tmp.dir, "backups-script");
     const script = renderEtcdBackupScript({
-      endpoint: etcd.clientUrl,
-      cacert: pki.ca,
-      cert: pki.serverCert,
-      key: pki.serverKey,
+      ...backupTlsOptions(bins, pki, etcd.clientUrl),
       backupDir,
-      etcdctl: bins.etcdctl,
-      etcdutl: bins.etcdutl,
     });
     const r = run(["bash", "-c", script], { env: { PATH: "/usr/bin:/bin", TZ: "UTC" } });
     expect(r.stderr).toContain("wrote");

@@ -13,6 +13,7 @@ import {
   type EtcdMemberRestore,
 } from "../../../lib/core/scripts/etcd-restore";
 import {
+  backupTlsOptions,
   countKeys,
   etcdctlOk,
   freePort,
@@ -75,15 +76,7 @@ describe("HA restore: three members from one snapshot and one cluster descriptio
     runOk([
       "bash",
       "-c",
-      renderEtcdBackupScript({
-        endpoint: source.clientUrl,
-        cacert: pki.ca,
-        cert: pki.serverCert,
-        key: pki.serverKey,
-        backupDir,
-        etcdctl: bins.etcdctl,
-        etcdutl: bins.etcdutl,
-      }),
+      renderEtcdBackupScript({ ...backupTlsOptions(bins, pki, source.clientUrl), backupDir }),
     ]);
     const [snapshotName] = readdirSync(backupDir);
     await source.stop(); // the old cluster is gone

@@ -15,7 +15,14 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { renderEtcdBackupScript } from "../../../lib/core/scripts/etcd-backup";
 import { renderEtcdRestoreScript } from "../../../lib/core/scripts/etcd-restore";
-import { countKeys, etcdctlOk, freePort, waitHealthy, type RunningEtcd } from "../support/etcd";
+import {
+  backupTlsOptions,
+  countKeys,
+  etcdctlOk,
+  freePort,
+  waitHealthy,
+  type RunningEtcd,
+} from "../support/etcd";
 import { makeKubeadmRoot, type EtcdPki } from "../support/pki";
 import { MiniKubelet } from "../support/static-pods";
 import { requireBinaries, requireRoot, runAsync, runOk, tempDir } from "../support/tools";
@@ -92,13 +99,8 @@ describe("renderEtcdRestoreScript on a kubeadm node with a static-pod etcd", () 
       "bash",
       "-c",
       renderEtcdBackupScript({
-        endpoint,
-        cacert: pki.ca,
-        cert: pki.serverCert,
-        key: pki.serverKey,
+        ...backupTlsOptions(bins, pki, endpoint),
         backupDir: join(root, "var/backups/etcd"),
-        etcdctl: bins.etcdctl,
-        etcdutl: bins.etcdutl,
       }),
     ]);
     const snapshotName = readdirSync(join(root, "var/backups/etcd"))[0];

@@ -150,6 +150,32 @@ export function etcdctlArgv(
   ];
 }
 
+/**
+ * The etcd backup options (script or CronJob) that reach `endpoint` over TLS with the server
+ * certificate, kubeadm's choice for the backup, and run the cached etcdctl / etcdutl.
+ */
+export function backupTlsOptions(
+  bins: { etcdctl: string; etcdutl: string },
+  pki: EtcdPki,
+  endpoint: string,
+): {
+  endpoint: string;
+  cacert: string;
+  cert: string;
+  key: string;
+  etcdctl: string;
+  etcdutl: string;
+} {
+  return {
+    endpoint,
+    cacert: pki.ca,
+    cert: pki.serverCert,
+    key: pki.serverKey,
+    etcdctl: bins.etcdctl,
+    etcdutl: bins.etcdutl,
+  };
+}
+
 /** Runs etcdctl and returns stdout, throwing with its output on failure. */
 export async function etcdctlOk(
   etcdctl: string,
