@@ -39,8 +39,8 @@ function pdb(
   });
 }
 
-const brief = (fs: Finding[]) =>
-  fs.map((f) => ({ severity: f.severity, code: f.code, pdb: f.pdb, workloads: f.workloads }));
+/** Each finding as [severity, code, pdb, workloads]. */
+const brief = (fs: Finding[]) => fs.map((f) => [f.severity, f.code, f.pdb, f.workloads]);
 
 function synthError(chart: Chart): string {
   try {
@@ -83,12 +83,7 @@ describe("checkDrainSafety", () => {
       pdb(chart, "web-pdb", budget, { app: "web" });
       const findings = checkDrainSafety(chart);
       expect(brief(findings)).toEqual([
-        {
-          severity: "error",
-          code: "pdb-blocks-drain",
-          pdb: "web-pdb",
-          workloads: ["Deployment/web"],
-        },
+        ["error", "pdb-blocks-drain", "web-pdb", ["Deployment/web"]],
       ]);
       expect(findings[0].path).toBe("test/pdb-web-pdb");
       expect(findings[0].pdbs).toEqual(["web-pdb"]);
@@ -113,7 +108,7 @@ describe("checkDrainSafety", () => {
       pdb(chart, "shop", { minAvailable: 3 }, { app: "shop" });
       expect(checkDrainSafety(chart)).toEqual([]);
       pdb(chart, "a-only", { minAvailable: 2 }, { part: "a" });
-      expect(brief(checkDrainSafety(chart)).map((f) => [f.code, f.pdb])).toEqual([
+      expect(brief(checkDrainSafety(chart)).map(([, code, pdb]) => [code, pdb])).toEqual([
         ["pdb-blocks-drain", "a-only"],
         ["pdb-overlap", "shop"],
       ]);
@@ -132,8 +127,8 @@ describe("checkDrainSafety", () => {
       const chart = Testing.chart();
       pdb(chart, "orphan", { maxUnavailable: 0 }, { app: "nothing" });
       expect(brief(checkDrainSafety(chart))).toEqual([
-        { severity: "error", code: "pdb-blocks-drain", pdb: "orphan", workloads: [] },
-        { severity: "warning", code: "pdb-selects-nothing", pdb: "orphan", workloads: [] },
+        ["error", "pdb-blocks-drain", "orphan", []],
+        ["warning", "pdb-selects-nothing", "orphan", []],
       ]);
     });
 
@@ -171,9 +166,7 @@ describe("checkDrainSafety", () => {
       pdb(chart, "by-app", { maxUnavailable: 1 }, { app: "web" });
       pdb(chart, "by-tier", { maxUnavailable: 1 }, { tier: "frontend" });
       const findings = checkDrainSafety(chart);
-      expect(brief(findings)).toEqual([
-        { severity: "error", code: "pdb-overlap", pdb: "by-app", workloads: ["Deployment/web"] },
-      ]);
+      expect(brief(findings)).toEqual([["error", "pdb-overlap", "by-app", ["Deployment/web"]]]);
       expect(findings[0].pdbs).toEqual(["by-app", "by-tier"]);
       expect(findings[0].message).toBe(
         'Pods of Deployment/web (3 replicas) in the default namespace are selected by 2 PodDisruptionBudgets: by-app, by-tier. The Eviction API refuses such pods with HTTP 500 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support", so kubectl drain fails on every node running them. Fix: keep one PDB per workload; narrow the selectors so each pod matches exactly one.',
@@ -191,12 +184,7 @@ describe("checkDrainSafety", () => {
         maxUnavailable: 1,
       });
       expect(brief(checkDrainSafety(chart))).toEqual([
-        {
-          severity: "error",
-          code: "pdb-overlap",
-          pdb: "team",
-          workloads: ["Deployment/a", "Deployment/b"],
-        },
+        ["error", "pdb-overlap", "team", ["Deployment/a", "Deployment/b"]],
       ]);
     });
 
@@ -221,7 +209,7 @@ describe("checkDrainSafety", () => {
       pdb(workloads, "web-1", { maxUnavailable: 1 }, { app: "web" });
       pdb(policies, "web-2", { maxUnavailable: 1 }, { app: "web" });
       expect(brief(checkDrainSafety(app))).toEqual([
-        { severity: "error", code: "pdb-overlap", pdb: "web-1", workloads: ["Deployment/web"] },
+        ["error", "pdb-overlap", "web-1", ["Deployment/web"]],
       ]);
       expect(checkDrainSafety(app)[0].namespace).toBe("shop");
       expect(checkDrainSafety(app)[0].message).toContain("in namespace shop");
@@ -234,9 +222,7 @@ describe("checkDrainSafety", () => {
       deployment(chart, "web", 3, { app: "web" });
       pdb(chart, "typo", { maxUnavailable: 1 }, { app: "wbe" });
       const findings = checkDrainSafety(chart);
-      expect(brief(findings)).toEqual([
-        { severity: "warning", code: "pdb-selects-nothing", pdb: "typo", workloads: [] },
-      ]);
+      expect(brief(findings)).toEqual([["warning", "pdb-selects-nothing", "typo", []]]);
       expect(findings[0].message).toBe(
         'PodDisruptionBudget typo (the default namespace) selects no workload in test (selector {"matchLabels":{"app":"wbe"}}). Fix: make the selector match the workload\'s pod template labels, or remove the PDB; ignore this if the pods are deployed outside this app.',
       );
@@ -264,13 +250,8 @@ describe("checkDrainSafety", () => {
       });
       const findings = checkDrainSafety(chart);
       expect(brief(findings)).toEqual([
-        { severity: "error", code: "pdb-overlap", pdb: "web-pdb", workloads: ["Deployment/web"] },
-        {
-          severity: "warning",
-          code: "pdb-empty-selector",
-          pdb: "all",
-          workloads: ["Deployment/web"],
-        },
+        ["error", "pdb-overlap", "web-pdb", ["Deployment/web"]],
+        ["warning", "pdb-empty-selector", "all", ["Deployment/web"]],
       ]);
       expect(findings[1].message).toContain(
         "has an empty selector, which selects every pod in the default namespace",
@@ -297,12 +278,12 @@ describe("checkDrainSafety", () => {
       pdb(chart, "agent", { maxUnavailable: 1 }, labels);
       const findings = checkDrainSafety(chart);
       expect(brief(findings)).toEqual([
-        {
-          severity: "error",
-          code: "pdb-unscalable",
-          pdb: "agent",
-          workloads: ["DaemonSet/agent", "Job/batch", "CronJob/nightly", "Pod/solo"],
-        },
+        [
+          "error",
+          "pdb-unscalable",
+          "agent",
+          ["DaemonSet/agent", "Job/batch", "CronJob/nightly", "Pod/solo"],
+        ],
       ]);
       expect(findings[0].message).toContain("does not implement the scale subresource");
       expect(findings[0].message).toMatch(
@@ -323,12 +304,7 @@ describe("checkDrainSafety", () => {
       pdb(chart, "agent", { maxUnavailable: "10%" }, labels);
       const findings = checkDrainSafety(chart);
       expect(brief(findings)).toEqual([
-        {
-          severity: "warning",
-          code: "pdb-unscalable",
-          pdb: "agent",
-          workloads: ["DaemonSet/agent"],
-        },
+        ["warning", "pdb-unscalable", "agent", ["DaemonSet/agent"]],
       ]);
       expect(findings[0].message).toContain("skips DaemonSet pods");
     });
@@ -343,7 +319,7 @@ describe("checkDrainSafety", () => {
       pdb(chart, "solo", { minAvailable: 0 }, labels);
       expect(checkDrainSafety(chart)).toEqual([]);
       pdb(chart, "solo-1", { minAvailable: 1 }, labels);
-      expect(brief(checkDrainSafety(chart)).map((f) => f.code)).toEqual([
+      expect(brief(checkDrainSafety(chart)).map(([, code]) => code)).toEqual([
         "pdb-blocks-drain",
         "pdb-overlap",
       ]);
@@ -374,7 +350,7 @@ describe("checkDrainSafety", () => {
         },
       });
       const findings = checkDrainSafety(chart);
-      expect(brief(findings).map((f) => [f.severity, f.code])).toEqual([
+      expect(brief(findings).map(([severity, code]) => [severity, code])).toEqual([
         ["error", "pdb-invalid"],
         ["error", "pdb-invalid"],
       ]);
@@ -406,13 +382,8 @@ describe("checkDrainSafety", () => {
         ],
       });
       expect(brief(findings)).toEqual([
-        { severity: "error", code: "pdb-blocks-drain", pdb: "web", workloads: ["Deployment/web"] },
-        {
-          severity: "warning",
-          code: "pdb-blocks-drain",
-          pdb: "postgres",
-          workloads: ["Deployment/postgres"],
-        },
+        ["error", "pdb-blocks-drain", "web", ["Deployment/web"]],
+        ["warning", "pdb-blocks-drain", "postgres", ["Deployment/postgres"]],
       ]);
       expect(findings[1].downgraded).toBe(true);
       expect(findings[1].message).toMatch(
