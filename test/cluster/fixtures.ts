@@ -211,6 +211,37 @@ function isNodeReady(n: V1Node): boolean {
 }
 
 /**
+ * Creates `count` worker nodes named <pool>-0.. in one new pool (uniqueName(prefix)); indexes in
+ * `cordoned` are created unschedulable, every node carries `taints(pool)`. Waits until each is
+ * Ready.
+ */
+export async function createWorkerPool(
+  kc: KubeConfig,
+  prefix: string,
+  count: number,
+  opts: {
+    kubeletVersion: string;
+    cordoned?: readonly number[];
+    taints?: (pool: string) => NodeSpec["taints"];
+  },
+): Promise<{ pool: string; names: string[] }> {
+  const pool = uniqueName(prefix);
+  const names = Array.from({ length: count }, (_, i) => `${pool}-${i}`);
+  await createNodes(
+    kc,
+    names.map((name, i) => ({
+      name,
+      role: "worker" as const,
+      kubeletVersion: opts.kubeletVersion,
+      pool,
+      unschedulable: opts.cordoned?.includes(i),
+      ...(opts.taints ? { taints: opts.taints(pool) } : {}),
+    })),
+  );
+  return { pool, names };
+}
+
+/**
  * Creates kwok nodes (control-plane: label node-role.kubernetes.io/control-plane="" and its
  * NoSchedule taint) and waits until kwok reports each Ready with the requested kubeletVersion.
  */

@@ -30,6 +30,7 @@ import {
   createNamespace,
   createNodes,
   createPdb,
+  createWorkerPool,
   createStatefulSet,
   deleteNamespace,
   deleteNodes,
@@ -65,22 +66,14 @@ afterAll(async () => {
   await deleteNodes(kc, nodes);
 });
 
-/** Creates worker nodes named <prefix>-<i>-<rand> in one pool and remembers them for cleanup. */
+/** Creates worker nodes <pool>-<i> in one new pool and remembers them for cleanup. */
 async function workers(prefix: string, count: number, opts: { cordoned?: number[] } = {}) {
-  const pool = uniqueName(prefix);
-  const names = Array.from({ length: count }, (_, i) => `${pool}-${i}`);
-  nodes.push(...names);
-  await createNodes(
-    kc,
-    names.map((name, i) => ({
-      name,
-      role: "worker" as const,
-      kubeletVersion: "v1.35.4",
-      pool,
-      unschedulable: opts.cordoned?.includes(i),
-    })),
-  );
-  return { pool, names };
+  const created = await createWorkerPool(kc, prefix, count, {
+    kubeletVersion: "v1.35.4",
+    cordoned: opts.cordoned,
+  });
+  nodes.push(...created.names);
+  return created;
 }
 
 test("/version reports the pinned Kubernetes version", async () => {

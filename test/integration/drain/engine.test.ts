@@ -16,17 +16,16 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
-import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
 import {
   buildPackage,
   installPackage,
   pulumiEngine,
   readTree,
+  stackFor,
   writeProgram,
 } from "../engine/pulumi-engine";
-import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
+import { type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(600_000);
 
@@ -68,15 +67,7 @@ export const uncordonOutcome = u ? u.outcome : "none";
 test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy leaves the node schedulable", async () => {
   const backend = mkdtempSync(join(tmpdir(), "ku-pulumi-state-"));
   const engine = pulumiEngine(undefined, backend);
-  const [a, b] = await env.workers("eng", 2, [1]);
-  await createDeployment(env.kc, env.ns, {
-    name: "ew",
-    replicas: 2,
-    nodeNames: [a, b],
-    tolerations: TOLERATIONS,
-  });
-  const pods = await waitForReadyPods(env.kc, env.ns, { app: "ew" }, 2);
-  await setUnschedulable(env.kc, b, false);
+  const { a, pods } = await env.podsToEvict("eng", "ew");
   const kubeconfig = readFileSync(process.env.KUBECONFIG ?? "", "utf8");
   const keyMarker =
     /client-key-data: (\S{40})/.exec(kubeconfig)?.[1] ?? "no-client-key-in-kubeconfig";
@@ -87,11 +78,7 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
   dirs.push(pkg);
   dirs.push(workDir, backend);
 
-  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: "dev", workDir },
-    { pulumiCommand, envVars: engine.envVars, secretsProvider: "passphrase" },
-  );
+  const stack = await stackFor(engine, workDir, "dev");
   await stack.setAllConfig({
     kubeconfig: { value: kubeconfig, secret: true },
     node: { value: a },

@@ -1,13 +1,15 @@
 /** Shared setup for the drain integration tests: nodes in a private pool, a namespace, cleanup. */
-import { CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import {
+  createDeployment,
   createNamespace,
-  createNodes,
+  createWorkerPool,
   deleteNamespace,
   deleteNodes,
   listPods,
   loadKubeConfig,
-  uniqueName,
+  setUnschedulable,
+  waitForReadyPods,
 } from "../../cluster/fixtures";
 
 export const KUBELET_VERSION = "v1.35.4";
@@ -24,6 +26,11 @@ export interface DrainEnv {
   ns: string;
   /** Creates worker nodes <pool>-0.. in one pool; indexes in `cordoned` are created unschedulable. */
   workers(prefix: string, count: number, cordoned?: number[]): Promise<string[]>;
+  /**
+   * Two workers a and b and a 2-replica Deployment `app` whose pods all run on a (b is cordoned
+   * while they schedule, then made schedulable so evictions from a can land there).
+   */
+  podsToEvict(prefix: string, app: string): Promise<{ a: string; b: string; pods: V1Pod[] }>;
   readNode(name: string): Promise<V1Node>;
   /** node name of each pod matching the selector, by pod name */
   placement(selector: Record<string, string>): Promise<Record<string, string>>;
@@ -35,25 +42,30 @@ export async function drainEnv(prefix: string): Promise<DrainEnv> {
   const ns = await createNamespace(kc, prefix);
   const nodes: string[] = [];
   const core = kc.makeApiClient(CoreV1Api);
+  const workers: DrainEnv["workers"] = async (p, count, cordoned = []) => {
+    const { names } = await createWorkerPool(kc, p, count, {
+      kubeletVersion: KUBELET_VERSION,
+      cordoned,
+      taints: (pool) => [{ key: PRIVATE_TAINT, value: pool, effect: "NoSchedule" as const }],
+    });
+    nodes.push(...names);
+    return names;
+  };
   return {
     kc,
     ns,
-    async workers(p, count, cordoned = []) {
-      const pool = uniqueName(p);
-      const names = Array.from({ length: count }, (_, i) => `${pool}-${i}`);
-      nodes.push(...names);
-      await createNodes(
-        kc,
-        names.map((name, i) => ({
-          name,
-          role: "worker" as const,
-          kubeletVersion: KUBELET_VERSION,
-          pool,
-          unschedulable: cordoned.includes(i),
-          taints: [{ key: PRIVATE_TAINT, value: pool, effect: "NoSchedule" as const }],
-        })),
-      );
-      return names;
+    workers,
+    async podsToEvict(p, app) {
+      const [a, b] = await workers(p, 2, [1]);
+      await createDeployment(kc, ns, {
+        name: app,
+        replicas: 2,
+        nodeNames: [a, b],
+        tolerations: TOLERATIONS,
+      });
+      const pods = await waitForReadyPods(kc, ns, { app }, 2);
+      await setUnschedulable(kc, b, false);
+      return { a, b, pods };
     },
     readNode: (name) => core.readNode({ name }),
     async placement(selector) {

@@ -3,13 +3,8 @@ import { readFileSync } from "node:fs";
 import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
 import { type NodeDrainOutputs, nodeDrainProvider } from "../../../lib/pulumi/node-drain";
 import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
-import {
-  createBarePod,
-  createDeployment,
-  setUnschedulable,
-  waitForReadyPods,
-} from "../../cluster/fixtures";
-import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
+import { createBarePod } from "../../cluster/fixtures";
+import { type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(180_000);
 
@@ -24,15 +19,7 @@ afterAll(async () => {
 });
 
 test("NodeDrain create drains; delete of an older run leaves the newer cordon; delete of the owner uncordons", async () => {
-  const [a, b] = await env.workers("prov", 2, [1]);
-  await createDeployment(env.kc, env.ns, {
-    name: "pw",
-    replicas: 2,
-    nodeNames: [a, b],
-    tolerations: TOLERATIONS,
-  });
-  const pods = await waitForReadyPods(env.kc, env.ns, { app: "pw" }, 2);
-  await setUnschedulable(env.kc, b, false);
+  const { a, pods } = await env.podsToEvict("prov", "pw");
 
   const inputs = {
     nodeName: a,

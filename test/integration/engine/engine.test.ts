@@ -8,14 +8,8 @@ import { readFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import {
-  componentVersions,
-  pulumiEngine,
-  readTree,
-  writeProgram,
-  type PulumiEngine,
-} from "./pulumi-engine";
+import { PulumiCommand } from "@pulumi/pulumi/automation";
+import { componentVersions, pulumiEngine, readTree, stackFor, writeProgram } from "./pulumi-engine";
 
 jest.setTimeout(300_000);
 
@@ -23,14 +17,6 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function stackFor(engine: PulumiEngine, workDir: string, stackName: string): Promise<Stack> {
-  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
-  return LocalWorkspace.createOrSelectStack(
-    { stackName, workDir },
-    { pulumiCommand, envVars: engine.envVars, secretsProvider: "passphrase" },
-  );
-}
 
 const DYNAMIC_PROGRAM = `
 import * as fs from "fs";

@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { promisify } from "node:util";
 
 /** Root of the repository (its node_modules is what test programs use). */
@@ -221,4 +222,17 @@ export function installPackage(programDir: string, pkg: string): void {
     recursive: true,
     verbatimSymlinks: true,
   });
+}
+
+/** The stack `stackName` of the program in `workDir`, run by `engine` (passphrase secrets). */
+export async function stackFor(
+  engine: PulumiEngine,
+  workDir: string,
+  stackName: string,
+): Promise<Stack> {
+  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
+  return LocalWorkspace.createOrSelectStack(
+    { stackName, workDir },
+    { pulumiCommand, envVars: engine.envVars, secretsProvider: "passphrase" },
+  );
 }
