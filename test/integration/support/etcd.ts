@@ -62,8 +62,8 @@ export interface RunningEtcd {
   stop(): Promise<void>;
 }
 
-export const peerUrl = (port: number) => `https://127.0.0.1:${port}`;
-export const clientUrl = (port: number) => `https://127.0.0.1:${port}`;
+const peerUrl = (port: number) => `https://127.0.0.1:${port}`;
+const clientUrl = (port: number) => `https://127.0.0.1:${port}`;
 
 /** Starts one member (does not wait for it: see waitHealthy). */
 export function startEtcdMember(etcd: string, pki: EtcdPki, spec: EtcdMemberSpec): RunningEtcd {
@@ -133,7 +133,7 @@ export function killAllEtcd(): void {
 }
 
 /** etcdctl over TLS with the healthcheck-client certificate: `etcdctl --endpoints=... <args>`. */
-export function etcdctlArgv(
+function etcdctlArgv(
   etcdctl: string,
   pki: EtcdPki,
   endpoints: readonly string[],

@@ -12,7 +12,7 @@ import { readVersions } from "../../cluster/cluster";
 import { runOk } from "./tools";
 
 /** Where the node "lives": a TEST-NET-1 address (not routed), only written into SANs. */
-export const NODE_ADDRESS = "192.0.2.10";
+const NODE_ADDRESS = "192.0.2.10";
 
 export interface KubeadmConfigOptions {
   readonly certificatesDir?: string;
@@ -96,7 +96,7 @@ export interface KubeadmRoot {
 }
 
 /** PATH for chrooted commands (chroot looks the program up on PATH inside the new root). */
-export const CHROOT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+const CHROOT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 /**
  * A kubeadm control-plane node's files in `root`: `kubeadm init phase certs all`, `kubeconfig

@@ -25,7 +25,6 @@ export function requireRoot(why: string): void {
 }
 
 export const BUSYBOX = "/usr/bin/busybox";
-export const OPENSSL = "/usr/bin/openssl";
 
 /** A host tool from a Debian package, or an Error naming the package. */
 export function requireHostTool(path: string, debianPackage: string): string {

@@ -10,7 +10,7 @@ import * as path from "node:path";
 
 export const SHELLCHECK = "/usr/bin/shellcheck";
 /** The busybox applet directory the integration tests use too (one implementation). */
-export { BUSYBOX, busyboxBin } from "../../../integration/support/tools";
+export { busyboxBin } from "../../../integration/support/tools";
 
 /** Runs shellcheck (bash dialect) on a script; throws with its findings or install advice. */
 export function shellcheck(script: string): void {
