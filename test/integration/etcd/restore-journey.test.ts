@@ -190,17 +190,18 @@ describe("restore journey on the local control plane", () => {
     //    the TLS files for an http:// endpoint, so kwok's own PKI files fill those options)
     const backupDir = join(tmp.dir, "backups");
     const pki = join(info.workdir, "pki");
+    const { etcdctl, etcdutl } = binaries();
+    /** kwok's etcd and the cached tools, the same for the backup and the restore. */
+    const etcdAccess = {
+      endpoint: info.etcdUrl,
+      cacert: join(pki, "ca.crt"),
+      cert: join(pki, "admin.crt"),
+      key: join(pki, "admin.key"),
+      etcdctl,
+      etcdutl,
+    };
     const yamlText = synthYaml(
-      (chart) =>
-        new EtcdBackup(chart, "backup", {
-          endpoint: info.etcdUrl,
-          cacert: join(pki, "ca.crt"),
-          cert: join(pki, "admin.crt"),
-          key: join(pki, "admin.key"),
-          backupDir,
-          etcdctl: binaries().etcdctl,
-          etcdutl: binaries().etcdutl,
-        }),
+      (chart) => new EtcdBackup(chart, "backup", { ...etcdAccess, backupDir }),
     );
     const [job] = cronJobsIn(yamlText);
     prepareHostPaths(job);
@@ -241,12 +242,7 @@ describe("restore journey on the local control plane", () => {
       name: member,
       initialCluster: [{ name: member, peerUrl }],
       initialClusterToken: "kwok-restore-journey",
-      etcdutl: binaries().etcdutl,
-      etcdctl: binaries().etcdctl,
-      endpoint: info.etcdUrl,
-      cacert: join(pki, "ca.crt"),
-      cert: join(pki, "admin.crt"),
-      key: join(pki, "admin.key"),
+      ...etcdAccess,
     };
     runOk(etcdRestoreCommand(restoreOpts));
     const manifest = join(info.workdir, "kwok.yaml");
