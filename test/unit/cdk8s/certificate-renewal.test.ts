@@ -9,6 +9,7 @@ import {
   type CertificateRenewalProps,
 } from "../../../lib/cdk8s/certificate-renewal";
 import { makeStubs, runScript, shellcheck } from "../core/scripts/stubs";
+import { thrown } from "./thrown";
 
 // Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
 jest.setTimeout(60_000);
@@ -20,15 +21,6 @@ function synth(props: CertificateRenewalProps): any[] {
   const chart = Testing.chart();
   new CertificateRenewal(chart, "renewal", props);
   return Testing.synth(chart);
-}
-
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error");
 }
 
 describe("CertificateRenewal: synthesized CronJobs", () => {
@@ -259,7 +251,7 @@ describe("CertificateRenewal: validation names the construct path, the field, th
     ],
   ];
   test.each(cases)("%s", (_n, props, re) => {
-    const err = errorOf(() => synth(props));
+    const err = thrown(() => synth(props));
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toMatch(re);
     expect(err.message).toContain("test/renewal: invalid ");

@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import { checkDrainSafety, DrainSafety, Finding, PodDisruptionBudget } from "kube-upkeep/cdk8s";
 import { ValidationError } from "kube-upkeep/core";
 import { addPdbExamples } from "../../../examples/cdk8s/pdb-examples";
+import { thrown } from "./thrown";
 
 /** A raw Deployment with fixed names and labels. */
 function deployment(
@@ -43,12 +44,7 @@ function pdb(
 const brief = (fs: Finding[]) => fs.map((f) => [f.severity, f.code, f.pdb, f.workloads]);
 
 function synthError(chart: Chart): string {
-  try {
-    Testing.synth(chart);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected synth to fail");
+  return thrown(() => Testing.synth(chart), "synth").message;
 }
 
 describe("checkDrainSafety", () => {

@@ -11,6 +11,7 @@ import {
 } from "../../../lib/core/scripts/etcd-backup";
 import { EtcdBackup, type EtcdBackupProps } from "../../../lib/cdk8s/etcd-backup";
 import { busyboxBin, makeStubs, shellcheck } from "../core/scripts/stubs";
+import { thrown } from "./thrown";
 
 // Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
 jest.setTimeout(60_000);
@@ -20,15 +21,6 @@ function synth(props?: EtcdBackupProps): any[] {
   const chart = Testing.chart();
   new EtcdBackup(chart, "backup", props);
   return Testing.synth(chart);
-}
-
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error");
 }
 
 describe("EtcdBackup: synthesized CronJob", () => {
@@ -343,7 +335,7 @@ describe("EtcdBackup: validation names the construct path, the field, the value 
     ["negative deadline", { activeDeadlineSeconds: -1 }, /invalid activeDeadlineSeconds -1/],
   ];
   test.each(cases)("%s", (_n, props, re) => {
-    const err = errorOf(() => synth(props));
+    const err = thrown(() => synth(props));
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toMatch(re);
     expect(err.message).toContain("test/backup: invalid ");

@@ -3,18 +3,10 @@ import * as kplus from "cdk8s-plus-33";
 import { k8s } from "cdk8s-plus-33";
 import { PodDisruptionBudget, PodDisruptionBudgetProps } from "kube-upkeep/cdk8s";
 import { ValidationError, ValidationErrors } from "kube-upkeep/core";
+import { thrown } from "./thrown";
 
 function pdbsOf(chart: Chart) {
   return Testing.synth(chart).filter((o) => o.kind === "PodDisruptionBudget");
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error");
 }
 
 describe("PodDisruptionBudget", () => {

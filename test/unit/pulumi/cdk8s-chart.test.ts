@@ -19,6 +19,7 @@ import {
   type Cdk8sManifestsArgs,
 } from "../../../lib/pulumi/cdk8s-chart";
 import { ClusterUpgrade } from "../../../lib/pulumi/cluster-upgrade";
+import { thrown } from "../cdk8s/thrown";
 import { mockAndRecord, SECRET_SIG, SIG_KEY, value, type Registered } from "./mocks";
 
 const registered = new Map<string, Registered>();
@@ -44,23 +45,8 @@ function parseYaml(text: string): unknown[] {
   return parseAllDocuments(text).map((d) => d.toJS() as unknown);
 }
 
-function synthError(build: () => void): string {
-  try {
-    build();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("cdk8s did not throw");
-}
-
-function constructError(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("Cdk8sManifests did not throw");
-}
+const synthError = (build: () => void): string => thrown(build, "cdk8s").message;
+const constructError = (f: () => unknown): Error => thrown(f, "Cdk8sManifests");
 
 const PDBS: Cdk8sManifestsArgs["podDisruptionBudgets"] = {
   "web-pdb": { selector: { matchLabels: { app: "web" } }, maxUnavailable: 1 },
