@@ -18,16 +18,11 @@ STORE="$ROOT/store"
 BIN="$ROOT/bin"
 WORK="$ROOT/build"
 mkdir -p "$STORE" "$BIN" "$WORK"
-# One build at a time per cache (npm test, npm run demo and CI may start it together).
-exec 8>"$ROOT/build.lock"
-if ! flock -n 8; then
-  printf '[build-pulumi %s] another build-pulumi.sh holds %s; waiting for it\n' "$(date +%H:%M:%S)" "$ROOT/build.lock" >&2
-  flock 8
-fi
-export GOFLAGS="-mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
-PAR="${KU_BUILD_PARALLEL:-2}"
+BUILD_TAG=build-pulumi
+# shellcheck source=test/cluster/build-common.sh
+. "$here/build-common.sh"
+take_lock "$ROOT/build.lock" 8
 
-log() { printf '[build-pulumi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 failed=()
 fail() { log "FAILED $1: $2"; failed+=("$1"); }
 # install <store-name> <bin-name>: select a stored binary into bin/ (hard link, else copy)
@@ -35,17 +30,34 @@ install_bin() {
   rm -f "$BIN/$2"
   ln "$STORE/$1" "$BIN/$2" 2>/dev/null || cp -p "$STORE/$1" "$BIN/$2"
 }
-# timed <label> <cmd...>
-timed() {
-  local label="$1"; shift; local t0; t0=$(date +%s)
-  log "building $label ..."
-  if "$@"; then log "built $label in $(( $(date +%s) - t0 ))s"; return 0; fi
-  log "build of $label failed after $(( $(date +%s) - t0 ))s"; return 1
-}
 # moddir <module@version>: download a module, print its directory in the module cache
 moddir() { (cd "$WORK" && go mod download -json "$1" 2>/dev/null) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
 # gomod <module@version>: print the path of a module's go.mod in the module cache
 gomodfile() { (cd "$WORK" && go mod download -json "$1" 2>/dev/null) | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p'; }
+# cached <store-name> <bin-name> <label>: when the store has the binary, select it and succeed
+cached() { [ -x "$STORE/$1" ] || return 1; log "$3: cached"; install_bin "$1" "$2"; }
+# wrapper_module <dir> <module> <go.mod> <requirement...>: write <dir>/go.mod, a module that
+# requires the given "path version" pairs, with the go version and the module (not local-path)
+# replaces of the wrapped module's <go.mod>
+wrapper_module() {
+  local d="$1" name="$2" gomod="$3"; shift 3
+  {
+    echo "module $name"
+    echo
+    echo "go $(sed -n 's/^go //p' "$gomod")"
+    echo
+    if [ $# -eq 1 ]; then echo "require $1"; else echo "require ("; printf '\t%s\n' "$@"; echo ")"; fi
+    echo
+    replaces "$gomod"
+  } > "$d/go.mod"
+}
+# build_stored <component> <label> <dir> <ldflags> <package> <store-name> <bin-name> <what failed>:
+# go build <package> in <dir> into the store (atomically), then select it into bin/
+build_stored() {
+  if timed "$2" bash -c "cd '$3' && go build -p $PAR -trimpath -ldflags '$4' -o '$STORE/$6.tmp' $5 && mv '$STORE/$6.tmp' '$STORE/$6'"; then
+    install_bin "$6" "$7"
+  else fail "$1" "$8"; fi
+}
 # replaces <go.mod>: the replace directives that point at other modules (not local paths)
 replaces() {
   awk '
@@ -64,26 +76,14 @@ replaces() {
 # carries over pkg's other (module) replaces.
 build_cli() {
   local v="$PULUMI_VERSION" out="pulumi-$PULUMI_VERSION"
-  if [ -x "$STORE/$out" ]; then log "pulumi $v: cached"; install_bin "$out" pulumi; return; fi
+  cached "$out" pulumi "pulumi $v" && return
   local d="$WORK/cli-$v"; mkdir -p "$d"
   local gomod; gomod=$(gomodfile "github.com/pulumi/pulumi/pkg/v3@$v")
   [ -f "$gomod" ] || { fail cli "cannot download github.com/pulumi/pulumi/pkg/v3@$v"; return; }
-  {
-    echo "module kubeupkeep.local/pulumibuild"
-    echo
-    echo "go $(sed -n 's/^go //p' "$gomod")"
-    echo
-    echo "require ("
-    echo "	github.com/pulumi/pulumi/pkg/v3 $v"
-    echo "	github.com/pulumi/pulumi/sdk/v3 $v"
-    echo ")"
-    echo
-    replaces "$gomod"
-  } > "$d/go.mod"
-  local ld="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v"
-  if timed "pulumi $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$STORE/$out.tmp' github.com/pulumi/pulumi/pkg/v3/cmd/pulumi && mv '$STORE/$out.tmp' '$STORE/$out'"; then
-    install_bin "$out" pulumi
-  else fail cli "go build github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$v"; fi
+  wrapper_module "$d" kubeupkeep.local/pulumibuild "$gomod" \
+    "github.com/pulumi/pulumi/pkg/v3 $v" "github.com/pulumi/pulumi/sdk/v3 $v"
+  build_stored cli "pulumi $v" "$d" "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$out" pulumi "go build github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$v"
 }
 
 # ---- Node.js language host -------------------------------------------------------------------
@@ -95,29 +95,20 @@ build_cli() {
 # and the host runs the program through the project's own @pulumi/pulumi (cmd/run).
 build_langhost() {
   local v="$PULUMI_LANGHOST_SDK_VERSION" out="pulumi-language-nodejs-$PULUMI_LANGHOST_SDK_VERSION"
-  if [ -x "$STORE/$out" ]; then log "pulumi-language-nodejs $v: cached"; install_bin "$out" pulumi-language-nodejs; return; fi
+  cached "$out" pulumi-language-nodejs "pulumi-language-nodejs $v" && return
   local d="$WORK/langhost-$v"; mkdir -p "$d"
   local gomod; gomod=$(gomodfile "github.com/pulumi/pulumi/sdk/v3@$v")
   [ -f "$gomod" ] || { fail langhost "cannot download github.com/pulumi/pulumi/sdk/v3@$v"; return; }
-  {
-    echo "module kubeupkeep.local/pulumilanghostbuild"
-    echo
-    echo "go $(sed -n 's/^go //p' "$gomod")"
-    echo
-    echo "require github.com/pulumi/pulumi/sdk/v3 $v"
-    echo
-    replaces "$gomod"
-  } > "$d/go.mod"
-  local ld="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v"
-  if timed "pulumi-language-nodejs $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$STORE/$out.tmp' github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs && mv '$STORE/$out.tmp' '$STORE/$out'"; then
-    install_bin "$out" pulumi-language-nodejs
-  else fail langhost "go build github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs@$v"; fi
+  wrapper_module "$d" kubeupkeep.local/pulumilanghostbuild "$gomod" "github.com/pulumi/pulumi/sdk/v3 $v"
+  build_stored langhost "pulumi-language-nodejs $v" "$d" "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
+    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs "$out" pulumi-language-nodejs \
+    "go build github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs@$v"
 }
 
 # ---- dynamic-provider shim: the shell script the Pulumi distribution ships ------------------
 build_shim() {
   local v="$PULUMI_VERSION" out="pulumi-resource-pulumi-nodejs-$PULUMI_VERSION"
-  if [ -x "$STORE/$out" ]; then log "pulumi-resource-pulumi-nodejs $v: cached"; install_bin "$out" pulumi-resource-pulumi-nodejs; return; fi
+  cached "$out" pulumi-resource-pulumi-nodejs "pulumi-resource-pulumi-nodejs $v" && return
   local t0; t0=$(date +%s)
   local dir; dir=$(moddir "github.com/pulumi/pulumi/sdk/v3@$v")
   local src="$dir/nodejs/dist/pulumi-resource-pulumi-nodejs"
@@ -135,7 +126,7 @@ build_shim() {
 # of the release commit) and 404 for vX itself (there is no provider/vX tag).
 build_command() {
   local v="$PULUMI_COMMAND_VERSION" out="pulumi-resource-command-$PULUMI_COMMAND_VERSION"
-  if [ -x "$STORE/$out" ]; then log "pulumi-resource-command $v: cached"; install_bin "$out" pulumi-resource-command; return; fi
+  cached "$out" pulumi-resource-command "pulumi-resource-command $v" && return
   local info commit ts pseudo
   info=$(cd "$WORK" && go list -m -json "github.com/pulumi/pulumi-command@$v" 2>/dev/null)
   commit=$(sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' <<<"$info")
@@ -152,19 +143,10 @@ build_command() {
   fi
   local d="$WORK/command-$v"; mkdir -p "$d"
   local gomod; gomod=$(gomodfile "github.com/pulumi/pulumi-command/provider@$mod")
-  {
-    echo "module kubeupkeep.local/pulumicommandbuild"
-    echo
-    echo "go $(sed -n 's/^go //p' "$gomod")"
-    echo
-    echo "require github.com/pulumi/pulumi-command/provider $mod"
-    echo
-    replaces "$gomod"
-  } > "$d/go.mod"
-  local ld="-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v"
-  if timed "pulumi-resource-command $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$STORE/$out.tmp' github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command && mv '$STORE/$out.tmp' '$STORE/$out'"; then
-    install_bin "$out" pulumi-resource-command
-  else fail command "go build github.com/pulumi/pulumi-command/provider@$mod"; fi
+  wrapper_module "$d" kubeupkeep.local/pulumicommandbuild "$gomod" "github.com/pulumi/pulumi-command/provider $mod"
+  build_stored command "pulumi-resource-command $v" "$d" "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v" \
+    github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command "$out" pulumi-resource-command \
+    "go build github.com/pulumi/pulumi-command/provider@$mod"
 }
 
 # ---- pulumi-resource-kubernetes ---------------------------------------------------------------
@@ -178,7 +160,7 @@ build_command() {
 build_kubernetes() {
   local mod="$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION" v="${PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION#v}"
   local out="pulumi-resource-kubernetes-$mod"
-  if [ -x "$STORE/$out" ]; then log "pulumi-resource-kubernetes $mod: cached"; install_bin "$out" pulumi-resource-kubernetes; return; fi
+  cached "$out" pulumi-resource-kubernetes "pulumi-resource-kubernetes $mod" && return
   local src; src=$(moddir "github.com/pulumi/pulumi-kubernetes/provider/v4@$mod")
   [ -d "$src" ] || { fail kubernetes "the Go module proxy does not serve github.com/pulumi/pulumi-kubernetes/provider/v4@$mod"; return; }
   local d="$WORK/kubernetes-$mod"

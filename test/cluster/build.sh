@@ -11,24 +11,12 @@ KU_CACHE="${KU_CACHE:-$HOME/.cache/kube-upkeep}"
 BIN="$KU_CACHE/bin"
 WORK="$KU_CACHE/build"
 mkdir -p "$BIN" "$WORK"
-# One build at a time per cache: a concurrent run (npm test, cluster:up, CI) waits here and then
-# finds the binaries cached, instead of racing on the same output files.
-exec 9>"$KU_CACHE/build.lock"
-if ! flock -n 9; then
-  printf '[build %s] another build.sh holds %s; waiting for it\n' "$(date +%H:%M:%S)" "$KU_CACHE/build.lock" >&2
-  flock 9
-fi
-export GOFLAGS="-mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
-PAR="${KU_BUILD_PARALLEL:-2}"
+BUILD_TAG=build
+# shellcheck source=test/cluster/build-common.sh
+. "$here/build-common.sh"
+take_lock "$KU_CACHE/build.lock" 9
 
-log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 have() { local f; for f in "$@"; do [ -x "$BIN/$f" ] || return 1; done; }
-timed() { # timed <label> <cmd...>
-  local label="$1"; shift; local t0; t0=$(date +%s)
-  log "building $label ..."
-  "$@"
-  log "built $label in $(( $(date +%s) - t0 ))s"
-}
 
 build_kubernetes() {
   local v="$KUBERNETES_VERSION" names=(kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl)
