@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ValidationError } from "../../../../lib/core/errors";
 import {
   CHECK_EXPIRATION_JSONPATH,
   renderCertRenewalScript,
@@ -9,6 +8,7 @@ import {
   type CertRenewalScriptOptions,
 } from "../../../../lib/core/scripts/cert-renewal";
 import { busyboxBin, makeStubs, runScript, shellcheck, type StubEnv } from "./stubs";
+import { expectRejected } from "./validation";
 
 // Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
 jest.setTimeout(60_000);
@@ -177,16 +177,7 @@ describe("certificate renewal script: validation", () => {
     ["dryRun as string", { dryRun: "yes" as never }, /invalid dryRun "yes": not a boolean/],
   ];
   test.each(bad)("%s is rejected with path, field, value and fix", (_n, opts, re) => {
-    let err: unknown;
-    try {
-      renderCertRenewalScript(opts, "chart/renewal");
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as Error).message).toMatch(/^chart\/renewal: invalid /);
-    expect((err as Error).message).toMatch(re);
-    expect((err as Error).message).toContain("Fix: ");
+    expectRejected(() => renderCertRenewalScript(opts, "chart/renewal"), "chart/renewal", re);
   });
 });
 

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ValidationError } from "../../../../lib/core/errors";
 import {
   ETCD_SNAPSHOT_NAME_PATTERN,
   etcdSnapshotCommand,
@@ -13,6 +12,7 @@ import {
   type EtcdBackupScriptOptions,
 } from "../../../../lib/core/scripts/etcd-backup";
 import { makeStubs, runScript, shellcheck, type StubEnv } from "./stubs";
+import { expectRejected } from "./validation";
 
 // Each test spawns shells and stubs; on a busy 2-core machine that takes seconds.
 jest.setTimeout(60_000);
@@ -186,16 +186,7 @@ describe("etcd backup script: validation", () => {
     ],
   ];
   test.each(bad)("%s is rejected with path, field, value and fix", (_n, opts, re) => {
-    let err: unknown;
-    try {
-      renderEtcdBackupScript(opts, "chart/backup");
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as Error).message).toMatch(/^chart\/backup: invalid /);
-    expect((err as Error).message).toMatch(re);
-    expect((err as Error).message).toContain("Fix: ");
+    expectRejected(() => renderEtcdBackupScript(opts, "chart/backup"), "chart/backup", re);
   });
 });
 

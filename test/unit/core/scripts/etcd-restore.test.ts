@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ValidationError } from "../../../../lib/core/errors";
+import type { ValidationError } from "../../../../lib/core/errors";
 import {
   etcdHealthCommand,
   etcdRestoreCommand,
@@ -17,6 +17,7 @@ import {
   type EtcdRestoreScriptOptions,
 } from "../../../../lib/core/scripts/etcd-restore";
 import { makeStubs, runScript, shellcheck } from "./stubs";
+import { validationErrorOf } from "./validation";
 
 const SNAP = "/var/backups/etcd/etcd-snapshot-20260101T020000Z.db";
 /** What the fake etcdutl reads as a valid snapshot (stubs.ts). */
@@ -52,15 +53,11 @@ spec:
     name: etcd-data
 `;
 
+/** fn throws a ValidationError about `field`; returns it. */
 function invalid(fn: () => unknown, field: string): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    expect((e as ValidationError).field).toBe(field);
-    return e as ValidationError;
-  }
-  throw new Error(`expected a ValidationError for ${field}`);
+  const e = validationErrorOf(fn);
+  expect(e.field).toBe(field);
+  return e;
 }
 
 describe("etcd restore: commands", () => {

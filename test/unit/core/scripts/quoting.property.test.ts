@@ -121,17 +121,24 @@ describe("arbitrary option values: rejected, or delivered unchanged", () => {
       "manifestsDir",
       "stashDir",
     ];
+    const accepted: string[] = [];
     fc.assert(
       fc.property(fc.constantFrom(...fields), nasty, (field, value) => {
+        let script: string;
         try {
-          renderCertRenewalScript({ [field]: value });
+          script = renderCertRenewalScript({ [field]: value });
         } catch (e) {
           expect(e).toBeInstanceOf(ValidationError);
           expect((e as ValidationError).field).toBe(field);
+          return;
         }
+        accepted.push(value);
+        // accepted values have no character a shell could act on outside quotes
+        expect(script).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
       }),
       { numRuns: 1000 },
     );
+    if (accepted.length) expect(bashEcho(accepted)).toEqual(accepted);
   });
 });
 
