@@ -67,43 +67,47 @@ function deployment(
   });
 }
 
+/**
+ * PDBs over one workload each, the budget the chart sets and the case checks with:
+ * [pdb, pod selector, budget, replicas, expected findings].
+ */
+const CASES: Array<
+  [
+    string,
+    Record<string, string>,
+    { minAvailable?: number | string; maxUnavailable?: number | string },
+    number,
+    string[],
+  ]
+> = [
+  // web Deployment, maxUnavailable 1 -> fine, 1 disruption
+  ["web-pdb", { app: "web" }, { maxUnavailable: 1 }, 3, []],
+  // zookeeper StatefulSet, minAvailable 2 -> fine, 1 disruption
+  ["zk-pdb", { app: "zk" }, { minAvailable: 2 }, 3, []],
+  // api Deployment, minAvailable "90%" -> ceil(2.7) = 3 -> blocks
+  ["api-pdb", { app: "api" }, { minAvailable: "90%" }, 3, ["error:pdb-blocks-drain"]],
+  // cache Deployment, maxUnavailable "50%" -> ceil(1.5) = 2 disruptions
+  ["cache-pdb", { app: "cache" }, { maxUnavailable: "50%" }, 3, []],
+];
+
 function buildChart(): Chart {
   const chart = new Chart(Testing.app(), "drain-safety-it", { namespace: ns });
-  // a: web, 3 replicas, maxUnavailable 1 -> fine, 1 disruption
-  PodDisruptionBudget.forWorkload(chart, "web-pdb", deployment(chart, "web", 3, { app: "web" }), {
-    metadata: { name: "web-pdb" },
-    maxUnavailable: 1,
-  });
-  // b: zookeeper StatefulSet 3, minAvailable 2 -> fine, 1 disruption
-  const zk = new k8s.KubeStatefulSet(chart, "zk", {
-    metadata: { name: "zk" },
-    spec: {
-      replicas: 3,
-      serviceName: "zk",
-      podManagementPolicy: "Parallel",
-      selector: { matchLabels: { app: "zk" } },
-      template: podTemplate({ app: "zk" }),
-    },
-  });
-  PodDisruptionBudget.forWorkload(chart, "zk-pdb", zk, {
-    metadata: { name: "zk-pdb" },
-    minAvailable: 2,
-  });
-  // c: api, 3 replicas, minAvailable "90%" -> ceil(2.7) = 3 -> blocks
-  PodDisruptionBudget.forWorkload(chart, "api-pdb", deployment(chart, "api", 3, { app: "api" }), {
-    metadata: { name: "api-pdb" },
-    minAvailable: "90%",
-  });
-  // d: cache, 3 replicas, maxUnavailable "50%" -> ceil(1.5) = 2 disruptions
-  PodDisruptionBudget.forWorkload(
-    chart,
-    "cache-pdb",
-    deployment(chart, "cache", 3, { app: "cache" }),
-    {
-      metadata: { name: "cache-pdb" },
-      maxUnavailable: "50%",
-    },
-  );
+  for (const [name, labels, budget, replicas] of CASES) {
+    const workload =
+      labels.app === "zk"
+        ? new k8s.KubeStatefulSet(chart, "zk", {
+            metadata: { name: "zk" },
+            spec: {
+              replicas,
+              serviceName: "zk",
+              podManagementPolicy: "Parallel",
+              selector: { matchLabels: labels },
+              template: podTemplate(labels),
+            },
+          })
+        : deployment(chart, labels.app, replicas, labels);
+    PodDisruptionBudget.forWorkload(chart, name, workload, { metadata: { name }, ...budget });
+  }
   // e: shop, two PDBs over the same pods -> overlap
   deployment(chart, "shop", 2, { app: "shop", tier: "frontend" });
   new PodDisruptionBudget(chart, "shop-by-app", {
@@ -153,10 +157,7 @@ beforeAll(async () => {
   const client = KubernetesObjectApi.makeApiClient(kc);
   for (const manifest of Testing.synth(chart)) await client.create(manifest as KubernetesObject);
   await Promise.all([
-    waitForReadyPods(kc, ns, { app: "web" }, 3),
-    waitForReadyPods(kc, ns, { app: "zk" }, 3),
-    waitForReadyPods(kc, ns, { app: "api" }, 3),
-    waitForReadyPods(kc, ns, { app: "cache" }, 3),
+    ...CASES.map(([, labels, , replicas]) => waitForReadyPods(kc, ns, labels, replicas)),
     waitForReadyPods(kc, ns, { app: "shop" }, 2),
     waitForReadyPods(kc, ns, { app: "agent" }, 2),
     waitForReadyPods(kc, ns, { app: "solo" }, 1),
@@ -175,21 +176,6 @@ async function firstPod(selector: Record<string, string>): Promise<string> {
   const [pod] = await listPods(kc, ns, selector);
   return pod.metadata!.name!;
 }
-
-const CASES: Array<
-  [
-    string,
-    Record<string, string>,
-    { minAvailable?: number | string; maxUnavailable?: number | string },
-    number,
-    string[],
-  ]
-> = [
-  ["web-pdb", { app: "web" }, { maxUnavailable: 1 }, 3, []],
-  ["zk-pdb", { app: "zk" }, { minAvailable: 2 }, 3, []],
-  ["api-pdb", { app: "api" }, { minAvailable: "90%" }, 3, ["error:pdb-blocks-drain"]],
-  ["cache-pdb", { app: "cache" }, { maxUnavailable: "50%" }, 3, []],
-];
 
 describe.each(CASES)("%s", (name, selector, budget, replicas, codes) => {
   it("DrainSafety and the disruption controller agree on disruptionsAllowed", async () => {
