@@ -177,8 +177,8 @@ export const ETCD_RESTORE_DEFAULTS = {
   cacert: ETCD_BACKUP_DEFAULTS.cacert,
   cert: ETCD_BACKUP_DEFAULTS.cert,
   key: ETCD_BACKUP_DEFAULTS.key,
-  etcdutl: "etcdutl",
-  etcdctl: "etcdctl",
+  etcdutl: ETCD_BACKUP_DEFAULTS.etcdutl,
+  etcdctl: ETCD_BACKUP_DEFAULTS.etcdctl,
 } as const;
 
 /** An etcd initial-cluster token: letters, digits, . _ - (at most 128). */
