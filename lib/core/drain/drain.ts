@@ -364,6 +364,17 @@ export async function drainNode(
     for (const p of list.pods)
       pending.set(podKey(p), { pod: podKey(p), state: "not-started", blockedBy: [] });
     const signal = deadline.signal;
+    /** The pod is gone: evicted (or deleted), reported once. */
+    const deleted = (key: string) => {
+      pending.delete(key);
+      evicted.push(key);
+      opts.onDeleted?.({
+        pod: key,
+        usingEviction,
+        skipped: false,
+        message: deletedMessage(key, usingEviction),
+      });
+    };
 
     const one = async (pod: V1Pod): Promise<void> => {
       const key = podKey(pod);
@@ -379,14 +390,7 @@ export async function drainNode(
           : await deletePod(clients, active, opts.gracePeriodSeconds);
         if (outcome.kind === "evicted") break;
         if (outcome.kind === "gone") {
-          pending.delete(key);
-          evicted.push(key);
-          opts.onDeleted?.({
-            pod: key,
-            usingEviction,
-            skipped: false,
-            message: deletedMessage(key, usingEviction),
-          });
+          deleted(key);
           return;
         }
         if (outcome.kind === "pdb") {
@@ -429,14 +433,7 @@ export async function drainNode(
         if (signal.aborted) return;
         // kubectl refreshes the pod before retrying; a pod of another UID means ours is gone
         if (!tracker.isPresent(active.metadata?.uid ?? "")) {
-          pending.delete(key);
-          evicted.push(key);
-          opts.onDeleted?.({
-            pod: key,
-            usingEviction,
-            skipped: false,
-            message: deletedMessage(key, usingEviction),
-          });
+          deleted(key);
           return;
         }
         active = tracker.current(active.metadata?.uid ?? "") ?? active;
@@ -458,13 +455,7 @@ export async function drainNode(
           opts.onWarning?.(msg);
           opts.onDeleted?.({ pod: key, usingEviction, skipped: true, message: msg });
         } else {
-          evicted.push(key);
-          opts.onDeleted?.({
-            pod: key,
-            usingEviction,
-            skipped: false,
-            message: deletedMessage(key, usingEviction),
-          });
+          deleted(key);
         }
       } catch {
         // aborted: stays pending
