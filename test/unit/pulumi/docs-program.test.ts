@@ -49,13 +49,19 @@ beforeAll(() => {
   );
 });
 
-test("docs/pulumi.md index.ts builds the documented plan", async () => {
+/** docs/pulumi.md and its program: the ```ts block after `index.ts`:. */
+function docProgram(): { md: string; code: string } {
   const md = fs.readFileSync(DOC, "utf8");
   const m = /`index\.ts`:\n\n```ts\n([\s\S]*?)```/.exec(md);
   if (!m) throw new Error("docs/pulumi.md: no ```ts block after `index.ts`:");
+  return { md, code: m[1]! };
+}
+
+test("docs/pulumi.md index.ts builds the documented plan", async () => {
+  const { md, code } = docProgram();
   // Transpile and run it with this test's module registry (the same @pulumi/pulumi that has the
   // mocks), resolving the package's self-reference to the sources.
-  const js = ts.transpileModule(m[1]!, {
+  const js = ts.transpileModule(code, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
   }).outputText;
   const mod = { exports: {} as Record<string, unknown> };
@@ -85,8 +91,7 @@ test("docs/pulumi.md index.ts builds the documented plan", async () => {
 
 test("docs/pulumi.md index.ts type-checks against the library (tsconfig.json, strict)", () => {
   const root = path.join(__dirname, "../../..");
-  const md = fs.readFileSync(DOC, "utf8");
-  const code = /`index\.ts`:\n\n```ts\n([\s\S]*?)```/.exec(md)![1]!;
+  const { code } = docProgram();
   const parsed = ts.getParsedCommandLineOfConfigFile(
     path.join(root, "tsconfig.json"),
     {},
