@@ -340,7 +340,8 @@ export function listClusters(): string[] {
   return existsSync(dir) ? readdirSync(dir) : [];
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (also one of another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

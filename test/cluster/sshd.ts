@@ -113,28 +113,12 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshServer>
   const hostKey = join(dir, "ssh_host_ed25519_key");
   const clientKey = join(dir, "client_ed25519");
   try {
-    await run(SSH_KEYGEN, [
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      "kube-upkeep-test-host",
-      "-f",
-      hostKey,
-    ]);
-    await run(SSH_KEYGEN, [
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      "kube-upkeep-test-client",
-      "-f",
-      clientKey,
-    ]);
+    for (const [file, comment] of [
+      [hostKey, "kube-upkeep-test-host"],
+      [clientKey, "kube-upkeep-test-client"],
+    ]) {
+      await run(SSH_KEYGEN, ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+    }
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

@@ -32,7 +32,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, PolicyV1Api } from "@kubernetes/client-node";
 import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
-import { REPO_ROOT } from "../cluster/cluster";
+import { pidAlive, REPO_ROOT } from "../cluster/cluster";
 import { createDeployment, createPdb, waitForReadyPods } from "../cluster/fixtures";
 import {
   createDemoStack,
@@ -159,15 +159,6 @@ function stopProcesses(procs: readonly Proc[]): void {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface Run {
   readonly child: ChildProcess;
   output: string;
@@ -248,7 +239,7 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   process.stderr.write(
     `[e2e-kill] killed pulumi up (pid ${first.child.pid}) ${Date.now() - cordon.t} ms after ${victim} was cordoned, ${((Date.now() - started) / 1000).toFixed(1)} s into the run\n`,
   );
-  const alive = plugins.filter((p) => isAlive(p.pid));
+  const alive = plugins.filter((p) => pidAlive(p.pid));
   process.stderr.write(
     `[e2e-kill] plugin processes still running after the kill: ${alive.length}/${plugins.length}\n${alive.map((p) => `  ${p.pid} (group ${p.pgid}) ${p.args}`).join("\n")}\n`,
   );
