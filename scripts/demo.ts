@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { buildMissing, missingBinaries, REPO_ROOT } from "../test/cluster/cluster";
 import { missingSshBinaries, SSHD_HOWTO } from "../test/cluster/sshd";
-import { missingEngineBinaries } from "../test/integration/engine/pulumi-engine";
+import { ENGINE_BIN, missingEngineBinaries } from "../test/integration/engine/pulumi-engine";
 import {
   buildLibrary,
   createDemoStack,
@@ -76,10 +76,7 @@ async function ensureBuilt(): Promise<void> {
     say("building the missing control-plane binaries (npm run cluster:build; cold: ~25 min)");
     await buildMissing("inherit");
   }
-  const engineBin = join(
-    process.env.KU_CACHE ?? join(process.env.HOME ?? "/root", ".cache/kube-upkeep"),
-    "pulumi/bin",
-  );
+  const engineBin = ENGINE_BIN;
   if (missingEngineBinaries(engineBin, DEMO_ENGINE_BINARIES).length > 0) {
     say("building the missing Pulumi engine binaries (bash test/cluster/build-pulumi.sh)");
     const r = spawnSync("bash", [join(REPO_ROOT, "test/cluster/build-pulumi.sh")], {

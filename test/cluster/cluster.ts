@@ -40,13 +40,24 @@ export interface Versions {
   readonly kwok: string;
 }
 
-/** Versions pinned in test/cluster/versions.env (the single source of truth). */
-export function readVersions(): Versions {
+/** Every KEY=VALUE line of test/cluster/versions.env (the single source of truth for versions). */
+export function versionsEnv(): Record<string, string> {
   const text = readFileSync(join(__dirname, "versions.env"), "utf8");
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z0-9_]+)=(\S+)/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** The control-plane versions pinned in test/cluster/versions.env. */
+export function readVersions(): Versions {
+  const env = versionsEnv();
   const get = (key: string): string => {
-    const m = new RegExp(`^${key}=(\\S+)`, "m").exec(text);
-    if (!m) throw new Error(`test/cluster/versions.env: ${key} is missing`);
-    return m[1];
+    const v = env[key];
+    if (v === undefined) throw new Error(`test/cluster/versions.env: ${key} is missing`);
+    return v;
   };
   return {
     kubernetes: get("KUBERNETES_VERSION"),

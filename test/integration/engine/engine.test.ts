@@ -6,10 +6,10 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
-import { componentVersions, pulumiEngine, readTree, stackFor, writeProgram } from "./pulumi-engine";
+import { binaries } from "../../cluster/cluster";
+import { pulumiEngine, readTree, stackFor, writeProgram } from "./pulumi-engine";
 
 jest.setTimeout(300_000);
 
@@ -105,11 +105,7 @@ describe("the cached Pulumi engine", () => {
     const kubeconfig = process.env.KUBECONFIG;
     if (!kubeconfig)
       throw new Error("no KUBECONFIG: the integration project's globalSetup exports it");
-    const kubectlBin = join(
-      process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep"),
-      "bin",
-      `kubectl-${componentVersions().KUBERNETES_VERSION}`,
-    );
+    const kubectlBin = binaries().kubectl;
     const kubectl = (...args: string[]) =>
       execFileSync(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" });
     const backend = engine.envVars.PULUMI_BACKEND_URL.replace(/^file:\/\//, "");

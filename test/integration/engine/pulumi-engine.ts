@@ -18,13 +18,17 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { CACHE_DIR, REPO_ROOT, versionsEnv } from "../../cluster/cluster";
 import { promisify } from "node:util";
 
 /** Root of the repository (its node_modules is what test programs use). */
-export const REPO_ROOT = resolve(__dirname, "../../..");
+export { REPO_ROOT };
+
+/** Where test/cluster/build-pulumi.sh caches the engine ($KU_CACHE/pulumi/bin). */
+export const ENGINE_BIN = join(CACHE_DIR, "pulumi", "bin");
 
 /** Passphrase of the test stacks' secrets provider. */
 export const TEST_PASSPHRASE = "kube-upkeep-test";
@@ -39,17 +43,6 @@ export interface PulumiEngine {
   readonly envVars: Record<string, string>;
   /** Version the CLI was built at (PULUMI_VERSION in test/cluster/versions.env, without "v"). */
   readonly version: string;
-}
-
-/** KEY=VALUE lines of test/cluster/versions.env. */
-export function componentVersions(): Record<string, string> {
-  const text = readFileSync(join(REPO_ROOT, "test/cluster/versions.env"), "utf8");
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
 }
 
 function isExecutable(path: string): boolean {
@@ -78,9 +71,8 @@ export function pulumiEngine(
   ],
   backendDir?: string,
 ): PulumiEngine {
-  const cache = process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep");
-  const root = join(cache, "pulumi");
-  const bin = join(root, "bin");
+  const bin = ENGINE_BIN;
+  const root = dirname(bin);
   const missing = missingEngineBinaries(bin, required);
   if (missing.length > 0) {
     throw new Error(
@@ -100,7 +92,7 @@ export function pulumiEngine(
   mkdirSync(home, { recursive: true });
   const backend = backendDir ?? mkdtempSync(join(tmpdir(), "ku-pulumi-state-"));
   mkdirSync(backend, { recursive: true });
-  const version = (componentVersions().PULUMI_VERSION ?? "").replace(/^v/, "");
+  const version = (versionsEnv().PULUMI_VERSION ?? "").replace(/^v/, "");
   return {
     root,
     bin,

@@ -15,6 +15,7 @@ import { renderNodeUpgradeScript } from "../../../lib/core/scripts/node-upgrade"
 import { nodeDrainProvider, type NodeDrainOutputs } from "../../../lib/pulumi/node-drain";
 import { nodeReadyWaitProvider } from "../../../lib/pulumi/node-ready-wait";
 import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
+import { binaries } from "../../cluster/cluster";
 import {
   createDeployment,
   createNamespace,
@@ -31,10 +32,7 @@ import {
 
 jest.setTimeout(180_000);
 
-const KUBECTL = path.join(
-  process.env.KU_CACHE ?? path.join(os.homedir(), ".cache/kube-upkeep"),
-  "bin/kubectl-v1.35.4",
-);
+const KUBECTL = binaries().kubectl;
 const TAINT = "kube-upkeep.test/upgrade-private";
 
 const kc = loadKubeConfig();
