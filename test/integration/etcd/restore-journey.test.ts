@@ -37,6 +37,7 @@ import {
   isClusterReady,
   kwokctlEnv,
   listClusters,
+  pidAlive,
   startCluster,
   stopCluster,
   TEST_CLUSTER_PREFIX,
@@ -55,15 +56,6 @@ const NS = "restore-journey";
 let info: ClusterInfo;
 let kc: KubeConfig;
 let tmp: { dir: string; cleanup(): void };
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 async function kwokctl(args: string[]): Promise<string> {
   const bins = binaries();
