@@ -24,33 +24,65 @@ export interface NodeEvent {
   readonly version?: string;
 }
 
-/** Records cordon / uncordon / kubelet version changes of every node, with its own clock. */
-export class NodeTimeline {
-  readonly events: NodeEvent[] = [];
-  private readonly last = new Map<string, { unschedulable: boolean; version: string }>();
-  private abort?: AbortController;
+/**
+ * List, then watch from the list's resourceVersion; when the apiserver ends the watch, list and
+ * watch again (the re-list catches up on what the gap missed). Subclasses say what to list and
+ * what to do with the listed items and with each event.
+ */
+abstract class ListWatcher<T> {
   errors: string[] = [];
-
-  /** Watch restarts (the apiserver may end a watch; a re-list catches up on missed changes). */
+  /** Watch restarts. */
   restarts = 0;
+  private abort?: AbortController;
   private stopped = false;
 
-  async start(kc: KubeConfig, record = false): Promise<void> {
-    const list = await kc.makeApiClient(CoreV1Api).listNode();
-    for (const n of list.items) this.observe(n, record);
+  protected async listWatch(
+    kc: KubeConfig,
+    path: string,
+    list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    onList: (items: T[], relist: boolean) => void,
+    onEvent: (type: string, item: T) => void,
+    relist = false,
+  ): Promise<void> {
+    const listed = await list();
+    onList(listed.items, relist);
     this.abort = await new Watch(kc).watch(
-      "/api/v1/nodes",
-      { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-      (type: string, n: V1Node) => {
-        if (type === "ADDED" || type === "MODIFIED") this.observe(n, true);
+      path,
+      { resourceVersion: listed.metadata?.resourceVersion, allowWatchBookmarks: true },
+      (type: string, item: T) => {
+        if (type !== "BOOKMARK") onEvent(type, item);
       },
       (err: unknown) => {
         if (this.stopped) return;
-        if (err) this.errors.push(`node watch ended: ${String(err)}`);
+        if (err) this.errors.push(`${path} watch ended: ${String(err)}`);
         this.restarts++;
-        void this.start(kc, true).catch((e: unknown) =>
-          this.errors.push(`node re-watch: ${String(e)}`),
+        void this.listWatch(kc, path, list, onList, onEvent, true).catch((e: unknown) =>
+          this.errors.push(`${path} re-watch: ${String(e)}`),
         );
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+}
+
+/** Records cordon / uncordon / kubelet version changes of every node, with its own clock. */
+export class NodeTimeline extends ListWatcher<V1Node> {
+  readonly events: NodeEvent[] = [];
+  private readonly last = new Map<string, { unschedulable: boolean; version: string }>();
+
+  /** Starts watching; transitions before this call are not recorded (a re-list's are). */
+  start(kc: KubeConfig): Promise<void> {
+    return this.listWatch(
+      kc,
+      "/api/v1/nodes",
+      () => kc.makeApiClient(CoreV1Api).listNode(),
+      (nodes, relist) => nodes.forEach((n) => this.observe(n, relist)),
+      (type, n) => {
+        if (type === "ADDED" || type === "MODIFIED") this.observe(n, true);
       },
     );
   }
@@ -89,53 +121,38 @@ export class NodeTimeline {
     }
     return max;
   }
-
-  stop(): void {
-    this.stopped = true;
-    this.abort?.abort();
-  }
 }
 
 /** Ready pods per workload after every pod event; records each moment below the PDB's minAvailable. */
-export class PdbWatcher {
+export class PdbWatcher extends ListWatcher<V1Pod> {
   readonly violations: string[] = [];
   readonly lowest = new Map<string, number>();
   events = 0;
-  errors: string[] = [];
   private readonly pods = new Map<string, { app: string; ready: boolean }>();
-  private abort?: AbortController;
 
-  constructor(private readonly minAvailable: Map<string, number>) {}
+  constructor(private readonly minAvailable: Map<string, number>) {
+    super();
+  }
 
   private static ready(p: V1Pod): boolean {
     if (p.metadata?.deletionTimestamp) return false;
     return (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   }
 
-  restarts = 0;
-  private stopped = false;
-
-  async start(kc: KubeConfig, ns: string): Promise<void> {
-    const list = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
-    this.pods.clear();
-    for (const p of list.items) this.apply("ADDED", p);
-    this.check("list");
-    this.abort = await new Watch(kc).watch(
+  start(kc: KubeConfig, ns: string): Promise<void> {
+    return this.listWatch(
+      kc,
       `/api/v1/namespaces/${ns}/pods`,
-      { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-      (type: string, p: V1Pod) => {
-        if (type === "BOOKMARK") return;
+      () => kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns }),
+      (pods) => {
+        this.pods.clear();
+        for (const p of pods) this.apply("ADDED", p);
+        this.check("list");
+      },
+      (type, p) => {
         this.events++;
         this.apply(type, p);
         this.check(`${type} ${p.metadata?.name}`);
-      },
-      (err: unknown) => {
-        if (this.stopped) return;
-        if (err) this.errors.push(`pod watch ended: ${String(err)}`);
-        this.restarts++;
-        void this.start(kc, ns).catch((e: unknown) =>
-          this.errors.push(`pod re-watch: ${String(e)}`),
-        );
       },
     );
   }
@@ -156,11 +173,6 @@ export class PdbWatcher {
           `${new Date().toISOString()} ${app}: ${ready} ready < minAvailable ${min} after ${what}`,
         );
     }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.abort?.abort();
   }
 }
 
