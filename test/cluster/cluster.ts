@@ -361,12 +361,24 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Deletes per-test-run clusters (ku-test-<pid>) whose jest process is gone. */
+/**
+ * Names of the clusters a test run starts for itself, with the pid of that run: the integration
+ * cluster ku-test-<pid>, a test file's own ku-test-<pid>-<what>, the e2e ku-e2e[-<what>]-<pid>.
+ */
+const STALE_CLUSTER_NAME = /^ku-(?:test-(\d+)(?:-[a-z0-9-]+)?|e2e(?:-[a-z]+)*-(\d+))$/;
+
+/** The pid of the test run that named this cluster (STALE_CLUSTER_NAME), else undefined. */
+export function testRunPid(name: string): number | undefined {
+  const m = STALE_CLUSTER_NAME.exec(name);
+  const pid = Number(m?.[1] ?? m?.[2]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Deletes the clusters of test runs (STALE_CLUSTER_NAME) whose jest process is gone. */
 export async function deleteStaleTestClusters(log?: (line: string) => void): Promise<void> {
   for (const name of listClusters()) {
-    if (!name.startsWith(TEST_CLUSTER_PREFIX)) continue;
-    const pid = Number(name.slice(TEST_CLUSTER_PREFIX.length));
-    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) {
+    const pid = testRunPid(name);
+    if (pid !== undefined && !pidAlive(pid)) {
       log?.(`deleting stale test cluster ${name}`);
       await stopCluster(name);
     }

@@ -10,6 +10,7 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { deleteStaleTestClusters } from "../cluster/cluster";
 import {
   buildLibrary,
   checkPrerequisites,
@@ -193,6 +194,7 @@ export async function startWatchedCluster(
   tag: string,
 ): Promise<WatchedCluster> {
   checkPrerequisites();
+  await deleteStaleTestClusters(); // of crashed earlier runs
   await buildLibrary();
   const cluster = await startSimulatedCluster({
     name,

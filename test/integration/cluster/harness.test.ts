@@ -19,7 +19,7 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { REPO_ROOT, readVersions } from "../../cluster/cluster";
+import { REPO_ROOT, readVersions, testRunPid } from "../../cluster/cluster";
 import {
   CONTROL_PLANE_LABEL,
   MIRROR_ANNOTATION,
@@ -300,4 +300,13 @@ test("fixtures: node roles and kubelet versions, DaemonSet, StatefulSet, bare an
   await waitFor(async () => (await listPods(kc, ns, { app: "bare" })).length === 0, {
     what: "bare pod deleted",
   });
+});
+
+test("stale-cluster cleanup knows every cluster name a test run gives, and no other", () => {
+  expect(
+    ["ku-test-123", "ku-test-123-restore", "ku-e2e-55", "ku-e2e-kill-77"].map(testRunPid),
+  ).toEqual([123, 123, 55, 77]);
+  // the dev cluster (npm run cluster:up), the demo's, and malformed names are never deleted
+  for (const name of ["kube-upkeep", "ku-demo", "ku-test-x", "ku-e2e-kill-", "ku-test-0"])
+    expect({ name, pid: testRunPid(name) }).toEqual({ name, pid: undefined });
 });

@@ -36,8 +36,7 @@ import {
   binaries,
   isClusterReady,
   kwokctlEnv,
-  listClusters,
-  pidAlive,
+  deleteStaleTestClusters,
   startCluster,
   stopCluster,
   TEST_CLUSTER_PREFIX,
@@ -100,10 +99,7 @@ beforeAll(async () => {
   );
   tmp = tempDir("restore-journey");
   // a crashed earlier run may have left its journey cluster behind
-  for (const name of listClusters()) {
-    const m = /^ku-test-(\d+)-restore$/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) await stopCluster(name);
-  }
+  await deleteStaleTestClusters();
   info = await startCluster({ name: CLUSTER });
   kc = new KubeConfig();
   kc.loadFromFile(info.kubeconfigPath);
