@@ -89,56 +89,50 @@ const ETCD_FIELDS = [
   "tempName",
 ] as const;
 
+/**
+ * For `numRuns` random values in random `fields`: `render({ [field]: value })` either throws a
+ * ValidationError naming that field, or yields a script with no control character a shell could
+ * act on outside quotes; every accepted value reaches bash unchanged.
+ */
+function expectRejectedOrDelivered(
+  fields: readonly string[],
+  render: (opts: Record<string, string>) => string,
+  numRuns: number,
+): void {
+  const accepted: string[] = [];
+  fc.assert(
+    fc.property(fc.constantFrom(...fields), nasty, (field, value) => {
+      let script: string;
+      try {
+        script = render({ [field]: value });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        expect((e as ValidationError).field).toBe(field);
+        return;
+      }
+      accepted.push(value);
+      expect(script).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    }),
+    { numRuns },
+  );
+  if (accepted.length) expect(bashEcho(accepted)).toEqual(accepted);
+}
+
 describe("arbitrary option values: rejected, or delivered unchanged", () => {
   test("etcd backup: every string option", () => {
-    const accepted: string[] = [];
-    fc.assert(
-      fc.property(fc.constantFrom(...ETCD_FIELDS), nasty, (field, value) => {
-        let script: string;
-        try {
-          script = renderEtcdBackupScript({ [field]: value } as EtcdBackupScriptOptions);
-        } catch (e) {
-          expect(e).toBeInstanceOf(ValidationError);
-          expect((e as ValidationError).field).toBe(field);
-          return;
-        }
-        accepted.push(value);
-        // accepted values have no character a shell could act on outside quotes
-        expect(script).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
-      }),
-      { numRuns: 1500 },
+    expectRejectedOrDelivered(
+      ETCD_FIELDS,
+      (o) => renderEtcdBackupScript(o as EtcdBackupScriptOptions),
+      1500,
     );
-    if (accepted.length) expect(bashEcho(accepted)).toEqual(accepted);
   });
 
   test("certificate renewal: every string option", () => {
-    const fields = [
-      "kubeadm",
-      "rootfs",
-      "certDir",
-      "kubeconfig",
-      "config",
-      "manifestsDir",
-      "stashDir",
-    ];
-    const accepted: string[] = [];
-    fc.assert(
-      fc.property(fc.constantFrom(...fields), nasty, (field, value) => {
-        let script: string;
-        try {
-          script = renderCertRenewalScript({ [field]: value });
-        } catch (e) {
-          expect(e).toBeInstanceOf(ValidationError);
-          expect((e as ValidationError).field).toBe(field);
-          return;
-        }
-        accepted.push(value);
-        // accepted values have no character a shell could act on outside quotes
-        expect(script).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
-      }),
-      { numRuns: 1000 },
+    expectRejectedOrDelivered(
+      ["kubeadm", "rootfs", "certDir", "kubeconfig", "config", "manifestsDir", "stashDir"],
+      (o) => renderCertRenewalScript(o),
+      1000,
     );
-    if (accepted.length) expect(bashEcho(accepted)).toEqual(accepted);
   });
 });
 
