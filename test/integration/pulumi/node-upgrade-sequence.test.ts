@@ -16,6 +16,7 @@ import { nodeDrainProvider, type NodeDrainOutputs } from "../../../lib/pulumi/no
 import { nodeReadyWaitProvider } from "../../../lib/pulumi/node-ready-wait";
 import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
 import { binaries } from "../../cluster/cluster";
+import { writeNodeTools } from "../../unit/core/scripts/stubs";
 import {
   createDeployment,
   createNamespace,
@@ -59,36 +60,17 @@ function stubBin(
   const bin = path.join(dir, `${node}-bin`);
   const state = path.join(dir, `${node}-state`);
   const log = path.join(dir, `${node}-log`);
-  fs.mkdirSync(bin);
-  fs.mkdirSync(state);
-  fs.writeFileSync(path.join(state, "kubelet"), "v1.34.2");
-  fs.writeFileSync(path.join(state, "kubeadm"), "v1.34.2");
   fs.writeFileSync(log, "");
-  const stub = (name: string, body = "") =>
-    fs.writeFileSync(
-      path.join(bin, name),
-      `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> "$LOG"\n${body}\nexit 0\n`,
-      { mode: 0o755 },
-    );
-  const install = `for a in "$@"; do
-  case "$a" in
-    kube*=[0-9]*) pkg=\${a%%=*}; ver=\${a#*=}; ver=\${ver%%-*}; printf 'v%s' "$ver" > "$STATE/$pkg" ;;
-  esac
-done`;
-  stub("apt-get", install);
-  stub("apt-mark");
-  stub("kubeadm", `[ "$1" = version ] && cat "$STATE/kubeadm"`);
-  stub("kubelet", `[ "$1" = --version ] && printf 'Kubernetes %s\\n' "$(cat "$STATE/kubelet")"`);
-  stub(
-    "systemctl",
-    `if [ "$1" = restart ]; then
+  writeNodeTools(bin, state, {
+    kubelet: "v1.34.2",
+    kubeadm: "v1.34.2",
+    systemctl: `if [ "$1" = restart ]; then
   k() { "${KUBECTL}" --kubeconfig "${kubeconfigPath}" "$@"; }
   printf 'unschedulable=%s\\n' "$(k get node ${node} -o jsonpath='{.spec.unschedulable}')" >> "$LOG"
   printf 'pods-on-node=%s\\n' "$(k get pods -n ${ns} --field-selector spec.nodeName=${node} -o name | wc -l)" >> "$LOG"
   k patch node ${node} --subresource=status --type=merge -p "{\\"status\\":{\\"nodeInfo\\":{\\"kubeletVersion\\":\\"$(cat "$STATE/kubelet")\\"}}}" >/dev/null
 fi`,
-  );
-  fs.writeFileSync(path.join(bin, "id"), "#!/bin/sh\necho 0\n", { mode: 0o755 });
+  });
   return { bin, state, log };
 }
 

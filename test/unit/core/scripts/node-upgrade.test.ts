@@ -7,6 +7,7 @@ import {
   renderNodeUpgradeScript,
   type NodeUpgradeScriptOptions,
 } from "../../../../lib/core/scripts/node-upgrade";
+import { writeNodeTools } from "./stubs";
 
 const SHELLCHECK = "/usr/bin/shellcheck";
 
@@ -18,36 +19,7 @@ function fakeNode(kubelet: string, kubeadm: string, uid = 0) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ku-node-upgrade-"));
   const bin = path.join(dir, "bin");
   const state = path.join(dir, "state");
-  fs.mkdirSync(bin);
-  fs.mkdirSync(state);
-  fs.writeFileSync(path.join(state, "kubelet"), kubelet);
-  fs.writeFileSync(path.join(state, "kubeadm"), kubeadm);
-  const stub = (name: string, body = "") =>
-    fs.writeFileSync(
-      path.join(bin, name),
-      `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> "$LOG"\n${body}\nexit 0\n`,
-      { mode: 0o755 },
-    );
-  // package installs: "kubeadm=1.35.4-*" (apt) or "kubeadm-1.35.4-*" (rpm) -> state file v1.35.4
-  const install = `for a in "$@"; do
-  case "$a" in
-    kube*[=-][0-9]*) pkg=\${a%%[=-][0-9]*}; ver=\${a#"$pkg"?}; ver=\${ver%%-*}; printf 'v%s' "$ver" > "$STATE/$pkg" ;;
-  esac
-done
-if [ -n "\${FAIL_INSTALL:-}" ] && [ "$1" != update ]; then echo "E: Unable to locate package" >&2; exit 100; fi`;
-  stub("apt-get", install);
-  stub("dnf", install);
-  stub("yum", install);
-  stub("apt-mark");
-  stub("systemctl");
-  stub("kubeadm", `[ "$1" = version ] && cat "$STATE/kubeadm"`);
-  stub("kubelet", `[ "$1" = --version ] && printf 'Kubernetes %s\\n' "$(cat "$STATE/kubelet")"`);
-  fs.writeFileSync(path.join(bin, "id"), `#!/bin/sh\necho ${uid}\n`, { mode: 0o755 });
-  fs.writeFileSync(
-    path.join(bin, "sudo"),
-    `#!/bin/sh\nprintf '%s\\n' "sudo $*" >> "$LOG"\n[ "$1" = -n ] && shift\nexec "$@"\n`,
-    { mode: 0o755 },
-  );
+  writeNodeTools(bin, state, { kubelet, kubeadm, uid });
   return {
     run(script: string, env: Record<string, string> = {}) {
       const file = path.join(dir, "upgrade.sh");

@@ -216,3 +216,46 @@ export function runScript(
       : spawnSync(shell, ["-s"], { env, input: script, encoding: "utf8", timeout: 30000 });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * A fake kubeadm node's tools in `bin` for the rendered node upgrade script: apt-get / apt-mark /
+ * dnf / yum / kubeadm / kubelet / systemctl / sudo record "<name> <args>" in $LOG; package
+ * installs ("kubeadm=1.35.4-*" apt, "kubeadm-1.35.4-*" rpm) move the versions in $STATE/kubeadm
+ * and $STATE/kubelet (with FAIL_INSTALL set they fail); `id` says `uid`; `systemctl` also runs
+ * `systemctl` (a shell body). `state` gets the starting versions.
+ */
+export function writeNodeTools(
+  bin: string,
+  state: string,
+  o: { kubelet: string; kubeadm: string; uid?: number; systemctl?: string },
+): void {
+  fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(state, { recursive: true });
+  fs.writeFileSync(path.join(state, "kubelet"), o.kubelet);
+  fs.writeFileSync(path.join(state, "kubeadm"), o.kubeadm);
+  const stub = (name: string, body = "") =>
+    fs.writeFileSync(
+      path.join(bin, name),
+      `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> "$LOG"\n${body}\nexit 0\n`,
+      { mode: 0o755 },
+    );
+  const install = `for a in "$@"; do
+  case "$a" in
+    kube*[=-][0-9]*) pkg=\${a%%[=-][0-9]*}; ver=\${a#"$pkg"?}; ver=\${ver%%-*}; printf 'v%s' "$ver" > "$STATE/$pkg" ;;
+  esac
+done
+if [ -n "\${FAIL_INSTALL:-}" ] && [ "$1" != update ]; then echo "E: Unable to locate package" >&2; exit 100; fi`;
+  stub("apt-get", install);
+  stub("dnf", install);
+  stub("yum", install);
+  stub("apt-mark");
+  stub("systemctl", o.systemctl);
+  stub("kubeadm", `[ "$1" = version ] && cat "$STATE/kubeadm"`);
+  stub("kubelet", `[ "$1" = --version ] && printf 'Kubernetes %s\\n' "$(cat "$STATE/kubelet")"`);
+  fs.writeFileSync(path.join(bin, "id"), `#!/bin/sh\necho ${o.uid ?? 0}\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, "sudo"),
+    `#!/bin/sh\nprintf '%s\\n' "sudo $*" >> "$LOG"\n[ "$1" = -n ] && shift\nexec "$@"\n`,
+    { mode: 0o755 },
+  );
+}
