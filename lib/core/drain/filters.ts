@@ -98,12 +98,27 @@ export function shouldSkipPod(
   return Math.trunc((now.getTime() - deleted) / 1000) > skipWaitForDeleteTimeoutSeconds;
 }
 
-/** The DaemonSet controller `namespace/name` of a pod, if it has one. */
+/** The API group of an apiVersion: "apps/v1" -> "apps", "v1" (the core group) -> "". */
+export function apiGroupOf(apiVersion: string | undefined): string {
+  const v = apiVersion ?? "";
+  const slash = v.indexOf("/");
+  return slash < 0 ? "" : v.slice(0, slash);
+}
+
+/**
+ * Whether an owner reference is an apps/v1 DaemonSet (group `apps`, kind `DaemonSet`). A
+ * `kind: DaemonSet` of another API group (OpenKruise's `apps.kruise.io/v1alpha1` Advanced
+ * DaemonSet, ...) is not: kubectl (kubernetes/kubernetes#128779) checks the owner's group too and
+ * treats such a pod as an ordinary controller-managed pod, evicted like a ReplicaSet's.
+ */
+export function isAppsDaemonSet(ref: V1OwnerReference): boolean {
+  return ref.kind === "DaemonSet" && apiGroupOf(ref.apiVersion) === "apps";
+}
+
+/** The apps/v1 DaemonSet controller `namespace/name` of a pod, if it has one. */
 export function daemonSetOf(pod: V1Pod): string | undefined {
   const ref = controllerOf(pod);
-  return ref && ref.kind === "DaemonSet"
-    ? `${pod.metadata?.namespace ?? ""}/${ref.name}`
-    : undefined;
+  return ref && isAppsDaemonSet(ref) ? `${pod.metadata?.namespace ?? ""}/${ref.name}` : undefined;
 }
 
 export function skipDeletedFilter(opts: FilterOptions, facts: FilterFacts): PodFilter {
