@@ -70,6 +70,9 @@ export function apiErrorMessage(e: unknown): string {
   const status = apiStatus(e);
   if (status?.message) return status.message;
   const code = apiStatusCode(e);
-  const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  let msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  // undici's "fetch failed" says why only in its cause (connect ECONNREFUSED 127.0.0.1:6443)
+  const cause = e instanceof Error ? e.cause : undefined;
+  if (cause instanceof Error && cause.message) msg += `: ${cause.message.split("\n")[0]}`;
   return code !== undefined ? `HTTP ${code}: ${msg}` : msg;
 }

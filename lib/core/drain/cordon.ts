@@ -5,7 +5,7 @@
  *
  * Like kubectl (cordon.go) only spec.unschedulable is changed; kube-upkeep uses a JSON merge patch
  * that carries metadata.resourceVersion, so a concurrent change of the node makes the patch fail
- * with 409 and the read-decide-patch cycle is retried.
+ * with 409 and the read-decide-patch cycle is retried, as it is after a transient failure (retry.ts).
  */
 import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
 import {
@@ -18,7 +18,8 @@ import {
   cordonedMessage,
   uncordonedMessage,
 } from "./messages";
-import { apiStatusCode, loadClientNode } from "./client";
+import { apiErrorMessage, apiStatusCode, loadClientNode } from "./client";
+import { type Backoff, withTransientRetry } from "./retry";
 
 export interface CordonResult {
   readonly nodeName: string;
@@ -47,14 +48,24 @@ export interface UncordonResult {
   readonly message: string;
 }
 
-export interface CordonOptions {
+/** How long transient API failures (apiserver restarting, 5xx, conflicts) are retried. */
+export interface TransientRetryOptions {
+  /** @default 120 s budget, backoff 200 ms doubling to 5 s */
+  readonly transientRetry?: Backoff;
+  /** Stops retrying. */
+  readonly signal?: AbortSignal;
+  /** Told before each retry of a transient failure. */
+  readonly onTransientRetry?: (message: string) => void;
+}
+
+export interface CordonOptions extends TransientRetryOptions {
   /** Recorded in the kube-upkeep.io/cordoned-by annotation. */
   readonly runId: string;
   /** The clock (tests). */
   readonly now?: Date;
 }
 
-export interface UncordonOptions {
+export interface UncordonOptions extends TransientRetryOptions {
   /** Only remove a cordon made by this run id. @default any kube-upkeep cordon */
   readonly runId?: string;
   /** Uncordon even a node kube-upkeep did not cordon (an admin's cordon). @default false */
@@ -62,8 +73,6 @@ export interface UncordonOptions {
   /** A node that does not exist is reported as "node-not-found" instead of throwing. @default false */
   readonly ignoreMissingNode?: boolean;
 }
-
-const MAX_CONFLICT_RETRIES = 5;
 
 /** Who cordoned the node: the run id in our annotation, or undefined. */
 export function cordonOwner(node: V1Node): string | undefined {
@@ -78,14 +87,15 @@ async function patchNode(core: CoreV1Api, name: string, body: object): Promise<V
   );
 }
 
-async function withConflictRetry<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (apiStatusCode(e) !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw e;
-    }
-  }
+function retrying<T>(what: string, opts: TransientRetryOptions, fn: () => Promise<T>): Promise<T> {
+  return withTransientRetry(fn, {
+    ...opts.transientRetry,
+    signal: opts.signal,
+    onRetry: ({ reason, delayMs, error }) =>
+      opts.onTransientRetry?.(
+        `${what}: ${reason} (${apiErrorMessage(error)}); retrying in ${(delayMs / 1000).toFixed(1)}s`,
+      ),
+  });
 }
 
 /**
@@ -98,7 +108,10 @@ export async function cordonNode(
   nodeName: string,
   opts: CordonOptions,
 ): Promise<CordonResult> {
-  return withConflictRetry(async () => {
+  // A patch whose answer was lost (connection reset) may have landed: on the next read the node is
+  // cordoned by this run id, and it was still this call that cordoned it.
+  let patchSent = false;
+  return retrying(`cordon node/${nodeName}`, opts, async () => {
     const node = await core.readNode({ name: nodeName });
     const owner = cordonOwner(node);
     const stamp = {
@@ -114,6 +127,14 @@ export async function cordonNode(
           message: alreadyCordonedMessage(nodeName),
         };
       }
+      if (owner === opts.runId && patchSent) {
+        return {
+          nodeName,
+          cordonedByUs: true,
+          alreadyCordoned: false,
+          message: cordonedMessage(nodeName),
+        };
+      }
       if (owner !== opts.runId) {
         await patchNode(core, nodeName, {
           metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: stamp },
@@ -127,6 +148,7 @@ export async function cordonNode(
         message: alreadyCordonedMessage(nodeName),
       };
     }
+    patchSent = true;
     await patchNode(core, nodeName, {
       metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: stamp },
       spec: { unschedulable: true },
@@ -149,7 +171,8 @@ export async function uncordonNode(
   nodeName: string,
   opts: UncordonOptions = {},
 ): Promise<UncordonResult> {
-  return withConflictRetry(async () => {
+  let patchSent = false; // as in cordonNode: a lost answer may hide our own uncordon
+  return retrying(`uncordon node/${nodeName}`, opts, async () => {
     let node: V1Node;
     try {
       node = await core.readNode({ name: nodeName });
@@ -167,6 +190,14 @@ export async function uncordonNode(
     const owner = cordonOwner(node);
     const rv = node.metadata?.resourceVersion;
     const clearStamp = { [CORDONED_BY_ANNOTATION]: null, [CORDONED_AT_ANNOTATION]: null };
+    if (node.spec?.unschedulable !== true && patchSent && owner === undefined) {
+      return {
+        nodeName,
+        uncordoned: true,
+        outcome: "uncordoned" as const,
+        message: uncordonedMessage(nodeName),
+      };
+    }
     if (node.spec?.unschedulable !== true) {
       // Schedulable already; drop a stale annotation of ours so the node does not look owned.
       if (owner !== undefined && (opts.runId === undefined || owner === opts.runId)) {
@@ -199,6 +230,7 @@ export async function uncordonNode(
         };
       }
     }
+    patchSent = true;
     await patchNode(core, nodeName, {
       metadata: { resourceVersion: rv, annotations: owner !== undefined ? clearStamp : undefined },
       spec: { unschedulable: null },

@@ -10,7 +10,8 @@
  *  3. cordon (annotated with runId), start watching the node's pods, list and filter again (pods
  *     may have arrived meanwhile): on errors now, undo our cordon and throw DrainFilterError;
  *  4. evict (or delete) all pods concurrently (bounded by `concurrency`), retrying 429s every
- *     retryIntervalMs and naming the PodDisruptionBudget; wait for each pod to be gone (watch);
+ *     retryIntervalMs and naming the PodDisruptionBudget, and transient failures (409 conflicts,
+ *     5xx, the apiserver restarting) with backoff; wait for each pod to be gone (watch);
  *  5. on timeout throw DrainTimeoutError (node stays cordoned); on other failures
  *     DrainEvictionError (node stays cordoned).
  */
@@ -52,6 +53,7 @@ import {
   podSkipMessage,
   terminatingNamespaceMessage,
 } from "./messages";
+import { type RetryOptions, backoffDelay, withTransientRetry } from "./retry";
 import { PodDeletionTracker } from "./wait";
 
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
@@ -127,6 +129,8 @@ export interface DrainResult {
   readonly warnings: readonly string[];
   /** Eviction attempts refused with 429 (PodDisruptionBudget), over all pods. */
   readonly retries: number;
+  /** API calls retried after a transient failure (conflict, 5xx, throttling, connection lost). */
+  readonly transientRetries: number;
   readonly durationMs: number;
   readonly usingEviction: boolean;
 }
@@ -233,6 +237,7 @@ export function validateDrainOptions(
 async function lookupDaemonSets(
   clients: DrainClients,
   pods: readonly V1Pod[],
+  retry: RetryOptions,
 ): Promise<Map<string, DaemonSetLookup>> {
   const refs = new Set<string>();
   for (const p of pods) {
@@ -244,7 +249,10 @@ async function lookupDaemonSets(
     [...refs].map(async (key) => {
       const [namespace, name] = [key.slice(0, key.indexOf("/")), key.slice(key.indexOf("/") + 1)];
       try {
-        await clients.apps.readNamespacedDaemonSet({ name, namespace });
+        await withTransientRetry(
+          () => clients.apps.readNamespacedDaemonSet({ name, namespace }),
+          retry,
+        );
         out.set(key, "found");
       } catch (e) {
         out.set(key, apiStatusCode(e) === 404 ? "not-found" : { error: apiErrorMessage(e) });
@@ -260,16 +268,22 @@ export async function podsForDeletion(
   nodeName: string,
   opts: DrainOptions = {},
   pods?: readonly V1Pod[],
+  /** Transient API failures are retried (retry.ts) within these bounds. */
+  retry: RetryOptions = {},
 ): Promise<PodDeleteList> {
   const list =
     pods ??
     (
-      await clients.core.listPodForAllNamespaces({
-        fieldSelector: `spec.nodeName=${nodeName}`,
-        labelSelector: opts.podSelector || undefined,
-      })
+      await withTransientRetry(
+        () =>
+          clients.core.listPodForAllNamespaces({
+            fieldSelector: `spec.nodeName=${nodeName}`,
+            labelSelector: opts.podSelector || undefined,
+          }),
+        retry,
+      )
     ).items;
-  const daemonSets = await lookupDaemonSets(clients, list);
+  const daemonSets = await lookupDaemonSets(clients, list, retry);
   return filterPods(list, makeFilters(opts, { daemonSets }), opts);
 }
 
@@ -304,6 +318,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 class TimedOut extends Error {}
 
+/** "evicting pod ns/x: conflict (...); retrying in 0.4s" */
+function transientRetryMessage(
+  what: string,
+  reason: string,
+  delayMs: number,
+  error: unknown,
+): string {
+  const detail = typeof error === "string" ? error : apiErrorMessage(error);
+  return `${what}: ${reason} (${detail}); retrying in ${(delayMs / 1000).toFixed(1)}s`;
+}
+
 /**
  * Cordon the node and evict (or delete) its pods. See the file comment for the order and the
  * state the node is left in on each failure.
@@ -319,32 +344,60 @@ export async function drainNode(
   const usingEviction = !opts.disableEviction;
   const timeoutMs = (opts.timeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS) * 1000;
   const retryIntervalMs = opts.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
-
-  // 2. check before touching anything
-  const node = await clients.core.readNode({ name: nodeName }).catch((e: unknown) => {
-    if (apiStatusCode(e) === 404)
-      throw new Error(`drainNode: node ${JSON.stringify(nodeName)} not found`);
-    throw e;
-  });
-  const preflight = await podsForDeletion(clients, nodeName, opts);
-  if (preflight.errors.length > 0) {
-    throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);
-  }
-
-  // 3. cordon, watch, list + filter again
-  const cordon = await cordonNode(clients.core, nodeName, { runId: opts.runId });
-  opts.onCordoned?.(cordon);
-  const tracker = new PodDeletionTracker(clients, nodeName, {
-    podSelector: opts.podSelector,
-    relistDelayMs: opts.relistDelayMs,
-    onWarning: opts.onWarning,
-  });
+  // The timeout covers the whole drain, so transient failures are retried at most until then.
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(new TimedOut("timeout")), timeoutMs);
   const onOuterAbort = () => deadline.abort(opts.signal?.reason);
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  let transientRetries = 0;
+  const retry: RetryOptions = {
+    signal: deadline.signal,
+    budgetMs: timeoutMs,
+    onRetry: ({ reason, delayMs, error }) => {
+      transientRetries++;
+      opts.onWarning?.(transientRetryMessage(`node/${nodeName}`, reason, delayMs, error));
+    },
+  };
+  let tracker: PodDeletionTracker | undefined;
   try {
-    const list = await podsForDeletion(clients, nodeName, opts, await tracker.start());
+    // 2. check before touching anything
+    const node = await withTransientRetry(
+      () => clients.core.readNode({ name: nodeName }),
+      retry,
+    ).catch((e: unknown) => {
+      if (apiStatusCode(e) === 404)
+        throw new Error(`drainNode: node ${JSON.stringify(nodeName)} not found`);
+      throw e;
+    });
+    const preflight = await podsForDeletion(clients, nodeName, opts, undefined, retry);
+    if (preflight.errors.length > 0) {
+      throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);
+    }
+
+    // 3. cordon, watch, list + filter again
+    const cordon = await cordonNode(clients.core, nodeName, {
+      runId: opts.runId,
+      transientRetry: { budgetMs: timeoutMs },
+      signal: deadline.signal,
+      onTransientRetry: (m) => {
+        transientRetries++;
+        opts.onWarning?.(m);
+      },
+    });
+    opts.onCordoned?.(cordon);
+    const podTracker = new PodDeletionTracker(clients, nodeName, {
+      podSelector: opts.podSelector,
+      relistDelayMs: opts.relistDelayMs,
+      onWarning: opts.onWarning,
+    });
+    tracker = podTracker;
+    const list = await podsForDeletion(
+      clients,
+      nodeName,
+      opts,
+      await withTransientRetry(() => podTracker.start(), retry),
+      retry,
+    );
     if (list.errors.length > 0) {
       let cordoned = true;
       if (cordon.cordonedByUs && !cordon.alreadyCordoned) {
@@ -381,6 +434,7 @@ export async function drainNode(
       if (signal.aborted) return;
       let active = pod;
       let attempt = 0;
+      let transientAttempt = 0;
       pending.set(key, { pod: key, state: "evicting", blockedBy: [] });
       opts.onEvicting?.({ pod: key, usingEviction, message: evictingMessage(key, usingEviction) });
       for (;;) {
@@ -393,7 +447,23 @@ export async function drainNode(
           deleted(key);
           return;
         }
-        if (outcome.kind === "pdb") {
+        if (outcome.kind === "transient") {
+          transientAttempt++;
+          transientRetries++;
+          const delayMs = backoffDelay(transientAttempt);
+          const lastError = `${outcome.reason}: ${outcome.message}`;
+          pending.set(key, { pod: key, state: "evicting", blockedBy: [], lastError });
+          opts.onWarning?.(
+            transientRetryMessage(
+              `${usingEviction ? "evicting" : "deleting"} pod ${key}`,
+              outcome.reason,
+              delayMs,
+              outcome.message,
+            ),
+          );
+          await sleep(delayMs, signal);
+        } else if (outcome.kind === "pdb") {
+          transientAttempt = 0;
           attempt++;
           retries++;
           const pdbs = await blockingPdbs(clients, active);
@@ -432,15 +502,15 @@ export async function drainNode(
         }
         if (signal.aborted) return;
         // kubectl refreshes the pod before retrying; a pod of another UID means ours is gone
-        if (!tracker.isPresent(active.metadata?.uid ?? "")) {
+        if (!podTracker.isPresent(active.metadata?.uid ?? "")) {
           deleted(key);
           return;
         }
-        active = tracker.current(active.metadata?.uid ?? "") ?? active;
+        active = podTracker.current(active.metadata?.uid ?? "") ?? active;
       }
       pending.set(key, { pod: key, state: "terminating", blockedBy: [] });
       try {
-        const how = await tracker.waitGone(
+        const how = await podTracker.waitGone(
           active,
           signal,
           opts.skipWaitForDeleteTimeoutSeconds ?? 0,
@@ -479,13 +549,14 @@ export async function drainNode(
       skippedPods: skipped,
       warnings: list.warnings,
       retries,
+      transientRetries,
       durationMs: Date.now() - started,
       usingEviction,
     };
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onOuterAbort);
-    tracker.stop();
+    tracker?.stop();
   }
 }
 

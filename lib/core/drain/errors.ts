@@ -43,6 +43,8 @@ export interface PendingPod {
   readonly state: "evicting" | "terminating" | "not-started";
   /** The PodDisruptionBudgets that refused the last eviction attempt. */
   readonly blockedBy: readonly PdbBlock[];
+  /** The last transient failure (apiserver unreachable, 5xx, conflict) while evicting this pod. */
+  readonly lastError?: string;
 }
 
 /** The drain did not finish within timeoutSeconds. The node stays cordoned. */
@@ -58,7 +60,7 @@ export class DrainTimeoutError extends DrainError {
       if (p.state === "not-started") return `${p.pod}: eviction not started (concurrency bound)`;
       return p.blockedBy.length
         ? `${p.pod}: eviction refused by ${p.blockedBy.map(describePdbBlock).join(" and ")}`
-        : `${p.pod}: eviction not accepted yet`;
+        : `${p.pod}: eviction not accepted yet${p.lastError ? ` (last answer: ${p.lastError})` : ""}`;
     });
     super(
       `drain of node ${JSON.stringify(nodeName)} timed out after ${formatMs(timeoutMs)}; ` +

@@ -7,6 +7,7 @@ import type { V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { selectorMatches, type LabelSelector } from "../pdb";
 import { type DrainClients, apiErrorMessage, apiStatus, apiStatusCode } from "./client";
 import type { PdbBlock } from "./messages";
+import { transientReason } from "./retry";
 
 export type EvictOutcome =
   /** Accepted: the pod is being deleted. */
@@ -19,6 +20,8 @@ export type EvictOutcome =
   | { readonly kind: "multiple-pdbs"; readonly message: string }
   /** 403 with cause NamespaceTerminating. */
   | { readonly kind: "namespace-terminating"; readonly message: string }
+  /** Worth another try soon: a conflict, 5xx, a 429 not from a PDB, a dropped connection (retry.ts). */
+  | { readonly kind: "transient"; readonly reason: string; readonly message: string }
   | { readonly kind: "error"; readonly code?: number; readonly message: string };
 
 /** corev1.NamespaceTerminatingCause */
@@ -29,10 +32,12 @@ export function classifyEvictionError(e: unknown): EvictOutcome {
   const status = apiStatus(e);
   const message = apiErrorMessage(e);
   if (code === 404) return { kind: "gone" };
-  if (code === 429) return { kind: "pdb", message };
   if (code === 500 && /more than one PodDisruptionBudget/i.test(status?.message ?? message)) {
     return { kind: "multiple-pdbs", message };
   }
+  const reason = transientReason(e);
+  if (reason !== undefined) return { kind: "transient", reason, message };
+  if (code === 429) return { kind: "pdb", message };
   if (
     code === 403 &&
     (status?.details?.causes ?? []).some((c) => c.reason === NAMESPACE_TERMINATING_CAUSE)
@@ -88,6 +93,8 @@ export async function deletePod(
     const code = apiStatusCode(e);
     // 409 on a UID precondition: the pod of that UID is gone (a new one has its name).
     if (code === 404 || code === 409) return { kind: "gone" };
+    const reason = transientReason(e);
+    if (reason !== undefined) return { kind: "transient", reason, message: apiErrorMessage(e) };
     return { kind: "error", code, message: apiErrorMessage(e) };
   }
 }

@@ -41,7 +41,7 @@ describe("eviction answers are classified like kubectl's evictPods loop", () => 
     });
   });
 
-  test("500 'more than one PodDisruptionBudget' is its own kind; other 500s are errors", () => {
+  test("500 'more than one PodDisruptionBudget' is its own kind; other 5xx are transient", () => {
     const msg =
       "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
     expect(classifyEvictionError(apiException(500, { message: msg }))).toEqual({
@@ -49,10 +49,55 @@ describe("eviction answers are classified like kubectl's evictPods loop", () => 
       message: msg,
     });
     expect(classifyEvictionError(apiException(500, { message: "etcd is down" }))).toEqual({
-      kind: "error",
-      code: 500,
+      kind: "transient",
+      reason: "server error",
       message: "etcd is down",
     });
+    expect(classifyEvictionError(apiException(503, { message: "unavailable" })).kind).toBe(
+      "transient",
+    );
+  });
+
+  test("409 on the PDB (concurrent evictions race on its status) is a transient conflict", () => {
+    const msg =
+      'Operation cannot be fulfilled on poddisruptionbudgets.policy "big-pdb": the object has been modified; please apply your changes to the latest version and try again';
+    expect(classifyEvictionError(apiException(409, { reason: "Conflict", message: msg }))).toEqual(
+      { kind: "transient", reason: "conflict", message: msg },
+    );
+  });
+
+  test("a 429 without the DisruptionBudget cause (priority and fairness) is throttling, not a PDB", () => {
+    expect(
+      classifyEvictionError(
+        apiException(429, {
+          reason: "TooManyRequests",
+          message: "Too many requests, please try again later.",
+          details: { retryAfterSeconds: 1 },
+        }),
+      ),
+    ).toEqual({
+      kind: "transient",
+      reason: "throttled",
+      message: "Too many requests, please try again later.",
+    });
+  });
+
+  test("a dropped connection (undici: fetch failed, cause ECONNREFUSED / UND_ERR_SOCKET) is transient", () => {
+    const refused = Object.assign(new TypeError("fetch failed"), {
+      cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6443"), {
+        code: "ECONNREFUSED",
+      }),
+    });
+    expect(classifyEvictionError(refused)).toEqual({
+      kind: "transient",
+      reason: "network",
+      message: "fetch failed: connect ECONNREFUSED 127.0.0.1:6443",
+    });
+    const closed = Object.assign(new TypeError("fetch failed"), {
+      cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+    });
+    expect(classifyEvictionError(closed).kind).toBe("transient");
+    expect(classifyEvictionError(new Error("certificate has expired")).kind).toBe("error");
   });
 
   test("403 with cause NamespaceTerminating vs a plain 403", () => {
