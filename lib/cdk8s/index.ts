@@ -3,3 +3,4 @@ export * from "./pod-disruption-budget";
 export * from "./drain-safety";
 export * from "./etcd-backup";
 export * from "./certificate-renewal";
+export * from "./maintenance-rbac";

@@ -8,3 +8,4 @@ export * from "./scripts/etcd-backup";
 export * from "./scripts/cert-renewal";
 export * from "./drain";
 export * from "./scripts/etcd-restore";
+export * from "./rbac";

@@ -5,3 +5,4 @@ export * from "./node-ready-wait";
 export * from "./node-upgrade";
 export * from "./cluster-upgrade";
 export * from "./cdk8s-chart";
+export * from "./maintenance-service-account";
