@@ -1,4 +1,4 @@
-import { describePdbBlock, formatMs, type PdbBlock } from "./messages";
+import { describePdbBlock, drainTimeoutFix, formatMs, type PdbBlock } from "./messages";
 
 /** Base class of every drain failure. `nodeCordoned` says in which state the node was left. */
 export class DrainError extends Error {
@@ -66,9 +66,7 @@ export class DrainTimeoutError extends DrainError {
       `drain of node ${JSON.stringify(nodeName)} timed out after ${formatMs(timeoutMs)}; ` +
         `node ${JSON.stringify(nodeName)} stays cordoned. ${pending.length} pod(s) still on the node:\n` +
         lines.map((l) => `  - ${l}`).join("\n") +
-        `\nFix: let the PodDisruptionBudgets allow a disruption (scale the workload up, or relax ` +
-        `minAvailable/maxUnavailable), or raise timeoutSeconds; then drain again, or uncordon the node ` +
-        `to give up.`,
+        `\n${drainTimeoutFix(pending)}`,
       nodeName,
       true,
       lines,

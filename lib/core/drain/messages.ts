@@ -143,6 +143,40 @@ export function terminatingNamespaceMessage(pod: string, retryInMs: number, err:
   return `error when evicting pod ${JSON.stringify(name)} from terminating namespace ${JSON.stringify(ns)} (will retry after ${formatMs(retryInMs)}): ${err}`;
 }
 
+/** What kept a pod on the node when a drain timed out (the fields of errors.ts PendingPod read here). */
+export interface TimeoutCause {
+  readonly state: "evicting" | "terminating" | "not-started";
+  readonly blockedBy: readonly unknown[];
+}
+
+/**
+ * The "Fix:" of a drain timeout, one remedy per cause present, in this order: pods whose eviction
+ * a PodDisruptionBudget refused, evictions the API server did not accept for another reason, pods
+ * evicted but still terminating, pods never started (concurrency bound). Raising timeoutSeconds,
+ * draining again and uncordoning to give up apply to all of them.
+ */
+export function drainTimeoutFix(pending: readonly TimeoutCause[]): string {
+  const has = (f: (p: TimeoutCause) => boolean) => pending.some(f);
+  const remedies: string[] = [];
+  if (has((p) => p.state === "evicting" && p.blockedBy.length > 0))
+    remedies.push(
+      "let the PodDisruptionBudgets allow a disruption (scale the workload up, or relax minAvailable/maxUnavailable)",
+    );
+  if (has((p) => p.state === "evicting" && p.blockedBy.length === 0))
+    remedies.push(
+      "find out why the API server did not accept the evictions (is it reachable? each pod's last answer, if any, is listed above)",
+    );
+  if (has((p) => p.state === "terminating"))
+    remedies.push(
+      "find out why the evicted pods do not terminate (kubectl describe pod): a finalizer in metadata.finalizers, " +
+        "a long terminationGracePeriodSeconds or preStop hook (gracePeriodSeconds overrides the grace period), " +
+        "or a node whose kubelet is down (skipWaitForDeleteTimeoutSeconds makes the next drain skip pods deleted longer ago than that)",
+    );
+  if (has((p) => p.state === "not-started"))
+    remedies.push("raise concurrency (pods were still waiting for a free eviction slot)");
+  return `Fix: ${[...remedies, "raise timeoutSeconds"].join("; or ")}; then drain again, or uncordon the node to give up.`;
+}
+
 export function cordonedMessage(node: string): string {
   return `node/${node} cordoned`;
 }
