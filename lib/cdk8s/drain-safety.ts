@@ -15,16 +15,20 @@ import {
   throwValidationErrors,
 } from "../core/pdb";
 
-/** Findings that are errors unless downgraded. */
-export const DRAIN_SAFETY_ERROR_CODES = ["pdb-blocks-drain", "pdb-overlap", "pdb-invalid"] as const;
-/** Findings that are always warnings. */
-export const DRAIN_SAFETY_WARNING_CODES = [
-  "pdb-selects-nothing",
-  "pdb-empty-selector",
+/**
+ * Findings that are errors unless downgraded. `pdb-unscalable` is one of them: an error when a
+ * drain would evict the pods (Job, CronJob, bare Pod), a warning when they are only DaemonSet pods.
+ */
+export const DRAIN_SAFETY_ERROR_CODES = [
+  "pdb-blocks-drain",
+  "pdb-overlap",
+  "pdb-invalid",
   "pdb-unscalable",
 ] as const;
+/** Findings that are always warnings. */
+export const DRAIN_SAFETY_WARNING_CODES = ["pdb-selects-nothing", "pdb-empty-selector"] as const;
 
-/** An error code of {@link checkDrainSafety}; these can be downgraded. */
+/** A code of {@link checkDrainSafety} that can be an error; these can be downgraded. */
 export type DrainSafetyErrorCode = (typeof DRAIN_SAFETY_ERROR_CODES)[number];
 /** A warning code of {@link checkDrainSafety}. */
 export type DrainSafetyWarningCode = (typeof DRAIN_SAFETY_WARNING_CODES)[number];
@@ -354,8 +358,9 @@ function applyDowngrades(
  * PDBs are recognized by kind, so raw `k8s.KubePodDisruptionBudget` objects and included YAML
  * count as well as the {@link PodDisruptionBudget} construct.
  *
- * Errors: `pdb-blocks-drain`, `pdb-overlap`, `pdb-invalid`; warnings: `pdb-selects-nothing`,
- * `pdb-empty-selector`, `pdb-unscalable` (see {@link Finding.code}).
+ * Errors: `pdb-blocks-drain`, `pdb-overlap`, `pdb-invalid`, `pdb-unscalable` (a warning when it
+ * concerns only DaemonSet pods); warnings: `pdb-selects-nothing`, `pdb-empty-selector` (see
+ * {@link Finding.code}).
  */
 export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions = {}): Finding[] {
   validateDowngrades(scope.node.path || "checkDrainSafety", options.downgrade);
@@ -429,7 +434,7 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
           "pdb-unscalable",
           pdb,
           unscalable,
-          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("<kind> does not implement the scale subresource") and sets disruptionsAllowed to 0, and bare pods are not counted (0 expected pods allow 0 disruptions), so evictions of these pods are refused.${consequence} Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads.`,
+          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("<kind> does not implement the scale subresource") and sets disruptionsAllowed to 0, and bare pods are not counted (0 expected pods allow 0 disruptions), so evictions of these pods are refused.${consequence} Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads${evicted.length > 0 ? `, or downgrade this error if those pods may hold a drain until it times out (DrainSafety option downgrade: [{ code: "pdb-unscalable", pdb: ${JSON.stringify(pdb.name)} }])` : ""}.`,
         ),
       );
     }

@@ -424,6 +424,37 @@ describe("checkDrainSafety", () => {
       expect([f.code, f.severity, f.downgraded]).toEqual(["pdb-overlap", "warning", true]);
     });
 
+    it("downgrades pdb-unscalable, an error for Job / CronJob / bare-pod budgets (not 'already a warning')", () => {
+      const chart = Testing.chart();
+      const labels = { app: "batch" };
+      const template = { metadata: { labels }, spec: { containers: [{ name: "c", image: "x" }] } };
+      new k8s.KubeJob(chart, "job", {
+        metadata: { name: "batch" },
+        spec: { parallelism: 2, template },
+      });
+      pdb(chart, "batch", { maxUnavailable: 1 }, labels);
+      const [before] = checkDrainSafety(chart);
+      expect([before.severity, before.code]).toEqual(["error", "pdb-unscalable"]);
+      expect(before.message).toContain(
+        'downgrade this error if those pods may hold a drain until it times out (DrainSafety option downgrade: [{ code: "pdb-unscalable", pdb: "batch" }])',
+      );
+      const [f] = checkDrainSafety(chart, {
+        downgrade: [{ code: "pdb-unscalable", pdb: "batch", reason: "batch jobs wait" }],
+      });
+      expect([f.code, f.severity, f.downgraded]).toEqual(["pdb-unscalable", "warning", true]);
+      expect(f.message).toMatch(
+        /downgraded to a warning by the DrainSafety downgrade option: batch jobs wait\]$/,
+      );
+      // the construct accepts it too and synth passes with the downgraded finding as a warning
+      const warned: Finding[] = [];
+      new DrainSafety(chart, "drain-safety", {
+        downgrade: [{ code: "pdb-unscalable", pdb: "batch" }],
+        onWarnings: (ws) => warned.push(...ws),
+      });
+      expect(() => Testing.synth(chart)).not.toThrow();
+      expect(brief(warned)).toEqual([["warning", "pdb-unscalable", "batch", ["Job/batch"]]]);
+    });
+
     it("rejects codes that are not errors", () => {
       const chart = Testing.chart();
       let e: unknown;
@@ -434,7 +465,7 @@ describe("checkDrainSafety", () => {
       }
       expect(e).toBeInstanceOf(ValidationError);
       expect((e as Error).message).toBe(
-        'test: invalid downgrade[0].code "pdb-selects-nothing": is already a warning. Fix: use one of pdb-blocks-drain, pdb-overlap, pdb-invalid',
+        'test: invalid downgrade[0].code "pdb-selects-nothing": is already a warning. Fix: use one of pdb-blocks-drain, pdb-overlap, pdb-invalid, pdb-unscalable',
       );
       expect(
         () => new DrainSafety(chart, "ds", { downgrade: [{ code: "pdb-block" as never }] }),
