@@ -378,11 +378,12 @@ export function addControlPlaneCronJobs(
                 restartPolicy: "Never",
                 hostNetwork: true,
                 dnsPolicy: "ClusterFirstWithHostNet",
-                automountServiceAccountToken: false,
                 priorityClassName: o.priorityClassName,
                 nodeSelector: controlPlaneNodeSelector(node),
                 tolerations: controlPlaneTolerations(),
                 ...o.pod,
+                // after the pod part: no token, whatever it says (nothing in these pods calls the API)
+                automountServiceAccountToken: false,
               },
             },
           },
