@@ -20,6 +20,18 @@ import {
 } from "./messages";
 import { apiErrorMessage, apiStatusCode, loadClientNode } from "./client";
 import { type Backoff, withTransientRetry } from "./retry";
+import { assertNodeName } from "../names";
+
+/**
+ * When the node lifecycle controller added the node.kubernetes.io/unschedulable taint for the
+ * cordon kube-upkeep made. An admin's `kubectl uncordon` + `kubectl cordon` leaves our cordoned-by
+ * annotation in place but gives the taint a new timeAdded: a different time means someone
+ * else's cordon.
+ */
+export const CORDON_TAINT_ANNOTATION = "kube-upkeep.io/cordoned-taint-added";
+const UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable";
+/** How long cordonNode waits for the controller's taint (drainNode looks again when it is done). */
+const TAINT_WAIT_MS = 500;
 
 export interface CordonResult {
   readonly nodeName: string;
@@ -74,9 +86,69 @@ export interface UncordonOptions extends TransientRetryOptions {
   readonly ignoreMissingNode?: boolean;
 }
 
-/** Who cordoned the node: the run id in our annotation, or undefined. */
+/** The unschedulable taint's timeAdded (ISO), if the controller has added it. */
+function taintAdded(node: V1Node): string | undefined {
+  const t = (node.spec?.taints ?? []).find(
+    (x) => x.key === UNSCHEDULABLE_TAINT && x.effect === "NoSchedule",
+  );
+  if (!t?.timeAdded) return undefined;
+  const d = new Date(t.timeAdded as unknown as string);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/**
+ * Who cordoned the node: the run id in our annotation, or undefined — also when the recorded
+ * taint time differs from the current one (the node was uncordoned and cordoned again by
+ * someone else since).
+ */
 export function cordonOwner(node: V1Node): string | undefined {
-  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
+  const owner = node.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
+  if (owner === undefined) return undefined;
+  const recorded = node.metadata?.annotations?.[CORDON_TAINT_ANNOTATION];
+  const current = taintAdded(node);
+  if (recorded && current && new Date(recorded).toISOString() !== current) return undefined;
+  return owner;
+}
+
+/**
+ * After our cordon: wait up to waitMs for the controller's taint and record its timeAdded (best
+ * effort; without it ownership rests on the annotation alone). @internal
+ */
+export async function recordTaintTime(
+  core: CoreV1Api,
+  nodeName: string,
+  runId: string,
+  waitMs = TAINT_WAIT_MS,
+): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    let node: V1Node;
+    try {
+      node = await core.readNode({ name: nodeName });
+    } catch {
+      return;
+    }
+    const annotations = node.metadata?.annotations ?? {};
+    if (annotations[CORDONED_BY_ANNOTATION] !== runId || node.spec?.unschedulable !== true) return;
+    const added = taintAdded(node);
+    if (added) {
+      if (annotations[CORDON_TAINT_ANNOTATION] === added) return;
+      try {
+        await patchNode(core, nodeName, {
+          metadata: {
+            resourceVersion: node.metadata?.resourceVersion,
+            annotations: { [CORDON_TAINT_ANNOTATION]: added },
+          },
+        });
+        return;
+      } catch (e) {
+        if (apiStatusCode(e) !== 409) return;
+        continue;
+      }
+    }
+    if (Date.now() >= until) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function patchNode(core: CoreV1Api, name: string, body: object): Promise<V1Node> {
@@ -110,13 +182,15 @@ export async function cordonNode(
 ): Promise<CordonResult> {
   // A patch whose answer was lost (connection reset) may have landed: on the next read the node is
   // cordoned by this run id, and it was still this call that cordoned it.
+  assertNodeName("cordonNode", nodeName);
   let patchSent = false;
-  return retrying(`cordon node/${nodeName}`, opts, async () => {
+  const result = await retrying(`cordon node/${nodeName}`, opts, async () => {
     const node = await core.readNode({ name: nodeName });
     const owner = cordonOwner(node);
-    const stamp = {
+    const stamp: Record<string, string | null> = {
       [CORDONED_BY_ANNOTATION]: opts.runId,
       [CORDONED_AT_ANNOTATION]: (opts.now ?? new Date()).toISOString(),
+      [CORDON_TAINT_ANNOTATION]: taintAdded(node) ?? null,
     };
     if (node.spec?.unschedulable === true) {
       if (owner === undefined) {
@@ -145,7 +219,10 @@ export async function cordonNode(
         cordonedByUs: true,
         alreadyCordoned: true,
         previousRunId: owner,
-        message: alreadyCordonedMessage(nodeName),
+        message:
+          owner === opts.runId
+            ? alreadyCordonedMessage(nodeName)
+            : `${alreadyCordonedMessage(nodeName)} by kube-upkeep run ${JSON.stringify(owner)}; run ${JSON.stringify(opts.runId)} takes the cordon over`,
       };
     }
     patchSent = true;
@@ -160,6 +237,8 @@ export async function cordonNode(
       message: cordonedMessage(nodeName),
     };
   });
+  if (result.cordonedByUs) await recordTaintTime(core, nodeName, opts.runId);
+  return result;
 }
 
 /**
@@ -171,6 +250,7 @@ export async function uncordonNode(
   nodeName: string,
   opts: UncordonOptions = {},
 ): Promise<UncordonResult> {
+  assertNodeName("uncordonNode", nodeName);
   let patchSent = false; // as in cordonNode: a lost answer may hide our own uncordon
   return retrying(`uncordon node/${nodeName}`, opts, async () => {
     let node: V1Node;
@@ -188,8 +268,13 @@ export async function uncordonNode(
       throw e;
     }
     const owner = cordonOwner(node);
+    const annotated = node.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
     const rv = node.metadata?.resourceVersion;
-    const clearStamp = { [CORDONED_BY_ANNOTATION]: null, [CORDONED_AT_ANNOTATION]: null };
+    const clearStamp = {
+      [CORDONED_BY_ANNOTATION]: null,
+      [CORDONED_AT_ANNOTATION]: null,
+      [CORDON_TAINT_ANNOTATION]: null,
+    };
     if (node.spec?.unschedulable !== true && patchSent && owner === undefined) {
       return {
         nodeName,
@@ -200,7 +285,7 @@ export async function uncordonNode(
     }
     if (node.spec?.unschedulable !== true) {
       // Schedulable already; drop a stale annotation of ours so the node does not look owned.
-      if (owner !== undefined && (opts.runId === undefined || owner === opts.runId)) {
+      if (annotated !== undefined && (opts.runId === undefined || annotated === opts.runId)) {
         await patchNode(core, nodeName, {
           metadata: { resourceVersion: rv, annotations: clearStamp },
         });
@@ -232,7 +317,10 @@ export async function uncordonNode(
     }
     patchSent = true;
     await patchNode(core, nodeName, {
-      metadata: { resourceVersion: rv, annotations: owner !== undefined ? clearStamp : undefined },
+      metadata: {
+        resourceVersion: rv,
+        annotations: annotated !== undefined ? clearStamp : undefined,
+      },
       spec: { unschedulable: null },
     });
     return {

@@ -17,12 +17,14 @@
  */
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { ValidationError, ValidationErrors } from "../errors";
+import { assertNodeName, nodeNameProblem } from "../names";
 import { type DrainClients, apiErrorMessage, apiStatusCode, makeClients } from "./client";
 import {
   type CordonResult,
   type UncordonOptions,
   type UncordonResult,
   cordonNode,
+  recordTaintTime,
   uncordonNode,
 } from "./cordon";
 import { DrainEvictionError, DrainFilterError, DrainTimeoutError, type PendingPod } from "./errors";
@@ -142,22 +144,8 @@ export function validateDrainOptions(
   opts: DrainOptions & { runId?: string },
 ): void {
   const errs: ValidationError[] = [];
-  if (
-    typeof nodeName !== "string" ||
-    nodeName.length === 0 ||
-    nodeName.length > 253 ||
-    !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(nodeName)
-  ) {
-    errs.push(
-      new ValidationError(
-        where,
-        "nodeName",
-        nodeName,
-        "not a Kubernetes node name",
-        "use the name `kubectl get nodes` shows",
-      ),
-    );
-  }
+  const badName = nodeNameProblem(where, nodeName);
+  if (badName) errs.push(badName);
   if (
     "runId" in opts &&
     (typeof opts.runId !== "string" || opts.runId.length === 0 || opts.runId.length > 253)
@@ -271,6 +259,7 @@ export async function podsForDeletion(
   /** Transient API failures are retried (retry.ts) within these bounds. */
   retry: RetryOptions = {},
 ): Promise<PodDeleteList> {
+  assertNodeName("podsForDeletion", nodeName);
   const list =
     pods ??
     (
@@ -541,6 +530,7 @@ export async function drainNode(
       throw new DrainEvictionError(nodeName, ["drain cancelled", ...failures], evicted);
     }
     if (failures.length > 0) throw new DrainEvictionError(nodeName, failures, evicted);
+    if (cordon.cordonedByUs) await recordTaintTime(clients.core, nodeName, opts.runId, 2000);
     return {
       nodeName,
       runId: opts.runId,

@@ -1,12 +1,18 @@
 /** Cordon ownership against the real API server: kube-upkeep never uncordons a cordon it did not make. */
 import {
+  CORDON_TAINT_ANNOTATION,
   CORDONED_AT_ANNOTATION,
   CORDONED_BY_ANNOTATION,
   cordon,
   drainNode,
   uncordon,
 } from "../../../lib/core/drain";
-import { createDeployment, setUnschedulable, waitForReadyPods } from "../../cluster/fixtures";
+import {
+  createDeployment,
+  setUnschedulable,
+  waitFor,
+  waitForReadyPods,
+} from "../../cluster/fixtures";
 import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(180_000);
@@ -76,6 +82,7 @@ test("run ownership: another run's cordon is left; the owning run (or no runId) 
     cordonedByUs: true,
     alreadyCordoned: true,
     previousRunId: "run-a",
+    message: `node/${n} already cordoned by kube-upkeep run "run-a"; run "run-b" takes the cordon over`,
   });
   expect((await env.readNode(n)).metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe("run-b");
 
@@ -104,4 +111,54 @@ test("a missing node: uncordon with ignoreMissingNode reports it, drain fails wi
   await expect(drainNode(env.kc, "no-such-node-kube-upkeep", { runId: "x" })).rejects.toThrow(
     'drainNode: node "no-such-node-kube-upkeep" not found',
   );
+});
+
+/** The node lifecycle controller's node.kubernetes.io/unschedulable taint time, once it is there. */
+async function taintTime(name: string, not?: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const t = (await env.readNode(name)).spec?.taints?.find(
+        (x) => x.key === "node.kubernetes.io/unschedulable",
+      )?.timeAdded;
+      const iso = t ? new Date(t as unknown as string).toISOString() : undefined;
+      return iso !== undefined && iso !== not ? iso : undefined;
+    },
+    { timeoutMs: 30_000, what: `unschedulable taint on ${name}` },
+  );
+}
+
+test("an admin's kubectl uncordon + kubectl cordon after our cordon is the admin's: our stale annotation does not make it ours", async () => {
+  const [n] = await env.workers("recordon", 1);
+  // a drain (of an empty node) cordons and, when done, records the controller's taint time
+  await drainNode(env.kc, n, { runId: "run-r", timeoutSeconds: 30 });
+  const ours = await taintTime(n);
+  expect((await env.readNode(n)).metadata?.annotations?.[CORDON_TAINT_ANNOTATION]).toBe(ours);
+  // the admin: plain uncordon (our annotation stays behind), then a cordon of their own
+  await setUnschedulable(env.kc, n, false);
+  await waitFor(
+    async () =>
+      (await env.readNode(n)).spec?.taints?.some(
+        (x) => x.key === "node.kubernetes.io/unschedulable",
+      )
+        ? undefined
+        : true,
+    { timeoutMs: 30_000, what: "taint removed" },
+  );
+  await new Promise((r) => setTimeout(r, 1100)); // timeAdded has second precision
+  await setUnschedulable(env.kc, n, true);
+  await taintTime(n, ours);
+  expect((await env.readNode(n)).metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe("run-r");
+
+  const u = await uncordon(env.kc, n, { runId: "run-r" });
+  expect(u.outcome).toBe("cordoned-by-someone-else");
+  expect((await env.readNode(n)).spec?.unschedulable).toBe(true);
+  const c = await cordon(env.kc, n, "run-s");
+  expect(c).toMatchObject({ cordonedByUs: false, alreadyCordoned: true });
+});
+
+test("exported entry points refuse a node name that is not one (a comma would add a field-selector term)", async () => {
+  await expect(cordon(env.kc, "a,spec.unschedulable=true", "r")).rejects.toThrow(
+    /cordonNode: invalid nodeName "a,spec.unschedulable=true": not a Kubernetes node name/,
+  );
+  await expect(uncordon(env.kc, "w1; rm -rf /")).rejects.toThrow(/uncordonNode: invalid nodeName/);
 });

@@ -37,8 +37,11 @@ export interface DrainEnv {
   cleanup(): Promise<void>;
 }
 
-export async function drainEnv(prefix: string): Promise<DrainEnv> {
-  const kc = loadKubeConfig();
+/** `kc`: another cluster than the shared one (e.g. a test's own, for faults on the control plane). */
+export async function drainEnv(
+  prefix: string,
+  kc: KubeConfig = loadKubeConfig(),
+): Promise<DrainEnv> {
   const ns = await createNamespace(kc, prefix);
   const nodes: string[] = [];
   const core = kc.makeApiClient(CoreV1Api);
