@@ -20,6 +20,7 @@ import {
   type ContainerResources,
   type ControlPlaneCronJobProps,
 } from "./control-plane-cron-job";
+import { childPath } from "./construct-path";
 
 /**
  * Properties of {@link CertificateRenewal}. The renewal options (threshold, certificates,
@@ -174,11 +175,13 @@ export class CertificateRenewal extends Construct {
   /** The nodes. */
   public readonly nodes: readonly string[];
 
-  constructor(scope: Construct, id: string, props: CertificateRenewalProps) {
-    super(scope, id);
-    const where = this.node.path;
+  /**
+   * Every check of the props, run before the construct is added to `scope` (so a bad prop leaves
+   * no empty construct behind and the id can be used again).
+   */
+  private static resolve(where: string, props: CertificateRenewalProps) {
     const d = CERTIFICATE_RENEWAL_CRONJOB_DEFAULTS;
-    this.nodes = validateNodes(where, props?.nodes, true)!;
+    const nodes = validateNodes(where, props?.nodes, true)!;
     const hostRoot = validateAbsolutePath(where, "hostRoot", props.hostRoot ?? d.hostRoot);
     if (hostRoot === "/")
       throw new ValidationError(
@@ -196,7 +199,7 @@ export class CertificateRenewal extends Construct {
         "not a CertificateRenewal prop",
         "set hostRoot instead (where the host's / is mounted and chrooted into)",
       );
-    this.options = resolveCertRenewalOptions({ ...props, rootfs: hostRoot }, where);
+    const options = resolveCertRenewalOptions({ ...props, rootfs: hostRoot }, where);
     const schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
     const staggerMinutes = validateInteger(
       where,
@@ -209,7 +212,7 @@ export class CertificateRenewal extends Construct {
     const image = validateImage(where, "image", props.image ?? d.image);
     const { numbers } = common;
     if (
-      this.nodes.length > 1 &&
+      nodes.length > 1 &&
       numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds >= staggerMinutes * 60
     )
       throw new ValidationError(
@@ -228,11 +231,19 @@ export class CertificateRenewal extends Construct {
         "give true or false",
       );
     const privileged = props.privileged ?? false;
-    this.schedules = this.nodes.map((_, i) =>
-      staggeredSchedule(where, schedule, i, staggerMinutes),
-    );
-
+    const schedules = nodes.map((_, i) => staggeredSchedule(where, schedule, i, staggerMinutes));
     const script = renderCertRenewalScript({ ...props, rootfs: hostRoot }, where);
+    return { nodes, hostRoot, options, schedules, resources, common, image, privileged, script };
+  }
+
+  constructor(scope: Construct, id: string, props: CertificateRenewalProps) {
+    const r = CertificateRenewal.resolve(childPath(scope, id), props);
+    super(scope, id);
+    const { hostRoot, resources, common, image, privileged, script } = r;
+    this.nodes = r.nodes;
+    this.options = r.options;
+    this.schedules = r.schedules;
+
     const securityContext: k8s.SecurityContext = privileged
       ? { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, privileged: true }
       : {

@@ -14,6 +14,7 @@ import {
   selectorMatches,
   throwValidationErrors,
 } from "../core/pdb";
+import { childPath } from "./construct-path";
 
 /**
  * Findings that are errors unless downgraded. `pdb-unscalable` is one of them: an error when a
@@ -524,8 +525,9 @@ export class DrainSafety extends Construct {
   public readonly downgrade: readonly DrainSafetyDowngrade[];
 
   constructor(scope: Construct, id: string, props: DrainSafetyProps = {}) {
+    // before super(): a bad option leaves no empty construct behind (the id stays usable)
+    validateDowngrades(childPath(scope, id), props.downgrade);
     super(scope, id);
-    validateDowngrades(this.node.path, props.downgrade);
     this.target = scope;
     this.downgrade = [...(props.downgrade ?? [])];
     const onWarnings =

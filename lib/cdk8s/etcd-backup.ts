@@ -19,6 +19,7 @@ import {
   type ContainerResources,
   type ControlPlaneCronJobProps,
 } from "./control-plane-cron-job";
+import { childPath } from "./construct-path";
 
 /**
  * Properties of {@link EtcdBackup}. The script options (endpoint, certificate paths, backup
@@ -124,26 +125,52 @@ export class EtcdBackup extends Construct {
   /** The nodes the CronJobs are pinned to (undefined: any control-plane node). */
   public readonly nodes?: readonly string[];
 
-  constructor(scope: Construct, id: string, props: EtcdBackupProps = {}) {
-    super(scope, id);
-    const where = this.node.path;
+  /**
+   * Every check of the props, run before the construct is added to `scope` (so a bad prop leaves
+   * no empty construct behind and the id can be used again).
+   */
+  private static resolve(where: string, props: EtcdBackupProps) {
     const d = ETCD_BACKUP_CRONJOB_DEFAULTS;
-    this.options = resolveEtcdBackupOptions(props, where);
-    this.schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
+    const options = resolveEtcdBackupOptions(props, where);
+    const schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
     const { resources, ...common } = resolveCommonCronJobProps(where, props, d);
-    this.namespace = common.namespace;
-    this.nodes = validateNodes(where, props.nodes, false);
+    const nodes = validateNodes(where, props.nodes, false);
     const etcdImage = validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage);
     const shellImage = validateImage(where, "shellImage", props.shellImage ?? d.shellImage);
     const { numbers } = common;
-    if (this.options.timeoutSeconds >= numbers.activeDeadlineSeconds)
+    if (options.timeoutSeconds >= numbers.activeDeadlineSeconds)
       throw new ValidationError(
         where,
         "timeoutSeconds",
-        this.options.timeoutSeconds,
+        options.timeoutSeconds,
         `the snapshot may take as long as the whole Job (activeDeadlineSeconds ${numbers.activeDeadlineSeconds}), so the Job would be killed before etcdctl reports its own timeout`,
         `give timeoutSeconds below activeDeadlineSeconds (defaults: ${ETCD_BACKUP_DEFAULTS.timeoutSeconds} and ${d.activeDeadlineSeconds}), or raise activeDeadlineSeconds`,
       );
+    const snapshot = etcdSnapshotCommand(options, where);
+    const verify = etcdVerifyCommand(options, where);
+    const finish = renderEtcdBackupFinishScript(options, where);
+    return {
+      options,
+      schedule,
+      resources,
+      common,
+      nodes,
+      etcdImage,
+      shellImage,
+      snapshot,
+      verify,
+      finish,
+    };
+  }
+
+  constructor(scope: Construct, id: string, props: EtcdBackupProps = {}) {
+    const r = EtcdBackup.resolve(childPath(scope, id), props);
+    super(scope, id);
+    const { resources, common, etcdImage, shellImage, snapshot, verify, finish } = r;
+    this.options = r.options;
+    this.schedule = r.schedule;
+    this.namespace = common.namespace;
+    this.nodes = r.nodes;
 
     const o = this.options;
     const pki = readOnlyDirMounts("etcd-pki", [o.cacert, o.cert, o.key]);
@@ -160,9 +187,6 @@ export class EtcdBackup extends Construct {
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },
     };
-    const snapshot = etcdSnapshotCommand(o, where);
-    const verify = etcdVerifyCommand(o, where);
-    const finish = renderEtcdBackupFinishScript(o, where);
 
     this.cronJobs = addControlPlaneCronJobs(this, {
       ...common,

@@ -12,6 +12,7 @@ import {
   throwValidationErrors,
   UnhealthyPodEvictionPolicy,
 } from "../core/pdb";
+import { childPath } from "./construct-path";
 
 /** Properties of a {@link PodDisruptionBudget}. */
 export interface PodDisruptionBudgetProps {
@@ -111,7 +112,7 @@ export class PodDisruptionBudget extends Construct {
     workload: IConstruct,
     props: PodDisruptionBudgetForWorkloadProps,
   ): PodDisruptionBudget {
-    const where = `${scope.node.path ? scope.node.path + "/" : ""}${id}`;
+    const where = childPath(scope, id);
     let obj: ApiObject;
     try {
       obj = ApiObject.of(workload);
@@ -206,17 +207,25 @@ export class PodDisruptionBudget extends Construct {
   /** The validated budget: which field is set and its parsed value. */
   public readonly budget: DisruptionBudget;
 
-  constructor(scope: Construct, id: string, props: PodDisruptionBudgetProps) {
-    super(scope, id);
-    const path = this.node.path;
+  /**
+   * Every check of the props, run before the construct is added to `scope` (so a bad prop leaves
+   * no empty construct behind and the id can be used again).
+   */
+  private static resolve(path: string, props: PodDisruptionBudgetProps) {
     const policy = props.unhealthyPodEvictionPolicy ?? "AlwaysAllow";
     const { budget, errors } = checkBudget(path, props);
     errors.push(...checkLabelSelector(path, "selector", props.selector));
     const policyError = checkUnhealthyPodEvictionPolicy(path, policy);
     if (policyError) errors.push(policyError);
     throwValidationErrors(errors);
+    return { policy, budget: budget! };
+  }
 
-    this.budget = budget!;
+  constructor(scope: Construct, id: string, props: PodDisruptionBudgetProps) {
+    const { policy, budget } = PodDisruptionBudget.resolve(childPath(scope, id), props);
+    super(scope, id);
+
+    this.budget = budget;
     this.selector = props.selector;
     this.minAvailable = props.minAvailable;
     this.maxUnavailable = props.maxUnavailable;
