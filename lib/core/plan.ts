@@ -14,10 +14,11 @@
  *
  * Nodes already at the target version get a `skip` step with no dependencies.
  */
-import { ValidationError, ValidationErrors } from "./errors";
+import { ProblemCollector, ValidationError } from "./errors";
 import { validateDnsName } from "./scripts/shell";
 import {
   compareKubeVersions,
+  skewFindingError,
   tryParseKubeVersion,
   validateUpgrade,
   type KubeVersion,
@@ -157,16 +158,8 @@ export function resolveMaxUnavailable(
 
 /** Builds the plan. Throws ValidationErrors listing every problem (input and skew errors). */
 export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan {
-  const problems: ValidationError[] = [];
-  const collect = (fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof ValidationError) problems.push(e);
-      else if (e instanceof ValidationErrors) problems.push(...e.errors);
-      else throw e;
-    }
-  };
+  const problems = new ProblemCollector();
+  const collect = (fn: () => void) => problems.collect(fn);
 
   if (!Array.isArray(input.nodes) || input.nodes.length === 0) {
     throw new ValidationError(
@@ -181,7 +174,7 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
   input.nodes.forEach((n, i) => {
     collect(() => validateDnsName(where, `nodes[${i}].name`, n.name));
     if (seen.has(n.name)) {
-      problems.push(
+      problems.add(
         new ValidationError(
           where,
           `nodes[${i}].name`,
@@ -193,7 +186,7 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     }
     seen.add(n.name);
     if (n.role !== "control-plane" && n.role !== "worker") {
-      problems.push(
+      problems.add(
         new ValidationError(
           where,
           `nodes[${i}].role`,
@@ -205,7 +198,7 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     }
   });
   if (!input.nodes.some((n) => n.role === "control-plane")) {
-    problems.push(
+    problems.add(
       new ValidationError(
         where,
         "nodes",
@@ -217,7 +210,7 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
   }
   const failurePolicy = input.failurePolicy ?? "leave-cordoned";
   if (!FAILURE_POLICIES.includes(failurePolicy)) {
-    problems.push(
+    problems.add(
       new ValidationError(
         where,
         "failurePolicy",
@@ -238,18 +231,10 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     targetVersion: input.targetVersion,
     currentVersion: input.currentVersion,
   });
-  for (const f of findings.filter((f) => f.severity === "error")) {
-    problems.push(
-      new ValidationError(
-        where,
-        f.node ? `version of node ${f.node}` : "targetVersion",
-        f.value,
-        `[${f.rule}] ${f.message}`,
-        f.fix,
-      ),
-    );
-  }
-  if (problems.length > 0) throw new ValidationErrors(problems);
+  // node names were checked above, with the index of each (validateUpgrade checks them too)
+  for (const f of findings.filter((f) => f.severity === "error" && f.rule !== "node-name"))
+    problems.add(skewFindingError(f, where));
+  problems.throwIfAny();
 
   const target = tryParseKubeVersion(input.targetVersion)!;
   const version = (n: PlanNodeInput): KubeVersion =>

@@ -18,6 +18,7 @@
  */
 import * as semver from "semver";
 import { ValidationError, ValidationErrors } from "./errors";
+import { validateDnsName } from "./scripts/shell";
 
 /** A parsed Kubernetes version (always printed with a leading "v", like `kubeadm` does). */
 export interface KubeVersion {
@@ -165,6 +166,8 @@ export function componentSkewProblem(
 
 /** Names of the rules `validateUpgrade` checks; each finding carries one. */
 export type SkewRule =
+  /** A node name is not a Kubernetes node name (DNS-1123 subdomain), or is listed twice. */
+  | "node-name"
   /** A version string is not an exact Kubernetes version. */
   | "version-format"
   /** The target (or a node) would move to an older version. */
@@ -188,7 +191,12 @@ export interface SkewFinding {
   readonly rule: SkewRule;
   /** The node the finding is about (undefined for cluster-wide findings). */
   readonly node?: string;
-  /** The offending value (a version). */
+  /**
+   * The input field that holds the offending value: "targetVersion", "currentVersion",
+   * "nodes[2].name". Unset for a node's version (the message names the node).
+   */
+  readonly field?: string;
+  /** The offending value (a version, or a node name). */
   readonly value?: string;
   /** What is wrong, naming the node and the rule. */
   readonly message: string;
@@ -220,6 +228,7 @@ export interface UpgradeVersionInput {
  * one-minor-at-a-time rule. Never throws; returns every finding (errors and warnings), each naming
  * the node and the rule. Rules:
  *
+ * - `node-name`: every node name is a Kubernetes node name (DNS-1123 subdomain), listed once.
  * - `version-format`: every version is an exact "v1.35.4".
  * - `same-major`, `one-minor-at-a-time`: the target is the control plane's minor or the next one
  *   (a patch upgrade of it, or exactly one minor above); the control plane is its oldest
@@ -240,6 +249,7 @@ export function validateUpgrade(input: UpgradeVersionInput): SkewFinding[] {
   if (!target) {
     error({
       rule: "version-format",
+      field: "targetVersion",
       value: String(input.targetVersion),
       message: `targetVersion ${JSON.stringify(input.targetVersion)} is not an exact Kubernetes version`,
       fix: 'write it as "v1.35.4"',
@@ -251,12 +261,43 @@ export function validateUpgrade(input: UpgradeVersionInput): SkewFinding[] {
     if (!current) {
       error({
         rule: "version-format",
+        field: "currentVersion",
         value: String(input.currentVersion),
         message: `currentVersion ${JSON.stringify(input.currentVersion)} is not an exact Kubernetes version`,
         fix: 'write it as "v1.34.2"',
       });
     }
   }
+
+  const seen = new Set<string>();
+  input.nodes.forEach((n, i) => {
+    let named = true;
+    try {
+      validateDnsName("validateUpgrade", `nodes[${i}].name`, n.name);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      named = false;
+      error({
+        rule: "node-name",
+        node: typeof n.name === "string" ? n.name : undefined,
+        field: `nodes[${i}].name`,
+        value: typeof n.name === "string" ? n.name : String(n.name),
+        message: `nodes[${i}]: name ${JSON.stringify(n.name)} is not a Kubernetes node name (${e.problem})`,
+        fix: e.fix,
+      });
+    }
+    if (named && seen.has(n.name)) {
+      error({
+        rule: "node-name",
+        node: n.name,
+        field: `nodes[${i}].name`,
+        value: n.name,
+        message: `nodes[${i}]: node ${n.name} is listed twice`,
+        fix: "list every node once",
+      });
+    }
+    seen.add(n.name);
+  });
 
   const nodes: { name: string; role: VersionedNode["role"]; v: KubeVersion }[] = [];
   for (const n of input.nodes) {
@@ -295,6 +336,7 @@ export function validateUpgrade(input: UpgradeVersionInput): SkewFinding[] {
     if (target.major !== oldestCp.major) {
       error({
         rule: "same-major",
+        field: "targetVersion",
         value: target.text,
         message: `targetVersion ${target.text}: a major version change from ${oldestCp.text} is not supported by kubeadm upgrade`,
         fix: `choose a target in ${minorText(oldestCp)} or v${oldestCp.major}.${oldestCp.minor + 1}`,
@@ -304,6 +346,7 @@ export function validateUpgrade(input: UpgradeVersionInput): SkewFinding[] {
       if (cps.length === 0) {
         error({
           rule: "no-downgrade",
+          field: "targetVersion",
           value: target.text,
           message: `targetVersion ${target.text} is older than the control plane ${oldestCp.text}`,
           fix: `choose ${oldestCp.text} or newer; downgrades are not supported (restore an etcd snapshot instead)`,
@@ -315,6 +358,8 @@ export function validateUpgrade(input: UpgradeVersionInput): SkewFinding[] {
       error({
         rule: "one-minor-at-a-time",
         node: sorted[0]?.name,
+        // the target is what is wrong, not the control-plane node the message names
+        field: "targetVersion",
         value: target.text,
         message:
           `targetVersion ${target.text} skips minor versions: the control plane` +
@@ -402,6 +447,20 @@ export function validateUpgrade(input: UpgradeVersionInput): SkewFinding[] {
 }
 
 /**
+ * A finding as a ValidationError of `where`: the field is the finding's `field` ("targetVersion",
+ * "nodes[2].name"), else "version of node <name>" for a node's version, else "targetVersion".
+ */
+export function skewFindingError(f: SkewFinding, where: string): ValidationError {
+  return new ValidationError(
+    where,
+    f.field ?? (f.node ? `version of node ${f.node}` : "targetVersion"),
+    f.value,
+    `[${f.rule}] ${f.message}`,
+    f.fix,
+  );
+}
+
+/**
  * Throws ValidationErrors listing every error finding of `validateUpgrade` (warnings are returned).
  * `where` names the caller (resource name / function) in each message.
  */
@@ -412,18 +471,7 @@ export function assertUpgradeValid(
   const findings = validateUpgrade(input);
   const errors = findings.filter((f) => f.severity === "error");
   if (errors.length > 0) {
-    throw new ValidationErrors(
-      errors.map(
-        (f) =>
-          new ValidationError(
-            where,
-            f.node ? `version of node ${f.node}` : "targetVersion",
-            f.value,
-            `[${f.rule}] ${f.message}`,
-            f.fix,
-          ),
-      ),
-    );
+    throw new ValidationErrors(errors.map((f) => skewFindingError(f, where)));
   }
   return findings.filter((f) => f.severity === "warning");
 }

@@ -245,3 +245,26 @@ describe("planUpgrade properties", () => {
     );
   });
 });
+
+describe("planUpgrade: fields of the problems", () => {
+  it("a skipped minor is an invalid targetVersion; a bad node name is reported once", () => {
+    expect(
+      problems(() => planUpgrade({ nodes: nodes(1, 1, "v1.33.0"), targetVersion: "v1.35.0" })),
+    ).toEqual([
+      expect.stringMatching(
+        /^planUpgrade: invalid targetVersion "v1.35.0": \[one-minor-at-a-time\] .*\(node cp-1\)/,
+      ),
+    ]);
+    const msgs = problems(() =>
+      planUpgrade({
+        nodes: [...nodes(1, 0), { name: "w1; rm -rf /", role: "worker", version: "v1.34.2" }],
+        targetVersion: "v1.35.0",
+      }),
+    );
+    expect(msgs).toEqual([
+      expect.stringMatching(
+        /^planUpgrade: invalid nodes\[1\]\.name "w1; rm -rf \/": not a DNS-1123 name/,
+      ),
+    ]);
+  });
+});

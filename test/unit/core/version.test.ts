@@ -187,13 +187,101 @@ describe("validateUpgrade", () => {
     expect(thrown).toBeInstanceOf(ValidationErrors);
     const msgs = (thrown as ValidationErrors).errors.map((e) => e.message);
     expect(msgs).toHaveLength(3);
+    // the field that is wrong is the target (the message still names the control-plane node)
     expect(msgs[0]).toMatch(
-      /^upgrade: invalid version of node cp-1 "v1.35.0": \[one-minor-at-a-time\]/,
+      /^upgrade: invalid targetVersion "v1.35.0": \[one-minor-at-a-time\] .*\(node cp-1\) is at v1.33.0/,
     );
     expect(msgs.join("\n")).toMatch(/\[no-downgrade\] node w-1/);
     expect(msgs.join("\n")).toMatch(/\[kubelet-skew\] node w-2/);
     expect(
       assertUpgradeValid({ nodes: cluster(["v1.34.0"], ["v1.33.0"]), targetVersion: "v1.35.0" }),
     ).toHaveLength(1);
+  });
+});
+
+describe("validateUpgrade: the field that is wrong, and node names", () => {
+  it("a skipped minor names targetVersion (the node only in the message); a bad currentVersion names currentVersion", () => {
+    const f = validateUpgrade({ nodes: cluster(["v1.34.4"], []), targetVersion: "v1.36.0" });
+    expect(f.map((x) => [x.rule, x.field, x.node, x.value])).toEqual([
+      ["one-minor-at-a-time", "targetVersion", "cp-1", "v1.36.0"],
+    ]);
+    const thrown = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as ValidationErrors).errors.map((x) => [x.field, x.message]);
+      }
+      throw new Error("did not throw");
+    };
+    expect(
+      thrown(() =>
+        assertUpgradeValid(
+          { nodes: cluster(["v1.35.4"], []), targetVersion: "v1.36.0", currentVersion: "v1.35" },
+          "ClusterUpgrade prod",
+        ),
+      ),
+    ).toEqual([
+      [
+        "currentVersion",
+        expect.stringMatching(
+          /^ClusterUpgrade prod: invalid currentVersion "v1.35": \[version-format\]/,
+        ),
+      ],
+    ]);
+    expect(
+      thrown(() =>
+        assertUpgradeValid(
+          { nodes: cluster(["v1.34.4"], []), targetVersion: "v1.36.0" },
+          "ClusterUpgrade prod",
+        ),
+      ),
+    ).toEqual([
+      [
+        "targetVersion",
+        expect.stringMatching(
+          /^ClusterUpgrade prod: invalid targetVersion "v1.36.0": \[one-minor-at-a-time\]/,
+        ),
+      ],
+    ]);
+  });
+
+  it.each(["w1; rm -rf /", "W-1", "", "w_1", "-w", "a".repeat(254), "w-1\n"])(
+    "rejects the node name %j (rule node-name, field nodes[i].name)",
+    (bad) => {
+      const f = validateUpgrade({
+        nodes: [...cluster(["v1.34.4"], []), { name: bad, role: "worker", version: "v1.34.4" }],
+        targetVersion: "v1.35.0",
+      });
+      expect(f.filter((x) => x.severity === "error").map((x) => [x.rule, x.field])).toEqual([
+        ["node-name", "nodes[1].name"],
+      ]);
+      expect(() =>
+        assertUpgradeValid({
+          nodes: [...cluster(["v1.34.4"], []), { name: bad, role: "worker", version: "v1.34.4" }],
+          targetVersion: "v1.35.0",
+        }),
+      ).toThrow(/^validateUpgrade: invalid nodes\[1\]\.name .*\[node-name\]/);
+    },
+  );
+
+  it("rejects a node listed twice, and accepts DNS-1123 names", () => {
+    const f = validateUpgrade({
+      nodes: [...cluster(["v1.34.4"], ["v1.34.4"]), { name: "w-1", role: "worker" }],
+      currentVersion: "v1.34.4",
+      targetVersion: "v1.35.0",
+    });
+    expect(f.map((x) => [x.rule, x.field, x.message])).toEqual([
+      ["node-name", "nodes[2].name", "nodes[2]: node w-1 is listed twice"],
+    ]);
+    expect(
+      validateUpgrade({
+        nodes: [
+          { name: "cp-1.example.com", role: "control-plane" },
+          { name: "0w", role: "worker" },
+        ],
+        currentVersion: "v1.34.4",
+        targetVersion: "v1.35.0",
+      }),
+    ).toEqual([]);
   });
 });
