@@ -14,7 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { App, Chart } from "cdk8s";
-import { ValidationError, ValidationErrors } from "../core/errors";
+import { ProblemCollector, ValidationError } from "../core/errors";
 import {
   formatPlan,
   planUpgrade,
@@ -23,12 +23,14 @@ import {
   type UpgradePlan,
 } from "../core/plan";
 import { renderEtcdBackupScript, type EtcdBackupScriptOptions } from "../core/scripts/etcd-backup";
-import { parseKubeVersion } from "../core/version";
+import { parseKubeVersion, type KubeVersion } from "../core/version";
 import { EtcdBackup, type EtcdBackupProps } from "../cdk8s/etcd-backup";
 import { Cdk8sManifests } from "./cdk8s-chart";
 import type { NodeDrainOptions } from "./node-drain";
 import {
+  checkNodeUpgradeSettings,
   NodeUpgrade,
+  renderUpgradeScript,
   secretConnection,
   type NodeUpgradeScriptSettings,
   type SshConnection,
@@ -133,80 +135,11 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
   public readonly kubeletVersions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: ClusterUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Everything is validated before anything (this component included) is registered: with
+    // `pulumi up --skip-preview` a registered snapshot or drain starts at once.
+    const { plan, target, snapshotSettings, snapshotScript, cronJobChart, commands } =
+      prepareClusterUpgrade(name, args);
     super("kube-upkeep:index:ClusterUpgrade", name, {}, opts);
-    const where = `ClusterUpgrade ${name}`;
-
-    // Validate everything up front (runs in preview).
-    const problems: ValidationError[] = [];
-    const collect = <T>(fn: () => T): T | undefined => {
-      try {
-        return fn();
-      } catch (e) {
-        if (e instanceof ValidationErrors) problems.push(...e.errors);
-        else if (e instanceof ValidationError) problems.push(e);
-        else throw e;
-        return undefined;
-      }
-    };
-    (args.nodes ?? []).forEach((n, i) => {
-      if (!n.connection || n.connection.host === undefined || n.connection.host === "") {
-        problems.push(
-          new ValidationError(
-            where,
-            `nodes[${i}].connection.host`,
-            n.connection?.host,
-            `no SSH host for node ${n.name}`,
-            "give connection: { host, port, user, privateKey }",
-          ),
-        );
-      }
-    });
-    if (args.kubeconfig === undefined || args.kubeconfig === "") {
-      problems.push(
-        new ValidationError(
-          where,
-          "kubeconfig",
-          args.kubeconfig,
-          "no kubeconfig: the drain, the readiness wait and the uncordon talk to the API server",
-          'pass the admin kubeconfig YAML, e.g. config.requireSecret("kubeconfig")',
-        ),
-      );
-    }
-    const plan: UpgradePlan | undefined = collect(() =>
-      planUpgrade(
-        {
-          nodes: (args.nodes ?? []).map((n) => ({
-            name: n.name,
-            role: n.role,
-            version: n.version,
-          })),
-          targetVersion: args.targetVersion,
-          currentVersion: args.currentVersion,
-          maxUnavailable: args.maxUnavailable,
-          failurePolicy: args.failurePolicy,
-          etcdSnapshot: args.etcdSnapshot !== false && args.etcdSnapshot?.enabled !== false,
-        },
-        where,
-      ),
-    );
-    const snapshotSettings = args.etcdSnapshot === false ? undefined : (args.etcdSnapshot ?? {});
-    const { enabled: _e, command: _c, ...backupOptions } = snapshotSettings ?? {};
-    const snapshotScript =
-      snapshotSettings &&
-      snapshotSettings.enabled !== false &&
-      snapshotSettings.command === undefined
-        ? collect(() => renderEtcdBackupScript(backupOptions, `${where} etcdSnapshot`))
-        : undefined;
-    // The CronJob's chart is built (and so validated) here, with the plan's problems, and
-    // deployed as it is by the Cdk8sManifests child below.
-    let cronJobChart: Chart | undefined;
-    if (args.ensureEtcdBackupCronJob !== undefined) {
-      const chart = new Chart(new App(), `${name}-etcd-backup`);
-      const props: EtcdBackupProps = { ...backupOptions, ...args.ensureEtcdBackupCronJob };
-      if (collect(() => new EtcdBackup(chart, "etcd-backup", props))) cronJobChart = chart;
-    }
-    if (problems.length > 0 || !plan) throw new ValidationErrors(problems);
-    const target = parseKubeVersion(args.targetVersion, where, "targetVersion");
 
     const text = formatPlan(plan);
     pulumi.log.info(text, this);
@@ -242,17 +175,7 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
         continue;
       }
       const node = byName.get(step.node!)!;
-      const mode = step.action === "kubeadm-upgrade-apply" ? "apply" : "node";
-      const override =
-        typeof args.commandOverride === "function"
-          ? args.commandOverride({
-              nodeName: node.name,
-              role: node.role,
-              mode,
-              fromVersion: step.from!,
-              targetVersion: target.text,
-            })
-          : args.commandOverride;
+      const { mode, override } = commands.get(step.id)!;
       const upgrade = new NodeUpgrade(
         `${name}-${node.name}`,
         {
@@ -294,4 +217,132 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
       kubeletVersions: this.kubeletVersions,
     });
   }
+}
+
+/** What prepareClusterUpgrade resolved, for the constructor to build the resources from. */
+interface PreparedClusterUpgrade {
+  readonly plan: UpgradePlan;
+  readonly target: KubeVersion;
+  readonly snapshotSettings?: EtcdSnapshotSettings;
+  readonly snapshotScript?: string;
+  readonly cronJobChart?: Chart;
+  /** Per node step id: the kubeadm mode and the command override (undefined: the rendered script). */
+  readonly commands: ReadonlyMap<
+    string,
+    { mode: "apply" | "node"; override?: pulumi.Input<string> }
+  >;
+}
+
+/**
+ * Validates the whole roll, every node's settings included (each node's script is rendered, each
+ * command override called), and throws one ValidationErrors listing every problem. Registers
+ * nothing: it runs before the component's own registration.
+ */
+function prepareClusterUpgrade(name: string, args: ClusterUpgradeArgs): PreparedClusterUpgrade {
+  const where = `ClusterUpgrade ${name}`;
+  const problems = new ProblemCollector();
+  (args.nodes ?? []).forEach((n, i) => {
+    if (!n.connection || n.connection.host === undefined || n.connection.host === "") {
+      problems.add(
+        new ValidationError(
+          where,
+          `nodes[${i}].connection.host`,
+          n.connection?.host,
+          `no SSH host for node ${n.name}`,
+          "give connection: { host, port, user, privateKey }",
+        ),
+      );
+    }
+  });
+  if (args.kubeconfig === undefined || args.kubeconfig === "") {
+    problems.add(
+      new ValidationError(
+        where,
+        "kubeconfig",
+        args.kubeconfig,
+        "no kubeconfig: the drain, the readiness wait and the uncordon talk to the API server",
+        'pass the admin kubeconfig YAML, e.g. config.requireSecret("kubeconfig")',
+      ),
+    );
+  }
+  const plan: UpgradePlan | undefined = problems.collect(() =>
+    planUpgrade(
+      {
+        nodes: (args.nodes ?? []).map((n) => ({
+          name: n.name,
+          role: n.role,
+          version: n.version,
+        })),
+        targetVersion: args.targetVersion,
+        currentVersion: args.currentVersion,
+        maxUnavailable: args.maxUnavailable,
+        failurePolicy: args.failurePolicy,
+        etcdSnapshot: args.etcdSnapshot !== false && args.etcdSnapshot?.enabled !== false,
+      },
+      where,
+    ),
+  );
+  const snapshotSettings = args.etcdSnapshot === false ? undefined : (args.etcdSnapshot ?? {});
+  const { enabled: _e, command: _c, ...backupOptions } = snapshotSettings ?? {};
+  const snapshotScript =
+    snapshotSettings && snapshotSettings.enabled !== false && snapshotSettings.command === undefined
+      ? problems.collect(() => renderEtcdBackupScript(backupOptions, `${where} etcdSnapshot`))
+      : undefined;
+  // The CronJob's chart is built (and so validated) here, with the plan's problems, and
+  // deployed as it is by the Cdk8sManifests child.
+  let cronJobChart: Chart | undefined;
+  if (args.ensureEtcdBackupCronJob !== undefined) {
+    const chart = new Chart(new App(), `${name}-etcd-backup`);
+    const props: EtcdBackupProps = { ...backupOptions, ...args.ensureEtcdBackupCronJob };
+    if (problems.collect(() => new EtcdBackup(chart, "etcd-backup", props))) cronJobChart = chart;
+  }
+
+  // Every node's settings, as its NodeUpgrade will use them. Settings of the whole roll are
+  // reported once, as the component's; a node's own script setting names the node.
+  const commands = new Map<string, { mode: "apply" | "node"; override?: pulumi.Input<string> }>();
+  const target = plan ? parseKubeVersion(plan.targetVersion, where, "targetVersion") : undefined;
+  if (plan && target) {
+    checkNodeUpgradeSettings(
+      where,
+      args.nodes[0]!.name,
+      {
+        runId: `${args.runId ?? name}@${target.text}`,
+        drain: args.drain,
+        readyTimeoutSeconds: args.readyTimeoutSeconds,
+      },
+      problems,
+    );
+    const byName = new Map(args.nodes.map((n) => [n.name, n]));
+    for (const step of plan.steps) {
+      if (step.action !== "kubeadm-upgrade-apply" && step.action !== "kubeadm-upgrade-node")
+        continue;
+      const node = byName.get(step.node!)!;
+      const nodeWhere = `${where} / node ${node.name}`;
+      const mode = step.action === "kubeadm-upgrade-apply" ? "apply" : "node";
+      const fn = args.commandOverride;
+      const context: NodeCommandContext = {
+        nodeName: node.name,
+        role: node.role,
+        mode,
+        fromVersion: step.from!,
+        targetVersion: target.text,
+      };
+      const override = typeof fn === "function" ? problems.collect(() => fn(context)) : fn;
+      if (typeof fn === "function" && override === undefined) continue; // it threw (collected)
+      if (override === undefined) {
+        const own = node.script as Record<string, unknown> | undefined;
+        problems.collect(() =>
+          renderUpgradeScript(
+            (option) => (own?.[option] !== undefined ? nodeWhere : where),
+            { ...args.script, ...node.script },
+            target.text,
+            mode,
+          ),
+        );
+      }
+      commands.set(step.id, { mode, override });
+    }
+  }
+  problems.throwIfAny();
+  return { plan: plan!, target: target!, snapshotSettings, snapshotScript, cronJobChart, commands };
 }

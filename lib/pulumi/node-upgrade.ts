@@ -4,8 +4,18 @@
  *
  *   NodeDrain -> remote.Command (the rendered upgrade script over SSH) -> NodeReadyWait -> NodeUncordon
  *
- * - The command's `triggers` hold the target version: a new target reruns it; the same target
- *   does not (and the script itself skips work already done on the node).
+ * - The command's `triggers` hold the target version: a new target replaces it (behind a fresh
+ *   drain, as NodeDrain is keyed by the target too); the same target does not rerun it (and the
+ *   script itself skips work already done on the node).
+ * - Any other change of the command's inputs (the connection, the rendered script, the override)
+ *   is an update, and pulumi-resource-command re-runs `create` on an update when `update` is
+ *   unset: the upgrade would run on a node that is back in service. So `update` is set to a
+ *   command that only checks (the rendered script: `kubelet --version` reports the target, else
+ *   it fails without touching the node; an override: nothing to check, it only says so). The
+ *   upgrade itself runs only on create, right after the node's drain.
+ * - Every input is validated before anything is registered (`prepareNodeUpgrade`): a bad value
+ *   throws ValidationErrors naming the component and the field (`script.packageVersion`), never
+ *   the renderer.
  * - The command can be replaced (`command`): users with other OS tooling, or simulated nodes.
  * - NodeReadyWait gates the uncordon on the node being Ready at the target kubelet version.
  * - If any step fails, the later ones do not run: the node stays cordoned (failure policy
@@ -18,13 +28,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ValidationError } from "../core/errors";
-import { validateDnsName } from "../core/scripts/shell";
+import { ProblemCollector, ValidationError, ValidationErrors } from "../core/errors";
+import { shq, validateDnsName } from "../core/scripts/shell";
 import {
   renderNodeUpgradeScript,
   type NodeUpgradeScriptOptions,
 } from "../core/scripts/node-upgrade";
-import { parseKubeVersion } from "../core/version";
+import { parseKubeVersion, type KubeVersion } from "../core/version";
 import { NodeDrain, type NodeDrainOptions } from "./node-drain";
 import { NodeReadyWait } from "./node-ready-wait";
 import { NodeUncordon } from "./node-uncordon";
@@ -126,6 +136,185 @@ export interface NodeUpgradeArgs {
   readonly readyTimeoutSeconds?: number;
 }
 
+/** The options of the rendered script that are not per node, as keys (for error messages). */
+const SCRIPT_FIELDS = new Set<string>([
+  "packageManager",
+  "packageVersion",
+  "updatePackageIndex",
+  "upgradeKubectl",
+  "sudo",
+  "kubeadmFlags",
+]);
+
+/**
+ * Renders a node's upgrade script. A bad option throws a ValidationError of `where` (the component
+ * and node the user wrote) for the field as the user wrote it (`script.packageVersion`,
+ * `script.kubeadmFlags[1]`), not of the renderer. `where` may depend on the option (a function
+ * of its name), e.g. to name the node only for the node's own settings.
+ */
+export function renderUpgradeScript(
+  where: string | ((option: string) => string),
+  script: NodeUpgradeScriptSettings | undefined,
+  targetVersion: string,
+  mode: "apply" | "node",
+): string {
+  try {
+    return renderNodeUpgradeScript({ ...script, targetVersion, mode });
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    const option = e.field.replace(/\[\d+\]$/, "");
+    const field = SCRIPT_FIELDS.has(option) ? `script.${e.field}` : e.field;
+    const at = typeof where === "string" ? where : where(option);
+    throw new ValidationError(at, field, e.value, e.problem, e.fix);
+  }
+}
+
+/** The settings of a node upgrade that do not depend on the node (all nodes of a roll share them). */
+export interface NodeUpgradeSettings {
+  /** The run id as recorded on the node ("<runId>@<target>"). */
+  readonly runId: string;
+  readonly drain?: NodeDrainOptions;
+  readonly readyTimeoutSeconds?: number;
+}
+
+/**
+ * Checks the drain options, the run id and the ready timeout the way NodeDrain's provider and
+ * NodeReadyWait will, and collects each problem as `<where>: invalid drain.<option> ...`. (The
+ * node name is checked by the callers, with the field they know it by.)
+ */
+export function checkNodeUpgradeSettings(
+  where: string,
+  nodeName: string,
+  s: NodeUpgradeSettings,
+  problems: ProblemCollector,
+): void {
+  // The drain engine's module loads @kubernetes/client-node (ESM only): required here, not at the
+  // top, so that importing kube-upkeep/pulumi does not load it. Where it cannot be loaded, NodeDrain's
+  // provider check still rejects bad options (but only when that node's drain is registered).
+  let validateDrainOptions: typeof import("../core/drain/drain").validateDrainOptions;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    validateDrainOptions = (require("../core/drain/drain") as typeof import("../core/drain/drain"))
+      .validateDrainOptions;
+  } catch {
+    validateDrainOptions = () => undefined;
+  }
+  try {
+    validateDrainOptions(where, nodeName, {
+      ...NODE_UPGRADE_DRAIN_DEFAULTS,
+      ...s.drain,
+      runId: s.runId,
+    });
+  } catch (e) {
+    if (!(e instanceof ValidationError || e instanceof ValidationErrors)) throw e;
+    for (const err of e instanceof ValidationErrors ? e.errors : [e]) {
+      if (err.field === "nodeName") continue; // the callers check it, by the field they know
+      const field = err.field === "runId" ? "runId" : `drain.${err.field}`;
+      problems.add(new ValidationError(where, field, err.value, err.problem, err.fix));
+    }
+  }
+  const t = s.readyTimeoutSeconds;
+  if (t !== undefined && (typeof t !== "number" || !Number.isFinite(t) || t <= 0)) {
+    problems.add(
+      new ValidationError(
+        where,
+        "readyTimeoutSeconds",
+        t,
+        "must be a positive number of seconds",
+        "leave it unset for 600, or give e.g. 900",
+      ),
+    );
+  }
+}
+
+/** What `prepareNodeUpgrade` resolved: the values the children are built from. */
+export interface PreparedNodeUpgrade {
+  readonly target: KubeVersion;
+  /** The rendered upgrade script (undefined with a `command` override). */
+  readonly rendered?: string;
+  /** "<runId>@<target>". */
+  readonly runId: string;
+}
+
+/**
+ * Validates everything a NodeUpgrade passes to its children, before any of them is registered,
+ * collecting every problem into `problems` (each names `where` and the field). Returns the
+ * resolved values, or undefined when there was a problem.
+ */
+export function prepareNodeUpgrade(
+  name: string,
+  args: NodeUpgradeArgs,
+  problems: ProblemCollector,
+  where = `NodeUpgrade ${name}`,
+): PreparedNodeUpgrade | undefined {
+  const before = problems.errors.length;
+  problems.collect(() => validateDnsName(where, "nodeName", args.nodeName));
+  const target = problems.collect(() =>
+    parseKubeVersion(args.targetVersion, where, "targetVersion"),
+  );
+  if (args.mode !== "apply" && args.mode !== "node") {
+    problems.add(
+      new ValidationError(where, "mode", args.mode, "unknown mode", 'use "apply" or "node"'),
+    );
+  }
+  if (!args.connection || args.connection.host === undefined || args.connection.host === "") {
+    problems.add(
+      new ValidationError(
+        where,
+        "connection.host",
+        args.connection?.host,
+        "no SSH host for the node",
+        `give connection.host for node ${args.nodeName}`,
+      ),
+    );
+  }
+  const runId = `${args.runId ?? name}@${target?.text ?? args.targetVersion}`;
+  checkNodeUpgradeSettings(where, args.nodeName, { ...args, runId }, problems);
+  const rendered =
+    args.command === undefined && target && (args.mode === "apply" || args.mode === "node")
+      ? problems.collect(() => renderUpgradeScript(where, args.script, target.text, args.mode))
+      : undefined;
+  if (problems.errors.length > before || !target) return undefined;
+  return { target, rendered, runId };
+}
+
+/**
+ * The command `remote.Command` runs on an update (any input change other than the triggers):
+ * it only checks, and never upgrades. pulumi-resource-command re-runs `create` on an update when
+ * `update` is unset, and an update happens on a node that was drained for its create, upgraded
+ * and put back in service: the connection, the rendered script or the override changed. It gets
+ * the new stdin (the upgrade script), which it reads to the end and ignores.
+ *
+ * - rendered script: succeeds when `kubelet --version` on the host reports the target; fails
+ *   otherwise (the connection may now reach another host, or the node was changed), naming the
+ *   node and what it found, without touching it;
+ * - command override: there is nothing it could check; it only says that nothing was run.
+ */
+export function updateCheckCommand(nodeName: string, target: string, rendered: boolean): string {
+  const say = (m: string) => `echo ${shq(`kube-upkeep: node ${nodeName}: ${m}`)}`;
+  const notRerun =
+    "the upgrade runs only when the command is created, right after the node's drain (a new target version rolls again)";
+  const script = rendered
+    ? [
+        "cat >/dev/null 2>&1 || true",
+        "v=$(kubelet --version 2>/dev/null || true)",
+        'v="${v##* }"',
+        `if [ "$v" = ${shq(target)} ]; then`,
+        `  ${say(`kubelet at ${target}; the upgrade settings changed after the upgrade ran: nothing to do (${notRerun})`)}`,
+        "  exit 0",
+        "fi",
+        `${say(`the upgrade settings (connection, script) changed after the upgrade command ran, and the host reports kubelet`)} "\${v:-(none)}" ${shq(`instead of ${target}. Not upgrading a node that was not drained for it. Fix: check that the connection reaches node ${nodeName}; to upgrade it again, drain it and replace its upgrade command (pulumi up --replace <urn>)`)} >&2`,
+        "exit 1",
+      ].join("\n")
+    : [
+        "cat >/dev/null 2>&1 || true",
+        say(
+          `the upgrade command or its connection changed after it ran for ${target}: nothing is run (${notRerun})`,
+        ),
+      ].join("\n");
+  return `sh -c ${shq(script)}`;
+}
+
 export class NodeUpgrade extends pulumi.ComponentResource {
   public readonly nodeName: string;
   public readonly targetVersion: string;
@@ -144,30 +333,18 @@ export class NodeUpgrade extends pulumi.ComponentResource {
   public readonly stdout: pulumi.Output<string>;
 
   constructor(name: string, args: NodeUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Everything is validated before anything (this component included) is registered.
+    const problems = new ProblemCollector();
+    const prepared = prepareNodeUpgrade(name, args, problems);
+    problems.throwIfAny();
+    const { target, rendered, runId } = prepared!;
     super("kube-upkeep:index:NodeUpgrade", name, {}, opts);
-    const where = `NodeUpgrade ${name}`;
-    validateDnsName(where, "nodeName", args.nodeName);
-    const target = parseKubeVersion(args.targetVersion, where, "targetVersion");
-    if (!args.connection || args.connection.host === undefined || args.connection.host === "") {
-      throw new ValidationError(
-        where,
-        "connection.host",
-        args.connection?.host,
-        "no SSH host for the node",
-        `give connection.host for node ${args.nodeName}`,
-      );
-    }
     this.nodeName = args.nodeName;
     this.targetVersion = target.text;
     this.mode = args.mode;
 
-    const rendered =
-      args.command === undefined
-        ? renderNodeUpgradeScript({ ...args.script, targetVersion: target.text, mode: args.mode })
-        : undefined;
     this.script = pulumi.output(args.command ?? rendered!);
     const kubeconfig = pulumi.secret(args.kubeconfig);
-    const runId = `${args.runId ?? name}@${target.text}`;
     this.runId = runId;
     const after = opts?.dependsOn;
 
@@ -188,6 +365,8 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         // The rendered script goes in on stdin (`sh -s`), so the command line stays short and no
         // value is re-parsed by the remote login shell.
         create: args.command ?? "sh -s",
+        // any other change (connection, script, override) only checks: see updateCheckCommand
+        update: updateCheckCommand(args.nodeName, target.text, args.command === undefined),
         stdin: rendered,
         triggers: [target.text, args.mode],
         logging: "stdoutAndStderr",

@@ -1,6 +1,10 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 // Modules only define classes; every resource is constructed after setMocks (beforeAll).
-import { ValidationErrors } from "../../../lib/core/errors";
+import { ValidationError, ValidationErrors } from "../../../lib/core/errors";
 import { ClusterUpgrade, type ClusterNode } from "../../../lib/pulumi/cluster-upgrade";
 import { NodeUpgrade, secretConnection } from "../../../lib/pulumi/node-upgrade";
 import { mockAndRecord, SECRET_SIG, SIG_KEY, value, type Registered } from "./mocks";
@@ -276,7 +280,7 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
       ),
     ).toEqual([
       expect.stringMatching(
-        /^ClusterUpgrade bad1: invalid version of node cp-1 .*\[one-minor-at-a-time\]/,
+        /^ClusterUpgrade bad1: invalid targetVersion "v1.36.0": \[one-minor-at-a-time\] .*\(node cp-1\)/,
       ),
     ]);
     expect(
@@ -392,5 +396,203 @@ describe("ClusterUpgrade graph = plan (mocks)", () => {
     expect(inputsOf(`${name}-cp-1-upgrade`).stdin).toContain('as_root() { "$@"; }');
     expect(inputsOf(`${name}-cp-1-upgrade`).stdin).toContain("dnf install -y");
     if (cp > 1) expect(inputsOf(`${name}-cp-2-upgrade`).stdin).toContain("apt-get install -y");
+  });
+});
+
+/** The ValidationErrors messages `f` throws. */
+function validationMessages(f: () => unknown): string[] {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ValidationErrors);
+    return (e as ValidationErrors).errors.map((x) => x.message);
+  }
+  throw new Error("did not throw");
+}
+
+/** Names registered since `before` (registrations are asynchronous: waits for late ones first). */
+async function registeredSince(before: Set<string>): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, 200));
+  return [...registered.keys()].filter((k) => !before.has(k));
+}
+
+describe("validation before anything is registered (mocks)", () => {
+  const base = { kubeconfig: KUBECONFIG, currentVersion: "v1.34.2", targetVersion: "v1.35.0" };
+
+  test("a bad per-node setting on the LAST node: nothing registered (no component, no snapshot, no drain); the error names the component, the node and the field", async () => {
+    const before = new Set(registered.keys());
+    const nodes = cluster(3, 3);
+    nodes[5] = { ...nodes[5]!, script: { packageVersion: "1.35.0'-1" } };
+    expect(
+      validationMessages(() => new ClusterUpgrade("prod", { ...base, nodes, maxUnavailable: 2 })),
+    ).toEqual([
+      `ClusterUpgrade prod / node w-3: invalid script.packageVersion "1.35.0'-1": not a package version. Fix: give a version such as "1.35.4-1.1" (apt), "1.35.4-150500.1.1" (rpm) or "1.35.4-*"`,
+    ]);
+    expect(await registeredSince(before)).toEqual([]);
+  });
+
+  test("every problem at once: per-node script settings name their node, the roll's own settings are reported once", async () => {
+    const before = new Set(registered.keys());
+    const nodes = cluster(2, 3);
+    nodes[2] = { ...nodes[2]!, script: { kubeadmFlags: ["--ok", "--bad flag"] } };
+    nodes[4] = { ...nodes[4]!, script: { packageVersion: "1.34.9-1" } };
+    const msgs = validationMessages(
+      () =>
+        new ClusterUpgrade("prod2", {
+          ...base,
+          nodes,
+          script: { sudo: "sometimes" as never },
+          drain: { timeoutSeconds: 0 },
+          readyTimeoutSeconds: -5,
+        }),
+    );
+    expect(msgs).toEqual([
+      expect.stringMatching(
+        /^ClusterUpgrade prod2: invalid drain\.timeoutSeconds 0: must be a positive/,
+      ),
+      expect.stringMatching(
+        /^ClusterUpgrade prod2: invalid readyTimeoutSeconds -5: must be a positive/,
+      ),
+      expect.stringMatching(
+        /^ClusterUpgrade prod2: invalid script\.sudo "sometimes": unknown value/,
+      ),
+    ]);
+    // sudo is checked before the per-node options: fix it and the nodes' own problems show
+    const msgs2 = validationMessages(
+      () => new ClusterUpgrade("prod3", { ...base, nodes, script: { sudo: "never" } }),
+    );
+    expect(msgs2).toEqual([
+      expect.stringMatching(
+        /^ClusterUpgrade prod3 \/ node w-1: invalid script\.kubeadmFlags\[1\] "--bad flag": not a kubeadm flag/,
+      ),
+      expect.stringMatching(
+        /^ClusterUpgrade prod3 \/ node w-3: invalid script\.packageVersion "1.34.9-1": does not match targetVersion v1.35.0/,
+      ),
+    ]);
+    for (const m of [...msgs, ...msgs2]) expect(m).not.toContain("renderNodeUpgradeScript");
+    expect(await registeredSince(before)).toEqual([]);
+  });
+
+  test("a commandOverride that throws a ValidationError for the last node: nothing registered", async () => {
+    const before = new Set(registered.keys());
+    const msgs = validationMessages(
+      () =>
+        new ClusterUpgrade("prod4", {
+          ...base,
+          nodes: cluster(1, 2),
+          commandOverride: (n) => {
+            if (n.nodeName === "w-2")
+              throw new ValidationError("my-override", "host", "w-2", "no tool", "install it");
+            return "true";
+          },
+        }),
+    );
+    expect(msgs).toEqual([expect.stringMatching(/^my-override: invalid host "w-2": no tool/)]);
+    expect(await registeredSince(before)).toEqual([]);
+  });
+
+  test("NodeUpgrade alone: the error names the component and script.<option>; nothing registered", async () => {
+    const before = new Set(registered.keys());
+    const msgs = validationMessages(
+      () =>
+        new NodeUpgrade("w-7", {
+          nodeName: "w-7",
+          targetVersion: "v1.35.4",
+          mode: "node",
+          kubeconfig: KUBECONFIG,
+          connection: { host: "10.0.1.7" },
+          script: { packageVersion: '1.35.4"; reboot; "' },
+          drain: { retryIntervalMs: -1 },
+        }),
+    );
+    expect(msgs).toEqual([
+      expect.stringMatching(/^NodeUpgrade w-7: invalid drain\.retryIntervalMs -1: /),
+      expect.stringMatching(
+        /^NodeUpgrade w-7: invalid script\.packageVersion "1\.35\.4\\"; reboot; \\"": not a package version/,
+      ),
+    ]);
+    expect(await registeredSince(before)).toEqual([]);
+  });
+});
+
+describe("remote.Command update semantics (mocks + sh)", () => {
+  // pulumi-resource-command re-runs `create` on an update when `update` is unset; every input
+  // change other than the triggers (connection, script, override) is an update.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "ku-update-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs the update command as sshd would (`sh -c <command>`), with a fake kubelet on PATH. */
+  function runUpdate(update: string, kubelet: string | undefined, stdin: string) {
+    const bin = mkdtempSync(join(dir, "bin-"));
+    if (kubelet !== undefined)
+      writeFileSync(join(bin, "kubelet"), `#!/bin/sh\necho "Kubernetes ${kubelet}"\n`, {
+        mode: 0o755,
+      });
+    const r = spawnSync("/bin/sh", ["-c", update], {
+      input: stdin,
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+      encoding: "utf8",
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  test("every node command has an update that only checks; triggers unchanged", () => {
+    for (const n of ["cp-1", "cp-2", "w-1", "w-5"]) {
+      const i = inputsOf(`up-${n}-upgrade`);
+      expect(typeof i.update).toBe("string");
+      expect(i.update).not.toBe(i.create);
+      expect(i.update).toMatch(/^sh -c /);
+      expect(i.update).not.toContain("kubeadm upgrade");
+      expect(i.update).not.toContain("apt-get");
+      expect(i.triggers).toEqual(["v1.35.4", n === "cp-1" ? "apply" : "node"]);
+    }
+    // the snapshot keeps the provider's default (a changed setting takes another snapshot)
+    expect(inputsOf("up-etcd-snapshot").update).toBeUndefined();
+  });
+
+  test("rendered script: at the target it succeeds without running stdin; elsewhere it fails naming the node", () => {
+    const update = inputsOf("up-w-1-upgrade").update as string;
+    const canary = join(dir, "canary");
+    const stdin = `touch ${canary}\n`;
+    const ok = runUpdate(update, "v1.35.4", stdin);
+    expect(ok).toMatchObject({ status: 0, stderr: "" });
+    expect(ok.stdout).toMatch(
+      /^kube-upkeep: node w-1: kubelet at v1\.35\.4; the upgrade settings changed after the upgrade ran: nothing to do/,
+    );
+    const behind = runUpdate(update, "v1.34.2", stdin);
+    expect(behind.status).toBe(1);
+    expect(behind.stdout).toBe("");
+    expect(behind.stderr).toMatch(
+      /^kube-upkeep: node w-1: the upgrade settings .* reports kubelet v1\.34\.2 instead of v1\.35\.4\. Not upgrading a node that was not drained for it\. Fix: /,
+    );
+    const none = runUpdate(update, undefined, stdin);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain("reports kubelet (none) instead of v1.35.4");
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  test("command override: the update runs nothing and says so", async () => {
+    const cu = new ClusterUpgrade("ovr", {
+      nodes: cluster(1, 1),
+      currentVersion: "v1.34.2",
+      targetVersion: "v1.35.0",
+      kubeconfig: KUBECONFIG,
+      etcdSnapshot: false,
+      commandOverride: (n) => `touch /tmp/never-${n.nodeName}`,
+    });
+    await settle(cu);
+    const i = inputsOf("ovr-w-1-upgrade");
+    expect(i.create).toBe("touch /tmp/never-w-1");
+    const r = runUpdate(i.update as string, "v1.34.0", "");
+    expect(r).toEqual({
+      status: 0,
+      stdout: expect.stringMatching(
+        /^kube-upkeep: node w-1: the upgrade command or its connection changed after it ran for v1\.35\.0: nothing is run/,
+      ),
+      stderr: "",
+    });
   });
 });
