@@ -100,11 +100,30 @@ export function validateUrl(where: string, field: string, value: string): string
   return value;
 }
 
+/** bash's builtins and reserved words (`compgen -b -k`) that a bare command name could hit. */
+const SHELL_WORDS = new Set(
+  (
+    "alias bg bind break builtin caller case cd command compgen complete compopt continue coproc " +
+    "declare dirs disown do done echo elif else enable esac eval exec exit export false fc fg fi " +
+    "for function getopts hash help history if in jobs kill let local logout mapfile popd printf " +
+    "pushd pwd read readarray readonly return select set shift shopt source suspend test then " +
+    "time times trap true type typeset ulimit umask unalias unset until wait while"
+  ).split(" "),
+);
+
 /**
  * A program to run: a bare command name looked up on PATH (`etcdctl`) or an absolute,
  * normalized path (`/usr/local/bin/etcdctl`).
  */
 export function validateCommand(where: string, field: string, value: string): string {
+  if (typeof value === "string" && SHELL_WORDS.has(value))
+    throw new ValidationError(
+      where,
+      field,
+      value,
+      "is a shell builtin or reserved word, which the shell runs instead of a program on PATH",
+      `give the program's absolute path (e.g. /usr/local/bin/${value}) or another name`,
+    );
   if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(value)) return value;
   if (typeof value === "string" && value.startsWith("/"))
     return validateAbsolutePath(where, field, value);

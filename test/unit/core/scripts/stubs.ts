@@ -259,3 +259,56 @@ if [ -n "\${FAIL_INSTALL:-}" ] && [ "$1" != update ]; then echo "E: Unable to lo
     { mode: 0o755 },
   );
 }
+
+/** One invocation recorded by {@link argvRecorder}: the program as run ($0) and its argv. */
+export interface RecordedCall {
+  readonly program: string;
+  readonly args: readonly string[];
+}
+
+export interface ArgvRecorder {
+  readonly bin: string;
+  /** PATH is `bin` only: nothing outside the recorders runs, so the script touches no file. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Adds (or replaces) a recorder named `name`. */
+  add(name: string): void;
+  calls(): RecordedCall[];
+  cleanup(): void;
+}
+
+/**
+ * Fake commands `names` that record their exact argv (NUL-separated, so any byte survives) in a
+ * log and exit 0, or 1 when one of their arguments is `stopAt`: that stops a `set -e` script at
+ * the call under test, before anything else runs.
+ */
+export function argvRecorder(names: readonly string[], stopAt: string): ArgvRecorder {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ku-argv-"));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  const log = path.join(dir, "argv.log");
+  fs.writeFileSync(log, "");
+  const add = (name: string) =>
+    fs.writeFileSync(
+      path.join(bin, name),
+      `#!/bin/bash\nprintf '%s\\0' "$#" "$0" "$@" >> "$ARGV_LOG"\n` +
+        `for a in "$@"; do [ "$a" != "$ARGV_STOP" ] || exit 1; done\nexit 0\n`,
+      { mode: 0o755 },
+    );
+  for (const name of names) add(name);
+  return {
+    bin,
+    env: { PATH: bin, ARGV_LOG: log, ARGV_STOP: stopAt, LC_ALL: "C", HOME: dir },
+    add,
+    calls() {
+      const parts = fs.readFileSync(log, "utf8").split("\u0000");
+      const out: RecordedCall[] = [];
+      for (let i = 0; i + 1 < parts.length;) {
+        const n = Number(parts[i]);
+        out.push({ program: parts[i + 1], args: parts.slice(i + 2, i + 2 + n) });
+        i += 2 + n;
+      }
+      return out;
+    },
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
