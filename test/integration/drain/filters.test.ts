@@ -2,12 +2,23 @@
  * Each kubectl drain filter case against the real control plane: the message, and that nothing
  * is evicted (and the node is left as it was) when any pod cannot be deleted.
  */
-import { CORDONED_BY_ANNOTATION, DrainFilterError, drainNode } from "../../../lib/core/drain";
+import { spawnSync } from "node:child_process";
 import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { CORDONED_BY_ANNOTATION, DrainFilterError, drainNode } from "../../../lib/core/drain";
+import { binaries } from "../../cluster/cluster";
+import {
+  PAUSE_IMAGE,
   createBarePod,
   createDaemonSet,
   createDeployment,
   listPods,
+  statusOf,
+  waitFor,
   waitForReadyPods,
 } from "../../cluster/fixtures";
 import { TOLERATIONS, type DrainEnv, drainEnv, recorder } from "./helpers";
@@ -82,6 +93,134 @@ test("DaemonSet pods: refused without ignoreDaemonSets (node untouched), left in
     [node],
   );
   expect((await env.readNode(node)).spec?.unschedulable).toBe(true);
+});
+
+/**
+ * OpenKruise's Advanced DaemonSet: a CRD of kind DaemonSet in the group apps.kruise.io. kubectl
+ * 1.35 checks the owner's group (kubernetes/kubernetes#128779) and evicts its pods like any
+ * controller-managed pod; kube-upkeep used to look the owner up as an apps/v1 DaemonSet and fail
+ * with `cannot delete daemonsets.apps "<name>" not found`, even with ignoreDaemonSets.
+ */
+const KRUISE_GROUP = "apps.kruise.io";
+const KRUISE_VERSION = "v1alpha1";
+
+async function ensureKruiseDaemonSetCrd(): Promise<void> {
+  const ext = env.kc.makeApiClient(ApiextensionsV1Api);
+  const name = `daemonsets.${KRUISE_GROUP}`;
+  try {
+    await ext.createCustomResourceDefinition({
+      body: {
+        metadata: { name },
+        spec: {
+          group: KRUISE_GROUP,
+          scope: "Namespaced",
+          names: { plural: "daemonsets", singular: "daemonset", kind: "DaemonSet" },
+          versions: [
+            {
+              name: KRUISE_VERSION,
+              served: true,
+              storage: true,
+              schema: {
+                openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true },
+              },
+            },
+          ],
+        },
+      },
+    });
+  } catch (e) {
+    if (statusOf(e) !== 409) throw e;
+  }
+  await waitFor(
+    async () =>
+      (await ext.readCustomResourceDefinition({ name })).status?.conditions?.some(
+        (c) => c.type === "Established" && c.status === "True",
+      ),
+    { what: `CRD ${name} established` },
+  );
+}
+
+/** A pod on `node` controlled by the Advanced DaemonSet `owner` (as its controller creates it). */
+async function createKruiseDaemonSetPod(
+  owner: { name: string; uid: string },
+  podName: string,
+  node: string,
+): Promise<V1Pod> {
+  return env.kc.makeApiClient(CoreV1Api).createNamespacedPod({
+    namespace: env.ns,
+    body: {
+      metadata: {
+        name: podName,
+        labels: { app: owner.name },
+        ownerReferences: [
+          {
+            apiVersion: `${KRUISE_GROUP}/${KRUISE_VERSION}`,
+            kind: "DaemonSet",
+            name: owner.name,
+            uid: owner.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: {
+        nodeName: node,
+        containers: [{ name: "main", image: PAUSE_IMAGE }],
+        terminationGracePeriodSeconds: 0,
+        automountServiceAccountToken: false,
+      },
+    },
+  });
+}
+
+test("pods of a DaemonSet of another API group (OpenKruise) are evicted with ignoreDaemonSets, as kubectl does", async () => {
+  await ensureKruiseDaemonSetCrd();
+  const custom = env.kc.makeApiClient(CustomObjectsApi);
+  const owner = (await waitFor(
+    () =>
+      custom.createNamespacedCustomObject({
+        group: KRUISE_GROUP,
+        version: KRUISE_VERSION,
+        namespace: env.ns,
+        plural: "daemonsets",
+        body: {
+          apiVersion: `${KRUISE_GROUP}/${KRUISE_VERSION}`,
+          kind: "DaemonSet",
+          metadata: { name: "kruise-agent" },
+          spec: {},
+        },
+      }),
+    { what: "Advanced DaemonSet created (CRD served)" },
+  )) as { metadata: { name: string; uid: string } };
+  const [ours, kubectls] = await env.workers("kruise", 2);
+  const ownerRef = { name: owner.metadata.name, uid: owner.metadata.uid };
+  await createKruiseDaemonSetPod(ownerRef, "kruise-agent-ours", ours);
+  await createKruiseDaemonSetPod(ownerRef, "kruise-agent-kubectl", kubectls);
+  await waitForReadyPods(env.kc, env.ns, { app: "kruise-agent" }, 2);
+
+  // kubectl 1.35.4 on one node: the reference behaviour
+  const kubectl = spawnSync(
+    binaries().kubectl,
+    ["drain", kubectls, "--ignore-daemonsets", "--timeout=60s", "--pod-selector=app=kruise-agent"],
+    { encoding: "utf8", env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG } },
+  );
+  expect({ status: kubectl.status, stderr: kubectl.stderr }).toEqual({
+    status: 0,
+    stderr: expect.not.stringContaining("daemonsets.apps"),
+  });
+  expect(kubectl.stdout).toContain(`pod/kruise-agent-kubectl evicted`);
+
+  // kube-upkeep on the other node: the same
+  const rec = recorder();
+  const res = await drainNode(env.kc, ours, {
+    ...FAST,
+    runId: "t-kruise",
+    ignoreDaemonSets: true,
+    ...rec.callbacks,
+  });
+  expect(res.evictedPods).toEqual([`${env.ns}/kruise-agent-ours`]);
+  expect(res.warnings).toEqual([]);
+  expect(await env.placement({ app: "kruise-agent" })).toEqual({});
 });
 
 test("bare pods, emptyDir pods: every problem reported at once, nothing evicted; force + deleteEmptyDirData drain them", async () => {
