@@ -9,3 +9,4 @@ export * from "./scripts/cert-renewal";
 export * from "./drain";
 export * from "./scripts/etcd-restore";
 export * from "./rbac";
+export * from "./scripts/resource-backup";
