@@ -27,7 +27,14 @@ import {
   recordTaintTime,
   uncordonNode,
 } from "./cordon";
-import { DrainEvictionError, DrainFilterError, DrainTimeoutError, type PendingPod } from "./errors";
+import {
+  DrainBlockedError,
+  DrainEvictionError,
+  DrainFilterError,
+  DrainTimeoutError,
+  type PendingPod,
+} from "./errors";
+import { budgetsThatNeverAllow, neverAllowsLine } from "./blocked";
 import {
   type EvictOutcome,
   blockingPdbs,
@@ -108,6 +115,11 @@ export interface DrainOptions extends FilterOptions {
   readonly retryIntervalMs?: number;
   /** At most this many pods evicted/awaited at once. @default unbounded (kubectl: all at once) */
   readonly concurrency?: number;
+  /**
+   * Keep retrying a PodDisruptionBudget that can never allow the eviction (blocked.ts) until the
+   * timeout, as kubectl does, instead of failing at once with DrainBlockedError. @default false
+   */
+  readonly waitForBlockedPdbs?: boolean;
 }
 
 export interface DrainRunOptions extends DrainOptions, DrainProgress {
@@ -306,6 +318,35 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 class TimedOut extends Error {}
+class Blocked extends Error {}
+
+/**
+ * The PodDisruptionBudgets covering `pods` that can never allow their eviction, one line each.
+ * Budgets are read per namespace of the pods, with every pod of that namespace.
+ */
+async function neverAllowing(
+  clients: DrainClients,
+  nodeName: string,
+  pods: readonly V1Pod[],
+  retry: RetryOptions,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const namespaces = [...new Set(pods.map((p) => p.metadata?.namespace ?? ""))];
+  for (const namespace of namespaces) {
+    const [pdbs, nsPods] = await Promise.all([
+      withTransientRetry(
+        () => clients.policy.listNamespacedPodDisruptionBudget({ namespace }),
+        retry,
+      ),
+      withTransientRetry(() => clients.core.listNamespacedPod({ namespace }), retry),
+    ]);
+    const relevant = pdbs.items.filter((b) => pods.some((p) => pdbsCoveringPod([b], p).length > 0));
+    for (const v of budgetsThatNeverAllow(relevant, nsPods.items, nodeName)) {
+      out.set(v.pdb.name, neverAllowsLine(v));
+    }
+  }
+  return out;
+}
 
 /** "evicting pod ns/x: conflict (...); retrying in 0.4s" */
 function transientRetryMessage(
@@ -361,6 +402,15 @@ export async function drainNode(
     const preflight = await podsForDeletion(clients, nodeName, opts, undefined, retry);
     if (preflight.errors.length > 0) {
       throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);
+    }
+    const checkBlocked = usingEviction && !opts.waitForBlockedPdbs;
+    if (checkBlocked && preflight.pods.length > 0) {
+      const never = await neverAllowing(clients, nodeName, preflight.pods, retry);
+      if (never.size > 0) {
+        throw new DrainBlockedError(nodeName, node.spec?.unschedulable === true, [
+          ...never.values(),
+        ]);
+      }
     }
 
     // 3. cordon, watch, list + filter again
@@ -418,6 +468,35 @@ export async function drainNode(
       });
     };
 
+    // A budget judged "never" on two checks at least retryIntervalMs apart ends the drain (the
+    // status may lag an eviction of ours by a moment). One check per namespace per interval.
+    const blocked = new Map<string, string>();
+    const verdicts = new Map<string, { at: number; never: Promise<Map<string, string>> }>();
+    const neverCount = new Map<string, number>();
+    const judgedNever = async (p: V1Pod): Promise<boolean> => {
+      const ns = p.metadata?.namespace ?? "";
+      const last = verdicts.get(ns);
+      if (!last || Date.now() - last.at >= retryIntervalMs) {
+        const never = neverAllowing(clients, nodeName, [p], retry).catch(
+          () => new Map<string, string>(),
+        );
+        verdicts.set(ns, { at: Date.now(), never });
+        for (const [name, line] of await never) {
+          const n = (neverCount.get(name) ?? 0) + 1;
+          neverCount.set(name, n);
+          if (n >= 2) blocked.set(name, line);
+        }
+        for (const name of neverCount.keys()) {
+          if (!(await never).has(name)) neverCount.delete(name);
+        }
+      }
+      if (blocked.size > 0) {
+        deadline.abort(new Blocked("blocked"));
+        return true;
+      }
+      return false;
+    };
+
     const one = async (pod: V1Pod): Promise<void> => {
       const key = podKey(pod);
       if (signal.aborted) return;
@@ -457,6 +536,7 @@ export async function drainNode(
           retries++;
           const pdbs = await blockingPdbs(clients, active);
           pending.set(key, { pod: key, state: "evicting", blockedBy: pdbs });
+          if (checkBlocked && (await judgedNever(active))) return;
           opts.onPdbRetry?.({
             pod: key,
             usingEviction,
@@ -524,6 +604,9 @@ export async function drainNode(
     await runBounded(list.pods, opts.concurrency ?? Math.max(1, list.pods.length), one);
 
     if (deadline.signal.aborted) {
+      if (deadline.signal.reason instanceof Blocked) {
+        throw new DrainBlockedError(nodeName, true, [...blocked.values()], evicted);
+      }
       if (deadline.signal.reason instanceof TimedOut) {
         throw new DrainTimeoutError(nodeName, timeoutMs, [...pending.values()], evicted);
       }

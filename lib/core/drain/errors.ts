@@ -93,3 +93,31 @@ export class DrainEvictionError extends DrainError {
     this.name = "DrainEvictionError";
   }
 }
+
+/**
+ * A PodDisruptionBudget allows no disruption and cannot allow one without a change to the cluster
+ * (blocked.ts), so waiting for the timeout would only delay the failure. Found before the cordon,
+ * nothing was changed; found during the drain, the node stays cordoned.
+ */
+export class DrainBlockedError extends DrainError {
+  constructor(
+    nodeName: string,
+    nodeCordoned: boolean,
+    problems: readonly string[],
+    public readonly evictedPods: readonly string[] = [],
+  ) {
+    super(
+      `cannot drain node ${JSON.stringify(nodeName)}: a PodDisruptionBudget will never allow the eviction; ` +
+        (nodeCordoned
+          ? `node ${JSON.stringify(nodeName)} stays cordoned (${evictedPods.length} pod(s) were evicted before).`
+          : `nothing was evicted, node ${JSON.stringify(nodeName)} is left as it was.`) +
+        `\n` +
+        problems.map((p) => `error: ${p}`).join("\n") +
+        `\n(waitForBlockedPdbs: true waits for the timeout instead, as kubectl does)`,
+      nodeName,
+      nodeCordoned,
+      problems,
+    );
+    this.name = "DrainBlockedError";
+  }
+}

@@ -3,8 +3,10 @@
  * blocks and then allows (scale up during the drain), one that never allows (timeout, node stays
  * cordoned), two budgets on one pod (500), and evicted Deployment pods recreated elsewhere.
  */
+import { PatchStrategy, PolicyV1Api, setHeaderOptions } from "@kubernetes/client-node";
 import {
   CORDONED_BY_ANNOTATION,
+  DrainBlockedError,
   DrainEvictionError,
   DrainTimeoutError,
   drainNode,
@@ -55,6 +57,8 @@ test("a PDB that blocks, then allows after a scale-up during the drain: retries,
     runId: "t-unblock",
     retryIntervalMs: 500,
     timeoutSeconds: 120,
+    // minAvailable 2 of 2 can never allow by itself: wait (as kubectl does) for the scale-up
+    waitForBlockedPdbs: true,
     ...rec.callbacks,
     onPdbRetry: (e) => {
       rec.callbacks.onPdbRetry(e);
@@ -98,6 +102,7 @@ test("a PDB that never allows: DrainTimeoutError listing the pods and the PDB; t
     runId: "t-never",
     retryIntervalMs: 400,
     timeoutSeconds: 3,
+    waitForBlockedPdbs: true, // kubectl's behaviour: retry until the timeout
     ...rec.callbacks,
   }).then(
     () => undefined,
@@ -123,6 +128,86 @@ test("a PDB that never allows: DrainTimeoutError listing the pods and the PDB; t
   expect(node.spec?.unschedulable).toBe(true);
   expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe("t-never");
   expect(Object.values(await env.placement({ app: "stuck" }))).toEqual([a, a]);
+});
+
+test("a PDB that can never allow (maxUnavailable 0, minAvailable = replicas): DrainBlockedError at once, before the cordon, naming the budget, its numbers and the fix", async () => {
+  const { a, pods } = await deploymentOnFirstNode("never-fast", "nf", 2);
+  await createPdb(env.kc, env.ns, { name: "nf-zero", selector: { app: "nf" }, maxUnavailable: 0 });
+  await waitForPdbStatus(env.kc, env.ns, "nf-zero", { disruptionsAllowed: 0, currentHealthy: 2 });
+  const started = Date.now();
+  const err = await drainNode(env.kc, a, { runId: "t-nf", timeoutSeconds: 120 }).catch(
+    (e: unknown) => e,
+  );
+  expect(Date.now() - started).toBeLessThan(5000);
+  expect(err).toBeInstanceOf(DrainBlockedError);
+  const e = err as DrainBlockedError;
+  expect(e.nodeCordoned).toBe(false);
+  expect(e.message).toContain(
+    `cannot drain node "${a}": a PodDisruptionBudget will never allow the eviction; nothing was evicted`,
+  );
+  expect(e.message).toContain(
+    `PodDisruptionBudget ${env.ns}/nf-zero (disruptionsAllowed 0, 2 healthy, 2 desired, 2 expected) blocks`,
+  );
+  for (const p of pods) expect(e.message).toContain(p);
+  expect(e.message).toMatch(
+    /maxUnavailable is 0: it never allows an eviction\. Fix: set maxUnavailable to at least 1/,
+  );
+  const node = await env.readNode(a);
+  expect(node.spec?.unschedulable).toBeFalsy();
+  expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBeUndefined();
+
+  // minAvailable equal to the replicas: the same, with the scale-up fix
+  await env.kc
+    .makeApiClient(PolicyV1Api)
+    .deleteNamespacedPodDisruptionBudget({ name: "nf-zero", namespace: env.ns });
+  await createPdb(env.kc, env.ns, { name: "nf-all", selector: { app: "nf" }, minAvailable: 2 });
+  await waitForPdbStatus(env.kc, env.ns, "nf-all", { disruptionsAllowed: 0, currentHealthy: 2 });
+  const err2 = await drainNode(env.kc, a, { runId: "t-nf", timeoutSeconds: 120 }).catch(
+    (x: unknown) => x,
+  );
+  expect(err2).toBeInstanceOf(DrainBlockedError);
+  expect((err2 as Error).message).toContain(
+    "minAvailable 2 >= the 2 pod(s) the workload can have. Fix: scale the workload up",
+  );
+});
+
+test("a budget that becomes impossible during the drain (edited to maxUnavailable 0): DrainBlockedError after two checks, node stays cordoned, what was evicted is reported", async () => {
+  // 2 pods on a; b stays cordoned, so the first evicted pod's replacement stays Pending: the
+  // second eviction waits (the Pending pod could still schedule) until the budget is edited
+  const [a, b] = await env.workers("never-mid", 2, [1]);
+  await createDeployment(env.kc, env.ns, {
+    name: "nm",
+    replicas: 2,
+    nodeNames: [a, b],
+    tolerations: TOLERATIONS,
+  });
+  await waitForReadyPods(env.kc, env.ns, { app: "nm" }, 2);
+  await createPdb(env.kc, env.ns, { name: "nm-pdb", selector: { app: "nm" }, maxUnavailable: 1 });
+  await waitForPdbStatus(env.kc, env.ns, "nm-pdb", { disruptionsAllowed: 1, currentHealthy: 2 });
+  let edited = false;
+  const err = await drainNode(env.kc, a, {
+    runId: "t-nm",
+    retryIntervalMs: 400,
+    timeoutSeconds: 120,
+    onPdbRetry: () => {
+      if (edited) return;
+      edited = true;
+      void env.kc
+        .makeApiClient(PolicyV1Api)
+        .patchNamespacedPodDisruptionBudget(
+          { name: "nm-pdb", namespace: env.ns, body: { spec: { maxUnavailable: 0 } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+    },
+  }).catch((e: unknown) => e);
+  expect(edited).toBe(true);
+  expect(err).toBeInstanceOf(DrainBlockedError);
+  const e = err as DrainBlockedError;
+  expect(e.nodeCordoned).toBe(true);
+  expect(e.evictedPods).toHaveLength(1);
+  expect(e.message).toContain(`node "${a}" stays cordoned (1 pod(s) were evicted before)`);
+  expect(e.message).toContain(`PodDisruptionBudget ${env.ns}/nm-pdb`);
+  void b;
 });
 
 test("a pod selected by two PDBs: the API's 500 is reported with both PDB names; node stays cordoned", async () => {
