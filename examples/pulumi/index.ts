@@ -106,6 +106,7 @@ const upgrade = new ClusterUpgrade("upgrade", {
   drain: {
     timeoutSeconds: config.getNumber("drainTimeoutSeconds") ?? 300,
     retryIntervalMs: config.getNumber("drainRetryIntervalMs") ?? 5000,
+    waitForBlockedPdbs: config.getBoolean("drainWaitForBlockedPdbs") ?? false,
   },
   readyTimeoutSeconds: 120,
   etcdSnapshot:

@@ -69,6 +69,8 @@ export interface NodeDrainOutputs extends NodeDrainInputs {
   readonly warnings: string[];
   /** 429 (PodDisruptionBudget) retries. */
   readonly retries: number;
+  /** API calls retried after a transient failure (conflict, 5xx, apiserver unreachable). */
+  readonly transientRetries?: number;
   readonly durationMs: number;
   /** Whether the cordon is kube-upkeep's (false: an admin had cordoned the node before). */
   readonly cordonedByUs: boolean;
@@ -145,7 +147,8 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
     });
     say(
       "info",
-      `drained: ${result.evictedPods.length} pod(s) evicted in ${result.durationMs} ms, ${result.retries} PDB retries`,
+      `drained: ${result.evictedPods.length} pod(s) evicted in ${result.durationMs} ms, ${result.retries} PDB retries` +
+        (result.transientRetries ? `, ${result.transientRetries} transient API retries` : ""),
     );
     const outs: NodeDrainOutputs = {
       ...inputs,
@@ -153,6 +156,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
       skippedPods: result.skippedPods.map((s) => `${s.pod}: ${s.reason}`),
       warnings: [...result.warnings],
       retries: result.retries,
+      transientRetries: result.transientRetries,
       durationMs: result.durationMs,
       cordonedByUs: result.cordon.cordonedByUs,
     };

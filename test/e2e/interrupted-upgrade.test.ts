@@ -221,6 +221,8 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
     maxUnavailable: MAX_UNAVAILABLE,
     simulatedUpgradeSeconds: 1,
     drainRetryIntervalMs: 500,
+    // the hold PDB (minAvailable 1 of 1) can never allow: wait in it instead of failing at once
+    drainWaitForBlockedPdbs: true,
     upgradeLog,
   });
   const all = [...cluster.controlPlanes, ...cluster.workers];

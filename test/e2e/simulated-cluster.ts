@@ -213,6 +213,8 @@ export interface StackOptions {
   readonly simulatedUpgradeSeconds?: number;
   readonly failNodes?: readonly string[];
   readonly drainRetryIntervalMs?: number;
+  /** Wait for a PodDisruptionBudget that can never allow (kubectl's way) instead of failing at once. */
+  readonly drainWaitForBlockedPdbs?: boolean;
   readonly etcdSnapshot?: boolean;
   /** Where snapshots go (a temp dir by default). */
   readonly backupDir?: string;
@@ -271,6 +273,7 @@ export async function createDemoStack(
     simulatedUpgradeSeconds: { value: String(o.simulatedUpgradeSeconds ?? 1) },
     drainTimeoutSeconds: { value: "180" },
     drainRetryIntervalMs: { value: String(o.drainRetryIntervalMs ?? 1000) },
+    drainWaitForBlockedPdbs: { value: String(o.drainWaitForBlockedPdbs ?? false) },
     etcdEndpoint: { value: o.etcdSnapshot === false ? "" : c.info.etcdUrl },
     // kwokctl's etcd is plain http on loopback; etcdctl ignores the TLS files for an http://
     // endpoint, kwok's PKI files fill the (required) options
