@@ -160,6 +160,7 @@ const CALLS: Record<string, [string, string, string]> = {
   readNode: ["", "nodes", "get"],
   patchNode: ["", "nodes", "patch"],
   listPodForAllNamespaces: ["", "pods", "list"],
+  listNamespacedPod: ["", "pods", "list"],
   "watch /api/v1/pods": ["", "pods", "watch"],
   createNamespacedPodEviction: ["", "pods/eviction", "create"],
   deleteNamespacedPod: ["", "pods", "delete"],
