@@ -10,15 +10,26 @@
  *    `connection.hostKey` the server's key is verified strictly, without it it is not checked),
  *    feeding `stdin`; stdout/stderr become outputs (trailing newline trimmed) and are logged per
  *    `logging` (default stdoutAndStderr); a non-zero exit fails with the command's output.
- *  - update: runs `update` (or nothing when unset); delete: runs `delete` when set.
- *  - diff: any input change is an update; the SDK's replaceOnChanges on `triggers` makes a
- *    trigger change a replacement.
+ *  - update (any input change but `triggers`, the connection included): runs `update` when set,
+ *    otherwise runs `create` AGAIN (provider/pkg/provider/remote/commandController.go, Update:
+ *    `if news.Update != nil { run(*news.Update) } else if news.Create != nil { run(*news.Create) }`),
+ *    with the new inputs (stdin included); stdout/stderr are the previous ones unless a command
+ *    ran. Runs nothing in preview (the engine does not call a Node.js provider in preview).
+ *  - triggers: `replaceOnChanges` (common/inputs.go): a change replaces the resource, create
+ *    before delete: `create` runs for the new one, then the old one's `delete` (if set).
+ *  - delete: runs `delete` only when set, with the old state's connection and stdin.
+ *  - diff: any input change is an update, a `triggers` change a replacement.
+ *  - id: the resource name and 8 random hex digits (resource.NewUniqueHex(name, 8, 0)).
+ * Not implemented (kube-upkeep does not use it): `addPreviousOutputInEnv`, which sets
+ * PULUMI_COMMAND_STDOUT / PULUMI_COMMAND_STDERR through SSH setenv (an sshd without AcceptEnv,
+ * like the test sshd, refuses them and the real provider only warns).
  * `environment` is passed as `export K=V;` prefixes (the real provider uses SSH setenv).
  * Secrets: inputs arrive with secret markers; outputs keep the caller's (wrapped) inputs, so the
  * engine stores them encrypted.
  */
 "use strict";
 const { spawn } = require("node:child_process");
+const { randomBytes } = require("node:crypto");
 const { mkdtempSync, writeFileSync, rmSync } = require("node:fs");
 const { tmpdir } = require("node:os");
 const { join } = require("node:path");
@@ -125,6 +136,11 @@ async function runRemote(urn, inputs, command) {
   }
 }
 
+/** A command input that is set (the real provider's `*string` is non-nil). */
+function given(v) {
+  return v !== undefined && v !== null;
+}
+
 const INPUT_KEYS = [
   "connection",
   "create",
@@ -159,9 +175,11 @@ const impl = {
     if (!/[:$]command:remote:Command::/.test(urn))
       throw new Error(`stand-in command provider: unsupported resource ${urn}`);
     const i = unwrap(inputs);
-    const out = i.create ? await runRemote(urn, inputs, i.create) : { stdout: "", stderr: "" };
+    const out = given(i.create)
+      ? await runRemote(urn, inputs, i.create)
+      : { stdout: "", stderr: "" };
     return {
-      id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
+      id: `${urn.split("::").pop()}${randomBytes(4).toString("hex")}`,
       outs: { ...inputs, ...out },
     };
   },
@@ -171,16 +189,21 @@ const impl = {
     return { id, props };
   },
   async update(_id, urn, olds, news) {
+    // like the real provider: `update` if set, else `create` again (never nothing when create is set)
     const i = unwrap(news);
-    const out = i.update
-      ? await runRemote(urn, news, i.update)
-      : { stdout: olds.stdout || "", stderr: olds.stderr || "" };
+    const command = given(i.update) ? i.update : given(i.create) ? i.create : undefined;
+    const out =
+      command !== undefined
+        ? await runRemote(urn, news, command)
+        : { stdout: olds.stdout || "", stderr: olds.stderr || "" };
     return { outs: { ...news, ...out } };
   },
   async delete(_id, urn, props) {
     const i = unwrap(props);
-    if (i.delete) await runRemote(urn, props, i.delete);
+    if (given(i.delete)) await runRemote(urn, props, i.delete);
   },
 };
 
-provider.main(impl, process.argv.slice(2));
+module.exports = { impl };
+// run as the plugin (pulumi-resource-command); required by a test, it only exports the methods
+if (require.main === module) provider.main(impl, process.argv.slice(2));
