@@ -545,7 +545,7 @@ function flush(   ns, f, i, d) {
   d = dir "/" ns
   f = d "/" base ".json"
   if (!(f in count)) {
-    if (system("mkdir -p '" d "'") != 0) { failed = 1; exit 2 }
+    if (system("mkdir -p -- " d) != 0) { failed = 1; exit 2 }
     printf "{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n" > f
     count[f] = 0
     order[++files] = f
@@ -616,13 +616,12 @@ export function renderResourceBackupScript(
 ): string {
   const o = resolveResourceBackupOptions(opts, where);
   const { days, count } = o.retention;
-  const exports: string[] = [];
+  const steps: string[] = [];
   for (const r of o.resources) {
-    if (r.clusterScoped || !o.namespaces)
-      exports.push(`export_resource ${shArg(r.kubectlName)} ''`);
+    if (r.clusterScoped || !o.namespaces) steps.push(`export_resource ${shArg(r.kubectlName)} ''`);
     else
       for (const ns of o.namespaces)
-        exports.push(`export_resource ${shArg(r.kubectlName)} ${shArg(ns)}`);
+        steps.push(`export_resource ${shArg(r.kubectlName)} ${shArg(ns)}`);
   }
   return [
     "# kube-upkeep resource backup: kubectl get -o json, cleaned for kubectl apply --server-side",
@@ -631,6 +630,8 @@ export function renderResourceBackupScript(
     `kubectl=${shArg(o.kubectl)}`,
     `backup_dir=${shArg(o.backupDir)}`,
     `tmp_dir=${shArg(`${o.backupDir}/${RESOURCE_BACKUP_TEMP_NAME}`)}`,
+    "# the awk program (its $ are awk's, not the shell's)",
+    "# shellcheck disable=SC2016",
     `filter=${shArg(RESOURCE_BACKUP_FILTER)}`,
     'log() { printf \'%s resource-backup: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
     'mkdir -p "$backup_dir"',
@@ -658,7 +659,7 @@ export function renderResourceBackupScript(
     "$written",
     "EOF",
     "}",
-    ...exports,
+    ...steps,
     'final="$backup_dir/resource-backup-$(date -u +%Y%m%dT%H%M%SZ)"',
     'if [ -e "$final" ]; then',
     '  log "ERROR: $final already exists, not overwriting it"',
