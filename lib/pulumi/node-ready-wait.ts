@@ -4,14 +4,16 @@
  * what it last saw. It is the "the upgrade took effect" gate between the upgrade command and the
  * uncordon in `NodeUpgrade`.
  *
- * Serialization: the provider is a plain object whose methods `require` @kubernetes/client-node
- * themselves and capture nothing (Pulumi serializes them into the state; `delete` runs the code
- * stored there). The kubeconfig is an input only (kept secret by the caller), never an output.
+ * The wait itself is core's waitNodeReady; this file is the adapter (serialization: see
+ * provider-runtime.ts). The kubeconfig is an input only (kept secret), never an output.
  *
  * Lifecycle: create = wait; a new target version, node or `trigger` replaces it (waits again);
  * delete does nothing (waiting has no effect to undo).
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as runtime from "./provider-runtime";
+
+const loadCore = runtime.loadCore;
 
 export interface NodeReadyWaitArgs {
   /** The node to watch. */
@@ -54,45 +56,23 @@ interface WaitOutputs {
 /** The dynamic provider (exported so tests can call create directly against a cluster). */
 export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: WaitInputs): Promise<pulumi.dynamic.CreateResult<WaitOutputs>> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
-    const kc = new k8s.KubeConfig();
-    kc.loadFromString(inputs.kubeconfig);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const timeoutMs = (inputs.timeoutSeconds ?? 600) * 1000;
-    const pollMs = (inputs.pollSeconds ?? 2) * 1000;
-    const started = Date.now();
-    let last = "not read yet";
-    for (;;) {
-      try {
-        const node = await core.readNode({ name: inputs.nodeName });
-        const ready = (node.status?.conditions ?? []).find((c) => c.type === "Ready");
-        const version = node.status?.nodeInfo?.kubeletVersion ?? "";
-        last = `Ready=${ready?.status ?? "Unknown"}${ready?.reason ? ` (${ready.reason})` : ""}, kubelet ${version || "unknown"}`;
-        if (ready?.status === "True" && version === inputs.targetVersion) {
-          return {
-            id: `${inputs.nodeName}@${inputs.targetVersion}`,
-            outs: {
-              nodeName: inputs.nodeName,
-              targetVersion: inputs.targetVersion,
-              trigger: inputs.trigger,
-              kubeletVersion: version,
-              waitedSeconds: Math.round((Date.now() - started) / 100) / 10,
-            },
-          };
-        }
-      } catch (e) {
-        const code = (e as { code?: number }).code;
-        last = `reading the node failed${code ? ` (HTTP ${code})` : ""}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
-      }
-      if (Date.now() - started >= timeoutMs) {
-        throw new Error(
-          `node ${inputs.nodeName}: not Ready at kubelet ${inputs.targetVersion} after ${Math.round(timeoutMs / 1000)}s ` +
-            `(last seen: ${last}). The node stays cordoned; check the kubelet (journalctl -u kubelet) and re-run.`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, pollMs));
-    }
+    const core = loadCore();
+    const r = await core.waitNodeReady(
+      core.kubeConfigFromYaml(inputs.kubeconfig),
+      inputs.nodeName,
+      inputs.targetVersion,
+      { timeoutSeconds: inputs.timeoutSeconds, pollSeconds: inputs.pollSeconds },
+    );
+    return {
+      id: `${inputs.nodeName}@${inputs.targetVersion}`,
+      outs: {
+        nodeName: inputs.nodeName,
+        targetVersion: inputs.targetVersion,
+        trigger: inputs.trigger,
+        kubeletVersion: r.kubeletVersion,
+        waitedSeconds: Math.round(r.waitedMs / 100) / 10,
+      },
+    };
   },
 
   async diff(_id: string, olds: WaitOutputs, news: WaitInputs): Promise<pulumi.dynamic.DiffResult> {

@@ -6,3 +6,4 @@ export * from "./cordon";
 export * from "./evict";
 export * from "./wait";
 export * from "./drain";
+export { waitNodeReady, type ReadyWaitOptions, type ReadyWaitResult } from "./ready";
