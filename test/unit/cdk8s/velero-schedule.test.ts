@@ -2,47 +2,8 @@
 import { Testing } from "cdk8s";
 import { VeleroSchedule, type VeleroScheduleProps } from "../../../lib/cdk8s/velero-schedule";
 import { ValidationErrors } from "../../../lib/core/errors";
+import { FULL } from "../../integration/fixtures/velero-schedule-full";
 import { thrown } from "./thrown";
-
-export const FULL: VeleroScheduleProps = {
-  name: "nightly",
-  schedule: "0 1 * * *",
-  paused: false,
-  useOwnerReferencesInBackup: true,
-  skipImmediately: true,
-  template: {
-    includedNamespaces: ["production", "app-*"],
-    excludedNamespaces: ["kube-system"],
-    includedResources: ["deployments", "persistentvolumeclaims", "certificates.cert-manager.io"],
-    excludedResources: ["events", "events.events.k8s.io"],
-    includeClusterResources: false,
-    labelSelector: {
-      matchLabels: { "backup.example.com/tier": "gold" },
-      matchExpressions: [{ key: "app", operator: "In", values: ["web", "db"] }],
-    },
-    ttl: "720h0m0s",
-    storageLocation: "default",
-    volumeSnapshotLocations: ["aws-default"],
-    snapshotVolumes: true,
-    defaultVolumesToFsBackup: false,
-    hooks: [
-      {
-        name: "fsfreeze",
-        includedNamespaces: ["production"],
-        labelSelector: { matchLabels: { app: "db" } },
-        pre: [
-          {
-            command: ["/sbin/fsfreeze", "--freeze", "/data"],
-            container: "fsfreeze",
-            onError: "Fail",
-            timeout: "30s",
-          },
-        ],
-        post: [{ command: ["/sbin/fsfreeze", "--unfreeze", "/data"], container: "fsfreeze" }],
-      },
-    ],
-  },
-};
 
 test("every field lands where Velero's Schedule has it", () => {
   const chart = Testing.chart();
