@@ -350,10 +350,10 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
 });
 
 describe("NodeReadyWait serialization", () => {
-  test("the provider requires client-node inside its methods and captures no secret", () => {
+  test("the provider loads kube-upkeep/core (as NodeDrain does) and captures no secret", () => {
     const r = registered.get("up-w-1-ready");
     const provider = String((r?.raw as Record<string, unknown>).__provider);
-    expect(provider).toContain('require("@kubernetes/client-node")');
+    expect(provider).toContain('require("kube-upkeep/core")');
     expect(provider).not.toContain(KUBECONFIG_MARKER);
     expect(provider).not.toContain(KEY_MARKER);
     const kc = (r?.raw as Record<string, unknown>).kubeconfig as Record<string, unknown>;
