@@ -7,9 +7,11 @@
  *     -> workers as k parallel chains (worker i starts after worker i-k is uncordoned)
  *
  * Each node is a `NodeUpgrade` (drain -> upgrade command -> wait Ready at target -> uncordon).
- * The version skew policy and the plan are checked when the component is constructed, i.e. in
- * `pulumi preview`, before anything runs; problems throw a ValidationErrors naming each node and
- * rule. The plan is printed (pulumi.log.info) and exposed as the outputs `plan` / `planText`.
+ * The version skew policy, the plan and every node's settings (its rendered script, its command
+ * override, the drain options) are checked when the component is constructed, i.e. in
+ * `pulumi preview`, and before anything is registered (the component itself included), so that
+ * even `pulumi up --skip-preview` starts nothing when any node's input is bad; problems throw
+ * one ValidationErrors naming the component, the node and the field of each. The plan is printed (pulumi.log.info) and exposed as the outputs `plan` / `planText`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
