@@ -11,7 +11,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSshd, type SshServer } from "../cluster/sshd";
+import { ClusterUpgrade } from "../../lib/pulumi/cluster-upgrade";
 import { updateCheckCommand } from "../../lib/pulumi/node-upgrade";
+import { mockAndRecord, type Registered } from "../unit/pulumi/mocks";
 
 jest.setTimeout(120_000);
 
@@ -144,4 +146,48 @@ test("NodeUpgrade's command: a changed setting on an upgraded node runs the chec
     /node w-1: the upgrade settings .* reports kubelet v1\.34\.2 instead of v1\.35\.4\. Not upgrading a node that was not drained for it/,
   );
   expect(runs()).toEqual(["upgrade-1"]);
+});
+
+test("ClusterUpgrade's real inputs: a changed script setting on a node is an update, and the update runs only the check", async () => {
+  // the inputs ClusterUpgrade registers (mocks) for two programs that differ in one script
+  // setting, fed to the stand-in as the engine would: state of the first, inputs of the second
+  const registered = new Map<string, Registered>();
+  mockAndRecord(registered);
+  const node = (name: string, role: "control-plane" | "worker") => ({
+    name,
+    role,
+    connection: {
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      privateKey: sshd.privateKey,
+      hostKey: sshd.hostKeyLine,
+    },
+  });
+  const program = (name: string, packageManager: "apt" | "dnf") =>
+    new ClusterUpgrade(name, {
+      nodes: [node("cp-1", "control-plane"), node("w-1", "worker")],
+      currentVersion: "v1.34.2",
+      targetVersion: "v1.35.4",
+      kubeconfig: "apiVersion: v1\nkind: Config\n",
+      etcdSnapshot: false,
+      script: { packageManager },
+    });
+  const [a, b] = [program("a", "apt"), program("b", "dnf")];
+  await Promise.all(
+    [a, b].map((c) => new Promise((r) => c.nodeUpgrades["w-1"]!.upgrade.urn.apply(r))),
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  const olds = { ...registered.get("a-w-1-upgrade")!.raw, stdout: "upgraded", stderr: "" };
+  const news = registered.get("b-w-1-upgrade")!.raw;
+  expect(String(news.stdin)).toContain("dnf install -y");
+  expect(await impl.diff("id", URN, olds, news)).toEqual({ changes: true, replaces: [] });
+  // this host has no kubelet: the check fails, naming the node; the (dnf) script never ran
+  let message = "";
+  await impl.update("id", URN, olds, news).catch((e: Error) => (message = e.message));
+  expect(message).toMatch(
+    /kube-upkeep: node w-1: the upgrade settings .* reports kubelet \(none\) instead of v1\.35\.4\. Not upgrading/,
+  );
+  expect(message).not.toContain("upgrading to");
+  expect(message).not.toContain("dnf");
 });
