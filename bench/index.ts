@@ -27,7 +27,7 @@
  *   --note TEXT              what else ran on the machine, recorded in the results
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -69,7 +69,8 @@ function gitCommit(): string {
     })
       .toString()
       .trim();
-    return dirty ? `${sha} (with uncommitted changes in the working tree)` : sha;
+    const n = dirty.split("\n").length;
+    return dirty ? `${sha} (the working tree had uncommitted changes in ${n} files)` : sha;
   } catch {
     return "unknown";
   }
@@ -87,6 +88,35 @@ export function environmentLines(note?: string): string[] {
     `- command: \`npm run bench --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}\``,
     ...(note ? [`- also running on the machine: ${note}`] : []),
   ];
+}
+
+const HEADER = [
+  "# kube-upkeep benchmarks (issue 16)",
+  "",
+  "Written by `npm run bench` (bench/index.ts). Each section is one run of one benchmark, with the date, machine, commit and load of that run; ratios are measured in the same run on the same local control plane (kwokctl binary runtime: etcd, kube-apiserver, kube-controller-manager, kube-scheduler v1.35.4, kwok nodes). A run of a subset (`--only`) replaces only its sections.",
+  "",
+].join("\n");
+
+const sectionRe = (id: string) =>
+  new RegExp(`<!-- bench:${id} -->\\n[\\s\\S]*?<!-- /bench:${id} -->\\n?`);
+
+/** RESULTS.md: the sections of this run replace their earlier versions, the others are kept. */
+export function mergeResults(
+  previous: string,
+  sections: ReadonlyMap<Bench, string>,
+  env: readonly string[],
+): string {
+  const parts = BENCHES.flatMap((id) => {
+    const now = sections.get(id);
+    if (now !== undefined) {
+      return [
+        `<!-- bench:${id} -->\n${now}\n\nThis run:\n\n${env.join("\n")}\n<!-- /bench:${id} -->\n`,
+      ];
+    }
+    const old = sectionRe(id).exec(previous)?.[0];
+    return old ? [old.endsWith("\n") ? old : `${old}\n`] : [];
+  });
+  return [HEADER, ...parts].join("\n");
 }
 
 async function main(): Promise<void> {
@@ -136,10 +166,10 @@ async function main(): Promise<void> {
   const out = values.out ?? join(REPO_ROOT, "bench", "RESULTS.md");
   const env = environmentLines(values.note);
 
-  const sections: string[] = [];
-  const print = (md: string) => {
+  const sections = new Map<Bench, string>();
+  const print = (id: Bench, md: string) => {
     process.stdout.write(`\n${md}\n\n`);
-    sections.push(md);
+    sections.set(id, md);
   };
 
   if (want("p1") || want("p1b")) {
@@ -178,8 +208,8 @@ async function main(): Promise<void> {
         concurrency,
         log,
       };
-      if (want("p1")) print((await drainBench(common)).markdown);
-      if (want("p1b")) print((await drainBench({ ...common, pdbMaxUnavailable })).markdown);
+      if (want("p1")) print("p1", (await drainBench(common)).markdown);
+      if (want("p1b")) print("p1b", (await drainBench({ ...common, pdbMaxUnavailable })).markdown);
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
@@ -189,9 +219,13 @@ async function main(): Promise<void> {
   if (want("p2")) {
     const missing = missingEngineBinaries(ENGINE_BIN, DEMO_ENGINE_BINARIES);
     if (missing.length > 0) {
-      print(
-        `### P2 roll\n\nNot run: the Pulumi engine is not built (missing ${missing.join(", ")} in ${ENGINE_BIN}; bash test/cluster/build-pulumi.sh).`,
-      );
+      const note = `### P2 roll\n\nNot run: the Pulumi engine is not built (missing ${missing.join(", ")} in ${ENGINE_BIN}; bash test/cluster/build-pulumi.sh).`;
+      // a section of an earlier run is kept; the note goes to the output only
+      if (existsSync(out) && readFileSync(out, "utf8").includes("<!-- bench:p2 -->")) {
+        process.stdout.write(`\n${note}\n\n`);
+      } else {
+        print("p2", note);
+      }
     } else {
       const res = await rollBench({
         workers: positiveInt("workers", values.workers, 100),
@@ -201,22 +235,16 @@ async function main(): Promise<void> {
         clusterName: `${TEST_CLUSTER_PREFIX}${process.pid}-roll`,
         log,
       });
-      print(res.markdown);
+      print("p2", res.markdown);
     }
   }
-  if (want("p3")) print((await synthBench({ sizes, perChart, workload, log })).markdown);
+  if (want("p3")) print("p3", (await synthBench({ sizes, perChart, workload, log })).markdown);
 
   if (!values["no-write"]) {
-    const md = [
-      "# kube-upkeep benchmarks (issue 16)",
-      "",
-      "Written by `npm run bench` (bench/index.ts). Ratios are measured in the same run on the same local control plane (kwokctl binary runtime: etcd, kube-apiserver, kube-controller-manager, kube-scheduler v1.35.4, kwok nodes).",
-      "",
-      ...env,
-      "",
-      ...sections.flatMap((s) => [s, ""]),
-    ].join("\n");
-    writeFileSync(out, md);
+    writeFileSync(
+      out,
+      mergeResults(existsSync(out) ? readFileSync(out, "utf8") : "", sections, env),
+    );
     log(`wrote ${relative(process.cwd(), out)}`);
   }
 }
