@@ -32,7 +32,11 @@ import {
 } from "../test/cluster/fixtures";
 import { ratio, seconds, shortError, summarize, table } from "./stats";
 
-export type DrainTool = "kube-upkeep" | "kubectl";
+/** "kube-upkeep" (drainNode with the run's options), "kube-upkeep, concurrency N", or "kubectl". */
+export type DrainTool = string;
+export const KUBE_UPKEEP = "kube-upkeep";
+export const KUBECTL = "kubectl";
+const concurrencyVariant = (n: number) => `${KUBE_UPKEEP}, concurrency ${n}`;
 
 /** Our nodes carry this NoSchedule taint: only the benchmark's pods (which tolerate it) land there. */
 export const BENCH_TAINT = "kube-upkeep.bench/private";
@@ -62,6 +66,11 @@ export interface DrainBenchOptions {
   readonly timeoutSeconds?: number;
   /** drainNode's concurrency option; undefined = its default (unbounded, like kubectl). */
   readonly concurrency?: number;
+  /**
+   * Also run drainNode with this concurrency as a third tool in the same alternation (issue 16
+   * measured `concurrency: 10` under the PDB).
+   */
+  readonly extraConcurrency?: number;
   /** drainNode's retryIntervalMs; undefined = its default (5000, kubectl's 5 s). */
   readonly retryIntervalMs?: number;
   readonly log?: (line: string) => void;
@@ -204,7 +213,7 @@ async function drainOnce(o: DrainBenchOptions, run: number, tool: DrainTool): Pr
   const pods = o.pods ?? MAX_PODS_PER_NODE;
   let prepared: Prepared;
   try {
-    prepared = await prepare(o, `${tool === "kubectl" ? "kc" : "ku"}${run}`);
+    prepared = await prepare(o, `${tool === KUBECTL ? "kc" : "ku"}${run}`);
   } catch (e) {
     return {
       run,
@@ -226,13 +235,19 @@ async function drainOnce(o: DrainBenchOptions, run: number, tool: DrainTool): Pr
     let evicted = 0;
     let error: string | undefined;
     const t0 = performance.now();
-    if (tool === "kube-upkeep") {
+    if (tool !== KUBECTL) {
+      const concurrency =
+        tool === KUBE_UPKEEP
+          ? o.concurrency
+          : tool === concurrencyVariant(o.extraConcurrency ?? 0)
+            ? o.extraConcurrency
+            : undefined;
       try {
         const res = await drainNode(o.kc, node, {
           runId: `bench-${run}`,
           ignoreDaemonSets: true,
           timeoutSeconds: o.timeoutSeconds ?? 300,
-          ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+          ...(concurrency !== undefined ? { concurrency } : {}),
           ...(o.retryIntervalMs !== undefined ? { retryIntervalMs: o.retryIntervalMs } : {}),
         });
         ok = true;
@@ -276,6 +291,17 @@ export function countKubectlRefusals(output: string): number {
   return output.match(KUBECTL_RETRY)?.length ?? 0;
 }
 
+/** Issue 16's goal for the median ratio: P1 <= 0.5x, P1b <= 0.3x kubectl drain. */
+function goalLine(goal: number, medianRatio: number | undefined): string {
+  const verdict =
+    medianRatio === undefined
+      ? "not measurable in this run (a tool has no successful run)"
+      : medianRatio <= goal
+        ? `met (${medianRatio.toFixed(2)}x)`
+        : `missed (${medianRatio.toFixed(2)}x)`;
+  return `Goal (issue 16): median ratio <= ${goal}x kubectl drain: ${verdict}.`;
+}
+
 function summarizeTool(tool: DrainTool, runs: readonly DrainRun[]): DrainToolSummary {
   const mine = runs.filter((r) => r.tool === tool);
   const good = mine.filter((r) => r.ok);
@@ -305,10 +331,15 @@ export async function drainBench(o: DrainBenchOptions): Promise<DrainBenchResult
   if (pods > others * MAX_PODS_PER_NODE) throw new Error(`pods: more than ${others} nodes hold`);
   const pdb = o.pdbMaxUnavailable;
   const name = pdb === undefined ? "P1" : "P1b";
+  const tools: DrainTool[] = [
+    KUBE_UPKEEP,
+    ...(o.extraConcurrency !== undefined ? [concurrencyVariant(o.extraConcurrency)] : []),
+    KUBECTL,
+  ];
   const results: DrainRun[] = [];
   for (let i = 0; i < runs; i++) {
-    const order: DrainTool[] =
-      i % 2 === 0 ? ["kube-upkeep", "kubectl"] : ["kubectl", "kube-upkeep"];
+    // rotate the tools each run: ku, kubectl / kubectl, ku (with a third tool: a, b, c / b, c, a ...)
+    const order = tools.map((_, j) => tools[(i + j) % tools.length]);
     for (const tool of order) {
       o.log?.(`${name} run ${i + 1}/${runs}: ${tool}`);
       const r = await drainOnce(o, i + 1, tool);
@@ -319,8 +350,9 @@ export async function drainBench(o: DrainBenchOptions): Promise<DrainBenchResult
       results.push(r);
     }
   }
-  const summaries = [summarizeTool("kube-upkeep", results), summarizeTool("kubectl", results)];
-  const [ku, kc] = summaries;
+  const summaries = tools.map((t) => summarizeTool(t, results));
+  const ku = summaries[0];
+  const kc = summaries[summaries.length - 1];
   const medianRatio =
     ku.median !== undefined && kc.median !== undefined && kc.median > 0
       ? ku.median / kc.median
@@ -341,6 +373,9 @@ export async function drainBench(o: DrainBenchOptions): Promise<DrainBenchResult
     title,
     "",
     `kube-upkeep: \`drainNode(kc, node, { ignoreDaemonSets: true${ops.length ? `, ${ops.join(", ")}` : ""} })\` (defaults otherwise); ` +
+      (o.extraConcurrency !== undefined
+        ? `"${concurrencyVariant(o.extraConcurrency)}": the same with \`concurrency: ${o.extraConcurrency}\`; `
+        : "") +
       `kubectl: \`kubectl drain <node> --ignore-daemonsets --timeout=${o.timeoutSeconds ?? 300}s\` (v1.35.4).`,
     "",
     table(
@@ -350,7 +385,7 @@ export async function drainBench(o: DrainBenchOptions): Promise<DrainBenchResult
         "min",
         "median",
         "max",
-        "median ratio (kube-upkeep / kubectl)",
+        "median ratio (tool / kubectl)",
         "PDB refusals per drain, median (min-max)",
         "transient retries (409 etc.), all ok runs",
       ],
@@ -360,11 +395,13 @@ export async function drainBench(o: DrainBenchOptions): Promise<DrainBenchResult
         seconds(s.min),
         seconds(s.median),
         seconds(s.max),
-        s.tool === "kube-upkeep" ? ratio(ku.median, kc.median) : ratio(kc.median, kc.median),
+        ratio(s.median, kc.median),
         refusalCell(s),
-        s.tool === "kubectl" ? "- (not retried)" : String(s.transientRetries),
+        s.tool === KUBECTL ? "- (not retried)" : String(s.transientRetries),
       ]),
     ),
+    "",
+    goalLine(name === "P1" ? 0.5 : 0.3, medianRatio),
     "",
     failures.length
       ? `Failed runs:\n\n${table(

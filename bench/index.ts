@@ -14,6 +14,8 @@
  *   --pdb-max-unavailable N  P1b budget (default 10)
  *   --timeout S              drain timeout of both tools in seconds (default 300)
  *   --concurrency N          drainNode's concurrency (default: its own, unbounded)
+ *   --p1b-concurrency N      P1b also runs drainNode with this concurrency as a third tool
+ *                            (default 10, as measured in issue 16; 0: not)
  *   --workers N              P2 kwok workers (default 100)
  *   --max-unavailable K      P2 maxUnavailable (default 10)
  *   --upgrade-seconds T      P2 simulated upgrade duration (default 5)
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
       "pdb-max-unavailable": { type: "string" },
       timeout: { type: "string" },
       concurrency: { type: "string" },
+      "p1b-concurrency": { type: "string" },
       sizes: { type: "string" },
       "per-chart": { type: "string" },
       workload: { type: "string" },
@@ -209,7 +212,16 @@ async function main(): Promise<void> {
         log,
       };
       if (want("p1")) print("p1", (await drainBench(common)).markdown);
-      if (want("p1b")) print("p1b", (await drainBench({ ...common, pdbMaxUnavailable })).markdown);
+      if (want("p1b")) {
+        const extra =
+          values["p1b-concurrency"] === "0"
+            ? undefined
+            : positiveInt("p1b-concurrency", values["p1b-concurrency"], 10);
+        print(
+          "p1b",
+          (await drainBench({ ...common, pdbMaxUnavailable, extraConcurrency: extra })).markdown,
+        );
+      }
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

@@ -72,6 +72,20 @@ export function growthExponent(n1: number, t1: number, n2: number, t2: number): 
   return Math.log(t2 / t1) / Math.log(n2 / n1);
 }
 
+/** Issue 16's goal: 10,000 pairs in <= 10 s with a growth exponent <= 1.1. */
+function synthGoal(
+  rows: readonly SynthRow[],
+  exponents: readonly { to: number; exponent: number }[],
+): string {
+  const big = rows.find((r) => r.pairs === 10000)?.result;
+  const exp = exponents.find((e) => e.to === 10000)?.exponent;
+  if (!big)
+    return "Goal (issue 16): 10,000 pairs in <= 10 s, growth exponent <= 1.1: not measured in this run.";
+  const t = big.totalMs <= 10_000 ? "met" : "missed";
+  const e = exp === undefined ? "not measured" : exp <= 1.1 ? "met" : "missed";
+  return `Goal (issue 16): 10,000 pairs in <= 10 s: ${t} (${seconds(big.totalMs)} in process); growth exponent <= 1.1: ${e}${exp === undefined ? "" : ` (${exp.toFixed(2)})`}.`;
+}
+
 export async function synthBench(opts: SynthBenchOptions = {}): Promise<SynthBenchResult> {
   const sizes = [...(opts.sizes ?? [1000, 10000])].sort((a, b) => a - b);
   const perChart = opts.perChart ?? 500;
@@ -135,6 +149,8 @@ export async function synthBench(opts: SynthBenchOptions = {}): Promise<SynthBen
     ),
     "",
     "Growth exponent: log(t2/t1) / log(n2/n1) of the in-process total between this size and the previous one (1.00 = linear).",
+    "",
+    synthGoal(rows, exponents),
   ].join("\n");
   return { rows, exponents, markdown };
 }
