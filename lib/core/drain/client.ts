@@ -70,9 +70,29 @@ export function apiErrorMessage(e: unknown): string {
   const status = apiStatus(e);
   if (status?.message) return status.message;
   const code = apiStatusCode(e);
-  let msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  let msg =
+    e && typeof (e as { message?: unknown }).message === "string"
+      ? (e as { message: string }).message.split("\n")[0]
+      : String(e);
   // undici's "fetch failed" says why only in its cause (connect ECONNREFUSED 127.0.0.1:6443)
-  const cause = e instanceof Error ? e.cause : undefined;
-  if (cause instanceof Error && cause.message) msg += `: ${cause.message.split("\n")[0]}`;
+  // (duck-typed: the cause may come from another realm, e.g. undici's own)
+  const cause =
+    e && typeof e === "object" ? (e as { cause?: { message?: unknown } }).cause : undefined;
+  if (typeof cause?.message === "string" && cause.message)
+    msg += `: ${cause.message.split("\n")[0]}`;
   return code !== undefined ? `HTTP ${code}: ${msg}` : msg;
+}
+
+/**
+ * An error for the user: an API failure (client-node's ApiException carries the raw response,
+ * headers and all, in its message) becomes "<what>: <the server's message>", with the original as
+ * cause; anything else is returned as it is.
+ */
+export function readableApiError(what: string, e: unknown): unknown {
+  if (!(e instanceof Error) || apiStatusCode(e) === undefined || !("body" in e)) return e;
+  // code and body stay, so callers can still tell a 404 from a 403
+  return Object.assign(new Error(`${what}: ${apiErrorMessage(e)}`, { cause: e }), {
+    code: apiStatusCode(e),
+    body: (e as { body?: unknown }).body,
+  });
 }

@@ -18,7 +18,7 @@ import {
   cordonedMessage,
   uncordonedMessage,
 } from "./messages";
-import { apiErrorMessage, apiStatusCode, loadClientNode } from "./client";
+import { apiErrorMessage, apiStatusCode, loadClientNode, readableApiError } from "./client";
 import { type Backoff, withTransientRetry } from "./retry";
 import { assertNodeName } from "../names";
 
@@ -159,15 +159,23 @@ async function patchNode(core: CoreV1Api, name: string, body: object): Promise<V
   );
 }
 
-function retrying<T>(what: string, opts: TransientRetryOptions, fn: () => Promise<T>): Promise<T> {
-  return withTransientRetry(fn, {
-    ...opts.transientRetry,
-    signal: opts.signal,
-    onRetry: ({ reason, delayMs, error }) =>
-      opts.onTransientRetry?.(
-        `${what}: ${reason} (${apiErrorMessage(error)}); retrying in ${(delayMs / 1000).toFixed(1)}s`,
-      ),
-  });
+async function retrying<T>(
+  what: string,
+  opts: TransientRetryOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await withTransientRetry(fn, {
+      ...opts.transientRetry,
+      signal: opts.signal,
+      onRetry: ({ reason, delayMs, error }) =>
+        opts.onTransientRetry?.(
+          `${what}: ${reason} (${apiErrorMessage(error)}); retrying in ${(delayMs / 1000).toFixed(1)}s`,
+        ),
+    });
+  } catch (e) {
+    throw readableApiError(what, e);
+  }
 }
 
 /**

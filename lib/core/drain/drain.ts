@@ -18,7 +18,13 @@
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { ValidationError, ValidationErrors } from "../errors";
 import { assertNodeName, nodeNameProblem } from "../names";
-import { type DrainClients, apiErrorMessage, apiStatusCode, makeClients } from "./client";
+import {
+  type DrainClients,
+  apiErrorMessage,
+  apiStatusCode,
+  makeClients,
+  readableApiError,
+} from "./client";
 import {
   type CordonResult,
   type UncordonOptions,
@@ -626,6 +632,8 @@ export async function drainNode(
       durationMs: Date.now() - started,
       usingEviction,
     };
+  } catch (e) {
+    throw readableApiError(`drainNode ${nodeName}`, e);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onOuterAbort);

@@ -21,7 +21,12 @@ import {
   waitForReadyPods,
 } from "../../cluster/fixtures";
 import { KubeConfig } from "@kubernetes/client-node";
-import { restartApiserver, startFaultProxy } from "../support/faults";
+import {
+  type Supervisor,
+  restartApiserver,
+  startFaultProxy,
+  superviseCluster,
+} from "../support/faults";
 import { TOLERATIONS, type DrainEnv, drainEnv, recorder } from "./helpers";
 
 jest.setTimeout(300_000);
@@ -81,7 +86,8 @@ describe("on the shared control plane", () => {
       ...rec.callbacks,
     });
     expect([...res.evictedPods].sort()).toEqual([...pods].sort());
-    expect(res.retries).toBeGreaterThan(0); // the budget really held evictions back
+    // the budget (429) or the race on its status (409) held evictions back: the case was exercised
+    expect(res.retries + res.transientRetries).toBeGreaterThan(0);
     const conflicts = rec.of("warning").filter((m) => /conflict/.test(m));
     expect(res.transientRetries).toBeGreaterThanOrEqual(conflicts.length);
     process.stderr.write(
@@ -176,13 +182,19 @@ describe("kube-apiserver restarted in the middle of a drain (own cluster)", () =
   const name = `ku-test-${process.pid}-faults`;
   let info: ClusterInfo;
   let env: DrainEnv;
+  let supervisor: Supervisor | undefined;
   beforeAll(async () => {
     info = await startCluster({ name, log: (l) => process.stderr.write(`[faults] ${l}\n`) });
+    supervisor = superviseCluster(name);
     const kc = new KubeConfig();
     kc.loadFromFile(info.kubeconfigPath);
     env = await drainEnv("restart", kc);
   }, 240_000);
   afterAll(async () => {
+    supervisor?.stop();
+    process.stderr.write(
+      `[faults] supervisor: ${supervisor?.restarts.join(", ") || "no restarts"}\n`,
+    );
     await stopCluster(name);
   });
 
@@ -233,15 +245,18 @@ describe("kube-apiserver restarted in the middle of a drain (own cluster)", () =
     const err = await drainNode(env.kc, node, {
       runId: "t-down",
       retryIntervalMs: 300,
-      timeoutSeconds: 12,
+      timeoutSeconds: 20,
+      waitForBlockedPdbs: true, // held by the budget, so the drain is still running when the apiserver goes
       onPdbRetry: () => {
         // held by the PDB, then the apiserver goes away for longer than the drain may take
-        restart ??= restartApiserver(name, 15_000);
+        restart ??= restartApiserver(name, 25_000);
       },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DrainTimeoutError);
     expect((err as Error).message).toMatch(/stays cordoned/);
-    expect((err as Error).message).toMatch(/network: fetch failed: .*ECONNREFUSED|refused by/);
+    expect((err as Error).message).toMatch(
+      /last answer: network: fetch failed: .*(ECONNREFUSED|other side closed)/,
+    );
     await restart;
     const core = env.kc.makeApiClient(CoreV1Api);
     const n = await waitFor(async () => core.readNode({ name: node }).catch(() => undefined), {

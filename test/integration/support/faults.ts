@@ -6,14 +6,14 @@
  *  - restartApiserver: stops a kwokctl cluster's kube-apiserver process and starts it again
  *    with the same argv, environment and working directory (kwokctl has no per-component restart).
  */
-import { spawn } from "node:child_process";
-import { openSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { type IncomingMessage, type ServerResponse, createServer, type Server } from "node:http";
 import { Agent, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { clusterWorkdir, isClusterReady, pidAlive } from "../../cluster/cluster";
+import { clusterWorkdir, isClusterReady } from "../../cluster/cluster";
 
 export type FaultAnswer =
   { readonly status: number; readonly reason: string; readonly message: string } | "reset";
@@ -113,11 +113,20 @@ export async function startFaultProxy(target: KubeConfig): Promise<FaultProxy> {
   };
 }
 
-/** The kube-apiserver process of a kwokctl cluster (binary runtime): pid, argv, env, cwd. */
-function apiserverProcess(cluster: string) {
-  const pidFile = join(clusterWorkdir(cluster), "pids", "kube-apiserver.pid");
+interface ComponentProcess {
+  readonly component: string;
+  readonly pidFile: string;
+  readonly pid: number;
+  readonly argv: string[];
+  readonly env: Record<string, string>;
+  readonly cwd: string;
+}
+
+/** A component process of a kwokctl cluster (binary runtime): pid, argv, env, cwd. */
+function componentProcess(cluster: string, component: string): ComponentProcess {
+  const pidFile = join(clusterWorkdir(cluster), "pids", `${component}.pid`);
   const pid = Number(readFileSync(pidFile, "utf8").trim());
-  if (!pidAlive(pid)) throw new Error(`kube-apiserver of ${cluster} (pid ${pid}) is not running`);
+  if (!running(pid)) throw new Error(`${component} of ${cluster} (pid ${pid}) is not running`);
   const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
   const env = Object.fromEntries(
     readFileSync(`/proc/${pid}/environ`, "utf8")
@@ -126,7 +135,68 @@ function apiserverProcess(cluster: string) {
       .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
   );
   const cwd = readlinkSync(`/proc/${pid}/cwd`);
-  return { pidFile, pid, argv, env, cwd };
+  return { component, pidFile, pid, argv, env, cwd };
+}
+
+/**
+ * Starts the component again as kwokctl did, through a shell that exits at once, so it is
+ * reparented like kwokctl's (not a child of this jest worker, which would keep it as a zombie
+ * after kwokctl stops it); its pid file is updated, so kwokctl stop/delete still finds it.
+ */
+function respawn(cluster: string, p: ComponentProcess): number {
+  const pid = execFileSync(
+    "sh",
+    [
+      "-c",
+      'cd "$1" && log=$2 && shift 2 && { setsid "$@" >>"$log" 2>&1 </dev/null & } && echo $!',
+      "sh",
+      p.cwd,
+      join(clusterWorkdir(cluster), "logs", `${p.component}.log`),
+      ...p.argv,
+    ],
+    { env: p.env, encoding: "utf8" },
+  ).trim();
+  writeFileSync(p.pidFile, pid);
+  return Number(pid);
+}
+
+export interface Supervisor {
+  /** "<component> restarted" for each restart. */
+  readonly restarts: string[];
+  stop(): void;
+}
+
+/**
+ * What the kubelet does for static pods: restart a component of the cluster that exited
+ * (kube-controller-manager and kube-scheduler exit when they cannot renew their leader lease,
+ * i.e. whenever the apiserver is away for more than ~10 s). The apiserver is left to
+ * restartApiserver.
+ */
+export function superviseCluster(cluster: string): Supervisor {
+  const dir = join(clusterWorkdir(cluster), "pids");
+  const procs = readdirSync(dir)
+    .filter((f) => f.endsWith(".pid") && f !== "kube-apiserver.pid")
+    .map((f) => componentProcess(cluster, f.replace(/\.pid$/, "")));
+  const current = new Map(procs.map((p) => [p.component, p.pid]));
+  const restarts: string[] = [];
+  const timer = setInterval(() => {
+    for (const p of procs) {
+      if (running(current.get(p.component) ?? 0)) continue;
+      current.set(p.component, respawn(cluster, p));
+      restarts.push(`${p.component} restarted`);
+    }
+  }, 500);
+  return { restarts, stop: () => clearInterval(timer) };
+}
+
+/** Running, and not a zombie (kwokctl's components are reparented to a reaper that may not wait). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number) {
@@ -144,27 +214,22 @@ export interface Restart {
 }
 
 /**
- * SIGTERM the cluster's kube-apiserver, wait until it exited, keep it down for downMs, start it
- * again exactly as kwokctl did (its pid file is updated, so kwokctl stop/delete still finds it)
- * and wait until it answers /readyz.
+ * SIGTERM the cluster's kube-apiserver (SIGKILL after 10 s), wait until it exited, keep it down
+ * for downMs, start it again exactly as kwokctl did and wait until it answers /readyz.
  */
 export async function restartApiserver(cluster: string, downMs: number): Promise<Restart> {
   const kubeconfigPath = join(clusterWorkdir(cluster), "kubeconfig.yaml");
   const t0 = Date.now();
-  const p = apiserverProcess(cluster);
+  const p = componentProcess(cluster, "kube-apiserver");
+  // as the kubelet stops a static pod: SIGTERM, then SIGKILL after a grace period
   process.kill(p.pid, "SIGTERM");
-  await waitUntil(`kube-apiserver pid ${p.pid} exits`, () => !pidAlive(p.pid), 60_000);
+  await waitUntil(`kube-apiserver pid ${p.pid} exits`, () => !running(p.pid), 10_000).catch(() =>
+    process.kill(p.pid, "SIGKILL"),
+  );
+  await waitUntil(`kube-apiserver pid ${p.pid} exits`, () => !running(p.pid), 30_000);
   const downAtMs = Date.now() - t0;
   await new Promise((r) => setTimeout(r, downMs));
-  const log = openSync(join(clusterWorkdir(cluster), "logs", "kube-apiserver.log"), "a");
-  const child = spawn(p.argv[0], p.argv.slice(1), {
-    cwd: p.cwd,
-    env: p.env,
-    detached: true,
-    stdio: ["ignore", log, log],
-  });
-  child.unref();
-  writeFileSync(p.pidFile, String(child.pid));
+  respawn(cluster, p);
   await waitUntil("kube-apiserver answers /readyz", () => isClusterReady(kubeconfigPath), 90_000);
   return { downAtMs, readyAtMs: Date.now() - t0 };
 }
