@@ -61,9 +61,11 @@ describe("eviction answers are classified like kubectl's evictPods loop", () => 
   test("409 on the PDB (concurrent evictions race on its status) is a transient conflict", () => {
     const msg =
       'Operation cannot be fulfilled on poddisruptionbudgets.policy "big-pdb": the object has been modified; please apply your changes to the latest version and try again';
-    expect(classifyEvictionError(apiException(409, { reason: "Conflict", message: msg }))).toEqual(
-      { kind: "transient", reason: "conflict", message: msg },
-    );
+    expect(classifyEvictionError(apiException(409, { reason: "Conflict", message: msg }))).toEqual({
+      kind: "transient",
+      reason: "conflict",
+      message: msg,
+    });
   });
 
   test("a 429 without the DisruptionBudget cause (priority and fairness) is throttling, not a PDB", () => {
