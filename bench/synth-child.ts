@@ -35,7 +35,27 @@ export interface SynthChildResult {
   readonly bytes: number;
   /** DrainSafety warnings reported (there should be none). */
   readonly warnings: number;
+  /** How many times a DrainSafety check ran during synth (cdk8s validates the whole app per chart). */
+  readonly drainSafetyChecks: number;
+  /** Time spent in those checks. */
+  readonly drainSafetyMs: number;
 }
+
+/**
+ * Counts and times DrainSafety checks (its validation calls findings()); measurement only, the
+ * check itself is unchanged.
+ */
+const checkStats = { calls: 0, ms: 0 };
+const findings = DrainSafety.prototype.findings;
+DrainSafety.prototype.findings = function (this: DrainSafety) {
+  const t0 = performance.now();
+  try {
+    return findings.call(this);
+  } finally {
+    checkStats.calls++;
+    checkStats.ms += performance.now() - t0;
+  }
+};
 
 function addPair(chart: Chart, i: number, flavour: WorkloadFlavour): void {
   const name = `app-${i}`;
@@ -85,6 +105,8 @@ export function synthPairs(
   const outdir = mkdtempSync(join(tmpdir(), "ku-bench-synth-"));
   try {
     let warnings = 0;
+    checkStats.calls = 0;
+    checkStats.ms = 0;
     const t0 = performance.now();
     const app = new App({ outdir });
     const charts = Math.ceil(pairs / perChart);
@@ -111,6 +133,8 @@ export function synthPairs(
       files: files.length,
       bytes,
       warnings,
+      drainSafetyChecks: checkStats.calls,
+      drainSafetyMs: checkStats.ms,
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
