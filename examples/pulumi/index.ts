@@ -30,6 +30,8 @@ const kubeconfigPath = config.require("kubeconfigPath");
 const kubectl = config.require("kubectl");
 const simulatedSeconds = config.getNumber("simulatedUpgradeSeconds") ?? 1;
 const failNodes = new Set(config.getObject<string[]>("failNodes") ?? []);
+/** Nodes whose kubelet does not come back at the target after the (simulated) upgrade. */
+const neverReadyNodes = new Set(config.getObject<string[]>("neverReadyNodes") ?? []);
 /** When set, every simulated upgrade that does work appends "<node> <from> <target>" here. */
 const upgradeLog = config.get("upgradeLog") ?? "";
 
@@ -55,6 +57,12 @@ function simulatedUpgrade(n: NodeCommandContext): string {
       `echo ${quote([`[${n.nodeName}] (simulated) ${kubeadm}`])}`,
       `echo ${quote([`[${n.nodeName}] simulated failure: ${kubeadm} exited 1`])} >&2`,
       "exit 1",
+    ].join("; ");
+  }
+  if (neverReadyNodes.has(n.nodeName)) {
+    return [
+      `echo ${quote([`[${n.nodeName}] (simulated) ${kubeadm}; systemctl restart kubelet`])}`,
+      `echo ${quote([`[${n.nodeName}] (simulated) the kubelet does not come back at ${n.targetVersion}`])}`,
     ].join("; ");
   }
   const status = JSON.stringify({
@@ -108,7 +116,7 @@ const upgrade = new ClusterUpgrade("upgrade", {
     retryIntervalMs: config.getNumber("drainRetryIntervalMs") ?? 5000,
     waitForBlockedPdbs: config.getBoolean("drainWaitForBlockedPdbs") ?? false,
   },
-  readyTimeoutSeconds: 120,
+  readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds") ?? 120,
   etcdSnapshot:
     etcdEndpoint === ""
       ? false
@@ -121,6 +129,7 @@ const upgrade = new ClusterUpgrade("upgrade", {
           etcdutl: config.get("etcdutl"),
           backupDir: config.get("etcdBackupDir"),
           retention: { count: 5 },
+          timeoutSeconds: config.getNumber("etcdTimeoutSeconds"),
         },
 });
 

@@ -212,6 +212,12 @@ export interface StackOptions {
   readonly targetVersion?: string;
   readonly simulatedUpgradeSeconds?: number;
   readonly failNodes?: readonly string[];
+  /** Nodes whose simulated kubelet never reports the target (the ready wait times out). */
+  readonly neverReadyNodes?: readonly string[];
+  /** The ready wait's timeout. @default 120 */
+  readonly readyTimeoutSeconds?: number;
+  /** etcdctl's --command-timeout for the snapshot. @default 300 */
+  readonly etcdTimeoutSeconds?: number;
   readonly drainRetryIntervalMs?: number;
   /** Wait for a PodDisruptionBudget that can never allow (kubectl's way) instead of failing at once. */
   readonly drainWaitForBlockedPdbs?: boolean;
@@ -284,12 +290,15 @@ export async function createDemoStack(
     etcdutl: { value: bins.etcdutl },
     etcdBackupDir: { value: backupDir },
     upgradeLog: { value: o.upgradeLog ?? "" },
+    readyTimeoutSeconds: { value: String(o.readyTimeoutSeconds ?? 120) },
+    etcdTimeoutSeconds: { value: String(o.etcdTimeoutSeconds ?? 300) },
   });
   // list values: `pulumi config set --path 'workerNodes[0]' w-1` (project config type array<string>)
   const lists: Record<string, { value: string }> = {};
   c.controlPlanes.forEach((n, i) => (lists[`controlPlaneNodes[${i}]`] = { value: n }));
   c.workers.forEach((n, i) => (lists[`workerNodes[${i}]`] = { value: n }));
   (o.failNodes ?? []).forEach((n, i) => (lists[`failNodes[${i}]`] = { value: n }));
+  (o.neverReadyNodes ?? []).forEach((n, i) => (lists[`neverReadyNodes[${i}]`] = { value: n }));
   await stack.setAllConfig(lists, true);
   const dirs = [backend, ...(o.backupDir ? [] : [backupDir])];
   return {

@@ -170,12 +170,16 @@ export interface Supervisor {
  * What the kubelet does for static pods: restart a component of the cluster that exited
  * (kube-controller-manager and kube-scheduler exit when they cannot renew their leader lease,
  * i.e. whenever the apiserver is away for more than ~10 s). The apiserver is left to
- * restartApiserver.
+ * restartApiserver, and whatever else `skip` names to the test.
  */
-export function superviseCluster(cluster: string): Supervisor {
+export function superviseCluster(
+  cluster: string,
+  /** Components left alone (stopped and started by the test itself). */
+  skip: readonly string[] = ["kube-apiserver"],
+): Supervisor {
   const dir = join(clusterWorkdir(cluster), "pids");
   const procs = readdirSync(dir)
-    .filter((f) => f.endsWith(".pid") && f !== "kube-apiserver.pid")
+    .filter((f) => f.endsWith(".pid") && !skip.includes(f.replace(/\.pid$/, "")))
     .map((f) => componentProcess(cluster, f.replace(/\.pid$/, "")));
   const current = new Map(procs.map((p) => [p.component, p.pid]));
   const restarts: string[] = [];
@@ -232,4 +236,15 @@ export async function restartApiserver(cluster: string, downMs: number): Promise
   respawn(cluster, p);
   await waitUntil("kube-apiserver answers /readyz", () => isClusterReady(kubeconfigPath), 90_000);
   return { downAtMs, readyAtMs: Date.now() - t0 };
+}
+
+/**
+ * SIGKILL a component of the cluster (e.g. "etcd") and return the function that starts it again
+ * exactly as kwokctl did.
+ */
+export async function stopComponent(cluster: string, component: string): Promise<() => number> {
+  const p = componentProcess(cluster, component);
+  process.kill(p.pid, "SIGKILL");
+  await waitUntil(`${component} pid ${p.pid} exits`, () => !running(p.pid), 30_000);
+  return () => respawn(cluster, p);
 }
