@@ -253,10 +253,11 @@ async function main(): Promise<void> {
   if (want("p3")) print("p3", (await synthBench({ sizes, perChart, workload, log })).markdown);
 
   if (!values["no-write"]) {
-    writeFileSync(
-      out,
-      mergeResults(existsSync(out) ? readFileSync(out, "utf8") : "", sections, env),
-    );
+    const merged = mergeResults(existsSync(out) ? readFileSync(out, "utf8") : "", sections, env);
+    // formatted like every other file of the repo (`prettier --check .` is part of npm test)
+    const prettier = await import("prettier");
+    const config = (await prettier.resolveConfig(out)) ?? {};
+    writeFileSync(out, await prettier.format(merged, { ...config, filepath: out }));
     log(`wrote ${relative(process.cwd(), out)}`);
   }
 }
