@@ -15,7 +15,7 @@
  *  5. on timeout throw DrainTimeoutError (node stays cordoned); on other failures
  *     DrainEvictionError (node stays cordoned).
  */
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { ValidationError, ValidationErrors } from "../errors";
 import { assertNodeName, nodeNameProblem } from "../names";
 import {
@@ -310,6 +310,71 @@ async function runBounded<T>(
   await Promise.all(workers);
 }
 
+/** At most `size` holders at a time; waiters are served in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+/**
+ * One Slots per PodDisruptionBudget covering pods to evict, sized by what it allows now (1..10):
+ * eviction requests for pods of one budget beyond that only race on its status (409s, which the
+ * apiserver retries itself and then returns) and cannot all be accepted anyway.
+ */
+async function budgetSlots(
+  clients: DrainClients,
+  pods: readonly V1Pod[],
+  retry: RetryOptions,
+): Promise<(pod: V1Pod) => Slots[]> {
+  const byNs = new Map<string, V1PodDisruptionBudget[]>();
+  for (const ns of new Set(pods.map((p) => p.metadata?.namespace ?? ""))) {
+    try {
+      const l = await withTransientRetry(
+        () => clients.policy.listNamespacedPodDisruptionBudget({ namespace: ns }),
+        retry,
+      );
+      byNs.set(ns, l.items);
+    } catch {
+      byNs.set(ns, []); // no limit then; the evictions still honour the budgets
+    }
+  }
+  const slots = new Map<string, Slots>();
+  return (pod) =>
+    pdbsCoveringPod(byNs.get(pod.metadata?.namespace ?? "") ?? [], pod)
+      .map((b) => `${b.metadata?.namespace}/${b.metadata?.name}`)
+      .sort()
+      .map((key) => {
+        let s = slots.get(key);
+        if (!s) {
+          const b = (byNs.get(pod.metadata?.namespace ?? "") ?? []).find(
+            (x) => `${x.metadata?.namespace}/${x.metadata?.name}` === key,
+          );
+          s = new Slots(Math.min(10, Math.max(1, b?.status?.disruptionsAllowed ?? 1)));
+          slots.set(key, s);
+        }
+        return s;
+      });
+}
+
+/** Runs fn holding every one of the slots (taken in a fixed order, so holders cannot deadlock). */
+function holding<T>(slots: readonly Slots[], fn: () => Promise<T>): Promise<T> {
+  return slots.reduceRight<() => Promise<T>>((inner, s) => () => s.run(inner), fn)();
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -462,6 +527,9 @@ export async function drainNode(
     for (const p of list.pods)
       pending.set(podKey(p), { pod: podKey(p), state: "not-started", blockedBy: [] });
     const signal = deadline.signal;
+    const slotsFor = usingEviction
+      ? await budgetSlots(clients, list.pods, retry)
+      : () => [] as Slots[];
     /** The pod is gone: evicted (or deleted), reported once. */
     const deleted = (key: string) => {
       pending.delete(key);
@@ -513,8 +581,11 @@ export async function drainNode(
       opts.onEvicting?.({ pod: key, usingEviction, message: evictingMessage(key, usingEviction) });
       for (;;) {
         if (signal.aborted) return;
+        const target = active;
         const outcome: EvictOutcome = usingEviction
-          ? await evictPod(clients, active, opts.gracePeriodSeconds)
+          ? await holding(slotsFor(target), () =>
+              evictPod(clients, target, opts.gracePeriodSeconds),
+            )
           : await deletePod(clients, active, opts.gracePeriodSeconds);
         if (outcome.kind === "evicted") break;
         if (outcome.kind === "gone") {

@@ -65,7 +65,7 @@ describe("on the shared control plane", () => {
     await env?.cleanup();
   });
 
-  test("110 pods under a PDB maxUnavailable 10, all evicted at once: 409s on the PDB are retried and the drain completes", async () => {
+  test("110 pods under a PDB maxUnavailable 10: the drain completes (kubectl and the unbounded drain met 409s on the PDB here)", async () => {
     const { node, pods } = await podsOnOneNode(env, "big", "big", 110, 4);
     await createPdb(env.kc, env.ns, {
       name: "big-pdb",
@@ -86,13 +86,13 @@ describe("on the shared control plane", () => {
       ...rec.callbacks,
     });
     expect([...res.evictedPods].sort()).toEqual([...pods].sort());
-    // the budget (429) or the race on its status (409) held evictions back: the case was exercised
-    expect(res.retries + res.transientRetries).toBeGreaterThan(0);
+    // eviction requests per budget are bounded by what it allows (budgetSlots), so the 409 storm
+    // of 110 concurrent evictions is gone; any conflict left is retried (and counted)
     const conflicts = rec.of("warning").filter((m) => /conflict/.test(m));
-    expect(res.transientRetries).toBeGreaterThanOrEqual(conflicts.length);
     process.stderr.write(
       `[faults] 110 pods: ${(res.durationMs / 1000).toFixed(1)}s, ${res.retries} PDB refusals, ${res.transientRetries} transient retries (${conflicts.length} conflicts)\n`,
     );
+    expect(res.transientRetries).toBeGreaterThanOrEqual(conflicts.length);
     await waitForReadyPods(env.kc, env.ns, { app: "big" }, 110, { timeoutMs: 180_000 });
   });
 
