@@ -33,7 +33,13 @@
  * which is how it runs on a host by hand and in tests.
  */
 import { ValidationError } from "../errors";
-import { shArg, validateAbsolutePath, validateCommand, validateInteger } from "./shell";
+import {
+  PORTABLE_STRICT,
+  shArg,
+  validateAbsolutePath,
+  validateCommand,
+  validateInteger,
+} from "./shell";
 import { renderStaticPodManifestSteps, validateStashDir } from "./static-pod-manifests";
 
 /** The certificates `kubeadm certs renew` knows (kubeadm 1.30 - 1.35), as check-expiration names them. */
@@ -277,9 +283,7 @@ export function renderCertRenewalScript(
   const lines = [
     "#!/usr/bin/env bash",
     "# kube-upkeep certificate renewal: check, renew what is due, restart static pods, check again",
-    "set -eu",
-    "# pipefail where the shell has it (bash, busybox sh; not dash before 0.5.13)",
-    "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi",
+    PORTABLE_STRICT,
     `renew_before_days=${o.renewBeforeDays}`,
     `wanted=${shArg(o.certificates.join(" "))}`,
     `dry_run=${o.dryRun ? 1 : 0}`,

@@ -23,6 +23,7 @@
  */
 import { ValidationError } from "../errors";
 import {
+  PORTABLE_STRICT,
   shArg,
   validateAbsolutePath,
   validateCommand,
@@ -288,16 +289,6 @@ function resolved(
     where,
   );
 }
-
-/**
- * `set -euo pipefail` for bash; the finish step runs with `sh -c` (busybox sh in the CronJob,
- * maybe dash when run by hand), so there pipefail is switched on only where the shell has it.
- */
-const PORTABLE_STRICT = [
-  "set -eu",
-  "# pipefail where the shell has it (bash, busybox sh; not dash before 0.5.13)",
-  "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi",
-].join("\n");
 
 function preamble(o: ResolvedEtcdBackupOptions, strict = "set -euo pipefail"): string {
   return [

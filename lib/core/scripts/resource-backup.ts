@@ -32,7 +32,13 @@
  * absolute normalized paths, plain command names) and quoted with the helpers of ./shell.
  */
 import { ProblemCollector, ValidationError } from "../errors";
-import { shArg, validateAbsolutePath, validateCommand, validateInteger } from "./shell";
+import {
+  PORTABLE_STRICT,
+  shArg,
+  validateAbsolutePath,
+  validateCommand,
+  validateInteger,
+} from "./shell";
 
 /**
  * The field guide's three sets:
@@ -596,12 +602,6 @@ END {
   }
 }
 `;
-
-const PORTABLE_STRICT = [
-  "set -eu",
-  "# pipefail where the shell has it (bash, busybox sh; not dash before 0.5.13)",
-  "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi",
-].join("\n");
 
 /**
  * The whole backup as one POSIX sh script (the ResourceBackup CronJob runs it with `sh -c`):

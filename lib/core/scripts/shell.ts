@@ -238,3 +238,13 @@ export function validateCronSchedule(where: string, field: string, value: string
   }
   return value;
 }
+
+/**
+ * @internal `set -eu` plus pipefail where the shell has it: the scripts run under bash, busybox sh (the
+ * CronJob images) or dash (by hand), and dash before 0.5.13 has no pipefail.
+ */
+export const PORTABLE_STRICT = [
+  "set -eu",
+  "# pipefail where the shell has it (bash, busybox sh; not dash before 0.5.13)",
+  "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi",
+].join("\n");
