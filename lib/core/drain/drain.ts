@@ -68,7 +68,7 @@ import {
   podSkipMessage,
   terminatingNamespaceMessage,
 } from "./messages";
-import { type RetryOptions, backoffDelay, withTransientRetry } from "./retry";
+import { type RetryOptions, backoffDelay, sleep, withTransientRetry } from "./retry";
 import { PodDeletionTracker } from "./wait";
 
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
@@ -353,39 +353,27 @@ async function budgetSlots(
     }
   }
   const slots = new Map<string, Slots>();
+  const slotOf = (b: V1PodDisruptionBudget): Slots => {
+    const key = `${b.metadata?.namespace}/${b.metadata?.name}`;
+    let s = slots.get(key);
+    if (!s) {
+      s = new Slots(Math.min(10, Math.max(1, b.status?.disruptionsAllowed ?? 1)));
+      slots.set(key, s);
+    }
+    return s;
+  };
+  const byName = (a: V1PodDisruptionBudget, b: V1PodDisruptionBudget) =>
+    (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? "");
+  // sorted by name (one namespace), so every pod takes its budgets' slots in the same order
   return (pod) =>
     pdbsCoveringPod(byNs.get(pod.metadata?.namespace ?? "") ?? [], pod)
-      .map((b) => `${b.metadata?.namespace}/${b.metadata?.name}`)
-      .sort()
-      .map((key) => {
-        let s = slots.get(key);
-        if (!s) {
-          const b = (byNs.get(pod.metadata?.namespace ?? "") ?? []).find(
-            (x) => `${x.metadata?.namespace}/${x.metadata?.name}` === key,
-          );
-          s = new Slots(Math.min(10, Math.max(1, b?.status?.disruptionsAllowed ?? 1)));
-          slots.set(key, s);
-        }
-        return s;
-      });
+      .sort(byName)
+      .map(slotOf);
 }
 
 /** Runs fn holding every one of the slots (taken in a fixed order, so holders cannot deadlock). */
 function holding<T>(slots: readonly Slots[], fn: () => Promise<T>): Promise<T> {
   return slots.reduceRight<() => Promise<T>>((inner, s) => () => s.run(inner), fn)();
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 class TimedOut extends Error {}
@@ -545,23 +533,21 @@ export async function drainNode(
     // A budget judged "never" on two checks at least retryIntervalMs apart ends the drain (the
     // status may lag an eviction of ours by a moment). One check per namespace per interval.
     const blocked = new Map<string, string>();
-    const verdicts = new Map<string, { at: number; never: Promise<Map<string, string>> }>();
+    const lastCheck = new Map<string, number>();
     const neverCount = new Map<string, number>();
     const judgedNever = async (p: V1Pod): Promise<boolean> => {
       const ns = p.metadata?.namespace ?? "";
-      const last = verdicts.get(ns);
-      if (!last || Date.now() - last.at >= retryIntervalMs) {
-        const never = neverAllowing(clients, nodeName, [p], retry).catch(
+      const last = lastCheck.get(ns);
+      if (last === undefined || Date.now() - last >= retryIntervalMs) {
+        lastCheck.set(ns, Date.now());
+        const never = await neverAllowing(clients, nodeName, [p], retry).catch(
           () => new Map<string, string>(),
         );
-        verdicts.set(ns, { at: Date.now(), never });
-        for (const [name, line] of await never) {
+        for (const name of [...neverCount.keys()]) if (!never.has(name)) neverCount.delete(name);
+        for (const [name, line] of never) {
           const n = (neverCount.get(name) ?? 0) + 1;
           neverCount.set(name, n);
           if (n >= 2) blocked.set(name, line);
-        }
-        for (const name of neverCount.keys()) {
-          if (!(await never).has(name)) neverCount.delete(name);
         }
       }
       if (blocked.size > 0) {

@@ -95,7 +95,8 @@ export interface RetryOptions extends Backoff {
   readonly classify?: (e: unknown) => string | undefined;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after ms, or at once when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const done = () => {
