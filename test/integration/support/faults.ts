@@ -13,7 +13,8 @@ import { Agent, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { clusterWorkdir, isClusterReady } from "../../cluster/cluster";
+import { clusterWorkdir, isClusterReady, pidAlive } from "../../cluster/cluster";
+import { waitFor } from "../../cluster/fixtures";
 
 export type FaultAnswer =
   { readonly status: number; readonly reason: string; readonly message: string } | "reset";
@@ -126,7 +127,7 @@ interface ComponentProcess {
 function componentProcess(cluster: string, component: string): ComponentProcess {
   const pidFile = join(clusterWorkdir(cluster), "pids", `${component}.pid`);
   const pid = Number(readFileSync(pidFile, "utf8").trim());
-  if (!running(pid)) throw new Error(`${component} of ${cluster} (pid ${pid}) is not running`);
+  if (!pidAlive(pid)) throw new Error(`${component} of ${cluster} (pid ${pid}) is not running`);
   const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
   const env = Object.fromEntries(
     readFileSync(`/proc/${pid}/environ`, "utf8")
@@ -185,7 +186,7 @@ export function superviseCluster(
   const restarts: string[] = [];
   const timer = setInterval(() => {
     for (const p of procs) {
-      if (running(current.get(p.component) ?? 0)) continue;
+      if (pidAlive(current.get(p.component) ?? 0)) continue;
       current.set(p.component, respawn(cluster, p));
       restarts.push(`${p.component} restarted`);
     }
@@ -193,22 +194,8 @@ export function superviseCluster(
   return { restarts, stop: () => clearInterval(timer) };
 }
 
-/** Running, and not a zombie (kwokctl's components are reparented to a reaper that may not wait). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function gone(pid: number, timeoutMs: number): Promise<true> {
+  return waitFor(() => !pidAlive(pid), { timeoutMs, intervalMs: 100, what: `pid ${pid} exits` });
 }
 
 export interface Restart {
@@ -227,14 +214,16 @@ export async function restartApiserver(cluster: string, downMs: number): Promise
   const p = componentProcess(cluster, "kube-apiserver");
   // as the kubelet stops a static pod: SIGTERM, then SIGKILL after a grace period
   process.kill(p.pid, "SIGTERM");
-  await waitUntil(`kube-apiserver pid ${p.pid} exits`, () => !running(p.pid), 10_000).catch(() =>
-    process.kill(p.pid, "SIGKILL"),
-  );
-  await waitUntil(`kube-apiserver pid ${p.pid} exits`, () => !running(p.pid), 30_000);
+  await gone(p.pid, 10_000).catch(() => process.kill(p.pid, "SIGKILL"));
+  await gone(p.pid, 30_000);
   const downAtMs = Date.now() - t0;
   await new Promise((r) => setTimeout(r, downMs));
   respawn(cluster, p);
-  await waitUntil("kube-apiserver answers /readyz", () => isClusterReady(kubeconfigPath), 90_000);
+  await waitFor(() => isClusterReady(kubeconfigPath), {
+    timeoutMs: 90_000,
+    intervalMs: 100,
+    what: "kube-apiserver answers /readyz",
+  });
   return { downAtMs, readyAtMs: Date.now() - t0 };
 }
 
@@ -245,6 +234,6 @@ export async function restartApiserver(cluster: string, downMs: number): Promise
 export async function stopComponent(cluster: string, component: string): Promise<() => number> {
   const p = componentProcess(cluster, component);
   process.kill(p.pid, "SIGKILL");
-  await waitUntil(`${component} pid ${p.pid} exits`, () => !running(p.pid), 30_000);
+  await gone(p.pid, 30_000);
   return () => respawn(cluster, p);
 }
