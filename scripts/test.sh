@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== type check"; tsc --noEmit -p tsconfig.json
 echo "== lint"; eslint --max-warnings 0 . && prettier --check . >/dev/null
-echo "== component binaries"; bash test/cluster/build.sh
+echo "== component binaries"; bash test/cluster/build.sh etcd kwok kubernetes nodes
 # The Pulumi engine for the engine/e2e tests. The command provider is left out: the Go module
 # proxy does not serve github.com/pulumi/pulumi-command/provider (docs/pulumi-engine.md), so the
 # e2e tests use the stand-in in test/e2e/command-provider and say so.

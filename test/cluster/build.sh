@@ -2,7 +2,7 @@
 # Builds the local control plane's binaries from Go modules and caches them by version
 # outside the repo: $KU_CACHE/bin/<name>-<version> (default ~/.cache/kube-upkeep/bin).
 # Idempotent: a second run builds nothing. Usage: test/cluster/build.sh [component...]
-# components: kubernetes etcd kwok (default: all)
+# components: kubernetes etcd kwok (default), nodes (the real-node tier: test/nodes/README.md)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=/dev/null
@@ -19,8 +19,13 @@ take_lock "$KU_CACHE/build.lock" 9
 have() { local f; for f in "$@"; do [ -x "$BIN/$f" ] || return 1; done; }
 
 build_kubernetes() {
-  local v="$KUBERNETES_VERSION" names=(kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl)
-  local want=() n
+  build_k8s_set "$KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl
+}
+
+# build_k8s_set <version> <cmd...>: k8s.io/kubernetes/cmd/<cmd> at <version>, stamped.
+build_k8s_set() {
+  local v="$1"; shift
+  local names=("$@") want=() n
   for n in "${names[@]}"; do have "$n-$v" || want+=("$n"); done
   [ ${#want[@]} -eq 0 ] && { log "kubernetes $v: cached"; return; }
   local d="$WORK/kubernetes-$v"; mkdir -p "$d"
@@ -102,12 +107,40 @@ build_kwok() {
   done
 }
 
+# The real-node tier (test/nodes): a FROM cluster made by kubeadm at NODES_FROM_VERSION, upgraded
+# to KUBERNETES_VERSION; CoreDNS at the version each kubeadm deploys; crane to write OCI image
+# archives; pause from the pause.c inside the k8s.io/kubernetes module (static gcc build).
+build_nodes() {
+  build_k8s_set "$NODES_FROM_VERSION" kubeadm kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy
+  build_k8s_set "$KUBERNETES_VERSION" kubelet kube-proxy
+  build_go_tool coredns "$NODES_FROM_COREDNS_VERSION" github.com/coredns/coredns
+  build_go_tool coredns "$NODES_TO_COREDNS_VERSION" github.com/coredns/coredns
+  build_go_tool crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
+  build_pause
+}
+
+# build_go_tool <name> <version> <package>: go install <package>@<version> -> $BIN/<name>-<version>
+build_go_tool() {
+  local n="$1" v="$2" pkg="$3"
+  have "$n-$v" && { log "$n $v: cached"; return; }
+  local d="$WORK/$n-$v"; mkdir -p "$d/gobin"
+  timed "$n $v" bash -c "cd '$d' && GOFLAGS= GOBIN='$d/gobin' go install -p $PAR -trimpath -ldflags '-s -w' $pkg@$v && mv '$d/gobin/${pkg##*/}' '$BIN/$n-$v'"
+}
+
+build_pause() {
+  local v="$NODES_PAUSE_VERSION"
+  have "pause-$v" && { log "pause $v: cached"; return; }
+  local src; src="$(cd "$WORK" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/build/pause/linux/pause.c"
+  [ -f "$src" ] || { log "no pause.c at $src"; exit 1; }
+  timed "pause $v" gcc -Os -static -Wall -Werror -DVERSION="v$v" -o "$BIN/pause-$v" "$src"
+}
+
 components=("$@"); [ ${#components[@]} -eq 0 ] && components=(etcd kwok kubernetes)
 t0=$(date +%s)
 for c in "${components[@]}"; do
   case "$c" in
-    kubernetes|etcd|kwok) "build_$c";;
-    *) echo "unknown component: $c (kubernetes, etcd, kwok)" >&2; exit 2;;
+    kubernetes|etcd|kwok|nodes) "build_$c";;
+    *) echo "unknown component: $c (kubernetes, etcd, kwok, nodes)" >&2; exit 2;;
   esac
 done
 log "all requested components ready in $BIN ($(( $(date +%s) - t0 ))s)"
