@@ -10,3 +10,4 @@ export * from "./drain";
 export * from "./scripts/etcd-restore";
 export * from "./rbac";
 export * from "./scripts/resource-backup";
+export * from "./report";
