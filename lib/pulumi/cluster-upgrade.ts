@@ -12,6 +12,9 @@
  * `pulumi preview`, and before anything is registered (the component itself included), so that
  * even `pulumi up --skip-preview` starts nothing when any node's input is bad; problems throw
  * one ValidationErrors naming the component, the node and the field of each. The plan is printed (pulumi.log.info) and exposed as the outputs `plan` / `planText`.
+ *
+ * With `report: { path }`, each `pulumi up` writes a roll report (JSON and one HTML page with a
+ * timeline) under `path`, built from the steps' own records; see roll-report.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -28,6 +31,7 @@ import { renderEtcdBackupScript, type EtcdBackupScriptOptions } from "../core/sc
 import { parseKubeVersion, type KubeVersion } from "../core/version";
 import { EtcdBackup, type EtcdBackupProps } from "../cdk8s/etcd-backup";
 import { Cdk8sManifests } from "./cdk8s-chart";
+import { checkRollReportSettings, startRollReport, type RollReportSettings } from "./roll-report";
 import type { NodeDrainOptions } from "./node-drain";
 import {
   checkNodeUpgradeSettings,
@@ -120,6 +124,14 @@ export interface ClusterUpgradeArgs {
    * @default the resource name
    */
   readonly runId?: string;
+  /**
+   * Write a report of each `pulumi up` into `<path>/<UTC start time>/`: `report.html` (one
+   * self-contained page: a header with the versions, duration, evictions, PDB retries and the
+   * result, and a timeline with one row per node in plan order), `report.json` and the records
+   * it is built from (`events.jsonl`). Written as the roll goes, and also when it fails.
+   * @default - no report
+   */
+  readonly report?: RollReportSettings;
 }
 
 export class ClusterUpgrade extends pulumi.ComponentResource {
@@ -135,6 +147,8 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
   public readonly etcdBackupCronJob?: Cdk8sManifests;
   /** Kubelet version each upgraded node reported at the end. */
   public readonly kubeletVersions: pulumi.Output<Record<string, string>>;
+  /** This run's report page (report.html), when `report` is set; undefined in a preview. */
+  public readonly reportFile?: string;
 
   constructor(name: string, args: ClusterUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
     // Everything is validated before anything (this component included) is registered: with
@@ -150,6 +164,14 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     this.planText = pulumi.output(text);
 
     const byName = new Map(args.nodes.map((n) => [n.name, n]));
+    const report = startRollReport(
+      name,
+      args.report,
+      plan,
+      `${args.runId ?? name}@${target.text}`,
+      this,
+    );
+    this.reportFile = report?.html;
     const kubeconfig = pulumi.secret(args.kubeconfig);
     const done = new Map<string, pulumi.Resource>();
     const nodeUpgrades: Record<string, NodeUpgrade> = {};
@@ -174,6 +196,7 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
           { parent: this },
         );
         done.set(step.id, snapshot);
+        report?.watch(snapshot, "snapshot");
         continue;
       }
       const node = byName.get(step.node!)!;
@@ -191,11 +214,19 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
           script: { ...args.script, ...node.script },
           command: override,
           readyTimeoutSeconds: args.readyTimeoutSeconds,
+          report: report?.target,
         },
         // Depend on the previous step's last resource (its uncordon) explicitly.
         { parent: this, dependsOn: after },
       );
       nodeUpgrades[node.name] = upgrade;
+      for (const [step, res] of [
+        ["drain", upgrade.drain],
+        ["upgrade", upgrade.upgrade],
+        ["ready", upgrade.ready],
+        ["uncordon", upgrade.uncordon],
+      ] as const)
+        report?.watch(res, step, node.name);
       done.set(step.id, upgrade.uncordon);
     }
     this.snapshot = snapshot;
@@ -243,6 +274,7 @@ interface PreparedClusterUpgrade {
 function prepareClusterUpgrade(name: string, args: ClusterUpgradeArgs): PreparedClusterUpgrade {
   const where = `ClusterUpgrade ${name}`;
   const problems = new ProblemCollector();
+  checkRollReportSettings(where, args.report, problems);
   (args.nodes ?? []).forEach((n, i) => {
     if (!n.connection || n.connection.host === undefined || n.connection.host === "") {
       problems.add(

@@ -27,7 +27,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
-import type { DrainOptions } from "../core/drain";
+import type { DrainOptions, DrainProgress } from "../core/drain";
+import type { StepReportTarget } from "../core/report/recorder";
 
 /** The type token Pulumi gives this dynamic resource. */
 export const NODE_DRAIN_TYPE = "pulumi-nodejs:dynamic/kube-upkeep:NodeDrain";
@@ -49,6 +50,8 @@ export interface NodeDrainArgs {
   readonly options?: pulumi.Input<NodeDrainOptions>;
   /** On delete, uncordon the node if this run's cordon is still on it. @default true */
   readonly uncordonOnDelete?: pulumi.Input<boolean>;
+  /** Record the drain in this roll report run (ClusterUpgrade's `report`); never causes an update. */
+  readonly report?: pulumi.Input<StepReportTarget>;
 }
 
 /** The inputs as the provider receives them (plain values). */
@@ -58,6 +61,7 @@ export interface NodeDrainInputs {
   readonly runId: string;
   readonly options?: NodeDrainOptions;
   readonly uncordonOnDelete?: boolean;
+  readonly report?: StepReportTarget;
 }
 
 /** The outputs stored in the state. */
@@ -130,9 +134,9 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
     const say = (level: "info" | "warn", m: string) =>
       log(level, `NodeDrain ${inputs.nodeName}: ${m}`);
     const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
-    const result = await core.drainNode(kc, inputs.nodeName, {
-      ...(inputs.options ?? {}),
-      runId: inputs.runId,
+    const rec = core.stepRecorder(inputs.report, inputs.nodeName, "drain", (m) => say("warn", m));
+    rec.started();
+    const progress: DrainProgress = {
       onCordoned: (r) =>
         say(
           "info",
@@ -144,6 +148,21 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
       onPdbRetry: (e) => say("warn", e.message),
       onDeleted: (e) => say("info", e.message),
       onWarning: (m) => say("warn", m),
+    };
+    const result = await core
+      .drainNode(kc, inputs.nodeName, {
+        ...(inputs.options ?? {}),
+        runId: inputs.runId,
+        ...core.recordDrainProgress(rec, progress),
+      })
+      .catch((e: unknown) => {
+        rec.failed(e);
+        throw e;
+      });
+    rec.finished({
+      evicted: result.evictedPods.length,
+      retries: result.retries,
+      transientRetries: result.transientRetries,
     });
     say(
       "info",
@@ -223,6 +242,7 @@ export class NodeDrain extends pulumi.dynamic.Resource {
         runId: args.runId,
         options: args.options ?? {},
         uncordonOnDelete: args.uncordonOnDelete ?? true,
+        report: args.report,
         evictedPods: undefined,
         skippedPods: undefined,
         warnings: undefined,

@@ -12,8 +12,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
+import type { StepReportTarget } from "../core/report/recorder";
 
 const loadCore = runtime.loadCore;
+const log = runtime.providerLog;
 
 export interface NodeReadyWaitArgs {
   /** The node to watch. */
@@ -34,6 +36,8 @@ export interface NodeReadyWaitArgs {
   readonly pollSeconds?: pulumi.Input<number>;
   /** Anything whose change should make the wait run again (e.g. the upgrade command's id). */
   readonly trigger?: pulumi.Input<string>;
+  /** Record the wait in this roll report run (ClusterUpgrade's `report`); never causes an update. */
+  readonly report?: pulumi.Input<StepReportTarget>;
 }
 
 interface WaitInputs {
@@ -43,6 +47,7 @@ interface WaitInputs {
   timeoutSeconds?: number;
   pollSeconds?: number;
   trigger?: string;
+  report?: StepReportTarget;
 }
 
 interface WaitOutputs {
@@ -57,12 +62,22 @@ interface WaitOutputs {
 export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: WaitInputs): Promise<pulumi.dynamic.CreateResult<WaitOutputs>> {
     const core = loadCore();
-    const r = await core.waitNodeReady(
-      core.kubeConfigFromYaml(inputs.kubeconfig),
-      inputs.nodeName,
-      inputs.targetVersion,
-      { timeoutSeconds: inputs.timeoutSeconds, pollSeconds: inputs.pollSeconds },
+    const rec = core.stepRecorder(inputs.report, inputs.nodeName, "ready", (m) =>
+      log("warn", `NodeReadyWait ${inputs.nodeName}: ${m}`),
     );
+    rec.started();
+    const r = await core
+      .waitNodeReady(
+        core.kubeConfigFromYaml(inputs.kubeconfig),
+        inputs.nodeName,
+        inputs.targetVersion,
+        { timeoutSeconds: inputs.timeoutSeconds, pollSeconds: inputs.pollSeconds },
+      )
+      .catch((e: unknown) => {
+        rec.failed(e);
+        throw e;
+      });
+    rec.finished({ kubeletVersion: r.kubeletVersion, waitedMs: r.waitedMs });
     return {
       id: `${inputs.nodeName}@${inputs.targetVersion}`,
       outs: {
@@ -107,6 +122,7 @@ export class NodeReadyWait extends pulumi.dynamic.Resource {
         timeoutSeconds: args.timeoutSeconds,
         pollSeconds: args.pollSeconds,
         trigger: args.trigger,
+        report: args.report,
         kubeletVersion: undefined,
         waitedSeconds: undefined,
       },

@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
+import type { StepReportTarget } from "../core/report/recorder";
 
 export const NODE_UNCORDON_TYPE = "pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon";
 
@@ -23,6 +24,8 @@ export interface NodeUncordonArgs {
   readonly force?: pulumi.Input<boolean>;
   /** Any change of these values uncordons again (replacement), like @pulumi/command's triggers. */
   readonly triggers?: pulumi.Input<unknown[]>;
+  /** Record the uncordon in this roll report run (ClusterUpgrade's `report`); never causes an update. */
+  readonly report?: pulumi.Input<StepReportTarget>;
 }
 
 export interface NodeUncordonInputs {
@@ -31,6 +34,7 @@ export interface NodeUncordonInputs {
   readonly runId?: string;
   readonly force?: boolean;
   readonly triggers?: unknown[];
+  readonly report?: StepReportTarget;
 }
 
 export interface NodeUncordonOutputs extends NodeUncordonInputs {
@@ -90,10 +94,17 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: NodeUncordonInputs): Promise<pulumi.dynamic.CreateResult> {
     const core = loadCore();
     const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
-    const r = await core.uncordon(kc, inputs.nodeName, {
-      runId: inputs.runId || undefined,
-      force: inputs.force,
-    });
+    const rec = core.stepRecorder(inputs.report, inputs.nodeName, "uncordon", (m) =>
+      log("warn", `NodeUncordon ${inputs.nodeName}: ${m}`),
+    );
+    rec.started();
+    const r = await core
+      .uncordon(kc, inputs.nodeName, { runId: inputs.runId || undefined, force: inputs.force })
+      .catch((e: unknown) => {
+        rec.failed(e);
+        throw e;
+      });
+    rec.finished({ outcome: r.outcome, uncordoned: r.uncordoned, message: r.message });
     log(
       r.uncordoned || r.outcome === "not-cordoned" ? "info" : "warn",
       `NodeUncordon ${inputs.nodeName}: ${r.message}`,
@@ -137,6 +148,7 @@ export class NodeUncordon extends pulumi.dynamic.Resource {
         runId: args.runId,
         force: args.force ?? false,
         triggers: args.triggers,
+        report: args.report,
         uncordoned: undefined,
         outcome: undefined,
         message: undefined,

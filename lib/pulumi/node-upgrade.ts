@@ -38,6 +38,7 @@ import { parseKubeVersion, type KubeVersion } from "../core/version";
 import { NodeDrain, type NodeDrainOptions } from "./node-drain";
 import { NodeReadyWait } from "./node-ready-wait";
 import { NodeUncordon } from "./node-uncordon";
+import type { StepReportTarget } from "../core/report/recorder";
 
 /**
  * How to reach a node over SSH (the fields of @pulumi/command's remote.Connection that
@@ -134,6 +135,11 @@ export interface NodeUpgradeArgs {
    * @default 600
    */
   readonly readyTimeoutSeconds?: number;
+  /**
+   * Record the drain, the ready wait and the uncordon in this roll report run (ClusterUpgrade's
+   * `report` passes it; see lib/pulumi/roll-report.ts).
+   */
+  readonly report?: StepReportTarget;
 }
 
 /** The options of the rendered script that are not per node, as keys (for error messages). */
@@ -355,6 +361,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         kubeconfig,
         runId,
         options: { ...NODE_UPGRADE_DRAIN_DEFAULTS, ...args.drain },
+        report: args.report,
       },
       { parent: this, dependsOn: after },
     );
@@ -381,12 +388,13 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         targetVersion: target.text,
         timeoutSeconds: args.readyTimeoutSeconds ?? 600,
         trigger: this.upgrade.id,
+        report: args.report,
       },
       { parent: this, dependsOn: [this.upgrade] },
     );
     this.uncordon = new NodeUncordon(
       `${name}-uncordon`,
-      { nodeName: args.nodeName, kubeconfig, runId, triggers: [target.text] },
+      { nodeName: args.nodeName, kubeconfig, runId, triggers: [target.text], report: args.report },
       { parent: this, dependsOn: [this.ready] },
     );
     this.kubeletVersion = this.ready.kubeletVersion;

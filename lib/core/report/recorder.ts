@@ -6,6 +6,7 @@
  * A report must never fail or slow a roll: every write is best effort, the first problem is
  * passed to `warn` once and later ones are dropped. Without a target it records nothing.
  */
+import type { DrainProgress } from "../drain/drain";
 import type { ReportEvent, ReportStep } from "./events";
 import { appendReportEvent, writeRollReport } from "./store";
 
@@ -80,6 +81,37 @@ export function stepRecorder(
       const message = error instanceof Error ? error.message : String(error);
       append({ type: "step-failed", t: Date.now(), node, step, error: message });
       render();
+    },
+  };
+}
+
+/**
+ * The drain's progress callbacks, each also recording its event (the cordon, each eviction, PDB
+ * refusal and pod gone) in the report: `drainNode(kc, node, { ...opts, ...recordDrainProgress(rec, progress) })`.
+ */
+export function recordDrainProgress(rec: StepRecorder, progress: DrainProgress): DrainProgress {
+  return {
+    ...progress,
+    onCordoned: (r) => {
+      rec.event({ type: "cordoned", cordonedByUs: r.cordonedByUs });
+      progress.onCordoned?.(r);
+    },
+    onEvicting: (e) => {
+      rec.event({ type: "evicting", pod: e.pod });
+      progress.onEvicting?.(e);
+    },
+    onPdbRetry: (e) => {
+      rec.event({
+        type: "pdb-retry",
+        pod: e.pod,
+        attempt: e.attempt,
+        pdbs: e.pdbs.map((b) => b.name),
+      });
+      progress.onPdbRetry?.(e);
+    },
+    onDeleted: (e) => {
+      rec.event({ type: "evicted", pod: e.pod, skipped: e.skipped });
+      progress.onDeleted?.(e);
     },
   };
 }

@@ -9,7 +9,7 @@ import {
   runDirName,
   writeRollReport,
 } from "../../../../lib/core/report/store";
-import { stepRecorder } from "../../../../lib/core/report/recorder";
+import { recordDrainProgress, stepRecorder } from "../../../../lib/core/report/recorder";
 import { Run, T0 } from "./fixture";
 
 let base: string;
@@ -102,4 +102,42 @@ test("stepRecorder: without a target nothing; a write problem is warned once and
   expect(warnings[0]).toMatch(
     /^roll report: could not record in .*not-a-dir\/run \(.*\); the roll goes on without it$/,
   );
+});
+
+test("recordDrainProgress: each drain callback records its event and still reaches the caller", () => {
+  const dir = createRunDir(base, T0);
+  for (const e of new Run().events) appendReportEvent(dir, e);
+  const seen: string[] = [];
+  const rec = stepRecorder({ dir }, "w-1", "drain");
+  const p = recordDrainProgress(rec, {
+    onCordoned: () => seen.push("cordoned"),
+    onEvicting: (e) => seen.push(`evicting ${e.pod}`),
+    onPdbRetry: (e) => seen.push(`retry ${e.attempt}`),
+    onDeleted: (e) => seen.push(`deleted ${e.pod}`),
+    onWarning: (m) => seen.push(m),
+  });
+  p.onCordoned!({ cordonedByUs: true } as never);
+  p.onEvicting!({ pod: "demo/a", usingEviction: true, message: "" });
+  p.onPdbRetry!({
+    pod: "demo/a",
+    usingEviction: true,
+    message: "",
+    attempt: 1,
+    retryInMs: 5000,
+    pdbs: [{ name: "a-pdb" }],
+  });
+  p.onDeleted!({ pod: "demo/a", usingEviction: true, message: "", skipped: false });
+  p.onWarning!("w");
+  expect(seen).toEqual(["cordoned", "evicting demo/a", "retry 1", "deleted demo/a", "w"]);
+  const types = readFileSync(join(dir, REPORT_FILES.events), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; pdbs?: string[] });
+  expect(types.slice(1).map((e) => e.type)).toEqual([
+    "cordoned",
+    "evicting",
+    "pdb-retry",
+    "evicted",
+  ]);
+  expect(types[3]!.pdbs).toEqual(["a-pdb"]);
 });
