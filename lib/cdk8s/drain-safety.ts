@@ -1,4 +1,4 @@
-import { ApiObject } from "cdk8s";
+import { ApiObject, App } from "cdk8s";
 import { Construct, IConstruct } from "constructs";
 import { ValidationError } from "../core/errors";
 import {
@@ -10,8 +10,8 @@ import {
   disruptionsAllowedAtFullHealth,
   isEmptySelector,
   LabelSelector,
+  labelSelectorMatcher,
   needsControllerScale,
-  selectorMatches,
   throwValidationErrors,
 } from "../core/pdb";
 import { childPath } from "./construct-path";
@@ -166,11 +166,179 @@ interface Pdb {
   readonly budget?: DisruptionBudget;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
 const nsKey = (ns: unknown) => (typeof ns === "string" ? ns : "");
 const nsText = (ns: string) => (ns ? `namespace ${ns}` : "the default namespace");
 
 function apiObjectsIn(scope: IConstruct): ApiObject[] {
   return scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One check per synth.
+//
+// cdk8s's App.synth() (and synthYaml()) validates the whole app once, then again before writing
+// each chart (App._synthChart resolves and validates the app): every DrainSafety's validation runs
+// charts + 1 times, each time over a tree that cannot have changed, because only cdk8s runs
+// between those passes (the tree is complete before synth starts). So while an App.synth() of the
+// app runs, a DrainSafety computes its findings once and returns them on the later passes, and
+// every ApiObject's manifest (toJson(), the costly part: resolving and sanitizing) is rendered
+// once for all DrainSafety constructs. Both caches end with that synth: a synth after a change
+// (constructs added, props or patches changed) checks again, as do Testing.synth(chart),
+// chart.toJson() and findings() outside an App.synth() (one validation pass each).
+
+/** Nesting depth of App.synth()/synthYaml() calls of apps holding a DrainSafety. */
+let synthDepth = 0;
+/** Numbers each outermost synth; a cached result is valid only within its own. */
+let synthEpoch = 0;
+/** Manifests rendered during the current synth (undefined outside one). */
+let manifests: Map<ApiObject, Manifest> | undefined;
+const hookedApps = new WeakSet<object>();
+
+/** Runs one synth of an app with the per-synth caches on. */
+function duringSynth<T>(run: () => T): T {
+  if (synthDepth++ === 0) {
+    synthEpoch++;
+    manifests = new Map();
+  }
+  try {
+    return run();
+  } finally {
+    if (--synthDepth === 0) manifests = undefined;
+  }
+}
+
+/**
+ * Wraps `synth` and `synthYaml` of the app (this instance only; once per app) so that the per-synth
+ * caches know when a synth starts and ends. A root that is not a cdk8s App (or another copy of
+ * cdk8s's App) is left alone: every pass then checks again, as before.
+ */
+function watchSynth(root: IConstruct): void {
+  if (!(root instanceof App) || hookedApps.has(root)) return;
+  hookedApps.add(root);
+  for (const method of ["synth", "synthYaml"] as const) {
+    const original = root[method] as (...args: unknown[]) => unknown;
+    if (typeof original !== "function") continue;
+    Object.defineProperty(root, method, {
+      configurable: true,
+      writable: true,
+      value: function (this: App, ...args: unknown[]) {
+        return duringSynth(() => original.apply(this, args));
+      },
+    });
+  }
+}
+
+/** The object's manifest, rendered once per synth (every time outside one). */
+function manifestOf(o: ApiObject): Manifest {
+  if (!manifests) return o.toJson();
+  let m = manifests.get(o);
+  if (m === undefined) {
+    m = o.toJson() as Manifest;
+    manifests.set(o, m);
+    shareWithWriter(o);
+  }
+  return m;
+}
+
+/**
+ * Makes cdk8s's writer use the manifest rendered for the check during this synth instead of
+ * rendering the object a second time (chart.toJson() calls each object's toJson()): so the check
+ * reads exactly what is written, and rendering, the bulk of a synth, is not done twice. An own,
+ * non-enumerable toJson on the object that answers from the current synth's manifests and renders
+ * as before outside a synth or for an object not rendered in it. Neither side modifies the
+ * manifest. An object with an own toJson already (installed earlier, or the user's) is left alone.
+ */
+function shareWithWriter(o: ApiObject): void {
+  if (hasOwn.call(o, "toJson")) return;
+  const render = o.toJson;
+  Object.defineProperty(o, "toJson", {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: function toJson(this: ApiObject) {
+      const m = manifests?.get(this);
+      return m !== undefined ? m : render.call(this);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which workloads a PDB selects, without comparing every PDB with every workload.
+
+const NONE: readonly number[] = [];
+const labelKey = (k: string, v: unknown) => `${k}\u0000${String(v)}`;
+
+interface NamespaceIndex {
+  /** Positions (in check order) of the namespace's workloads. */
+  readonly all: number[];
+  /** "key\0value" -> positions of the workloads whose pods carry that label. */
+  readonly byLabel: Map<string, number[]>;
+  /** key -> positions of the workloads whose pods carry the key. */
+  readonly byKey: Map<string, number[]>;
+}
+
+/**
+ * The workloads by namespace and pod label. A PDB's candidates are the shortest list its selector
+ * allows (one matchLabels pair, an In or Exists expression), which the full selector then filters:
+ * near-linear for the usual one-PDB-per-workload app instead of PDBs x workloads.
+ */
+class WorkloadIndex {
+  private readonly byNs = new Map<string, NamespaceIndex>();
+
+  constructor(private readonly workloads: readonly Workload[]) {
+    workloads.forEach((w, i) => {
+      let ns = this.byNs.get(w.namespace);
+      if (!ns) {
+        ns = { all: [], byLabel: new Map(), byKey: new Map() };
+        this.byNs.set(w.namespace, ns);
+      }
+      ns.all.push(i);
+      const labels = w.podLabels;
+      for (const k in labels) {
+        if (!hasOwn.call(labels, k)) continue;
+        push(ns.byLabel, labelKey(k, labels[k]), i);
+        push(ns.byKey, k, i);
+      }
+    });
+  }
+
+  /** The workloads of `namespace` whose pods `selector` selects, in check order. */
+  selectedBy(namespace: string, selector: LabelSelector | null | undefined): Workload[] {
+    if (selector === null || selector === undefined) return [];
+    const ns = this.byNs.get(namespace);
+    if (!ns) return [];
+    let candidates: readonly number[] = ns.all;
+    const consider = (list: readonly number[]) => {
+      if (list.length < candidates.length) candidates = list;
+    };
+    const ml = selector.matchLabels ?? {};
+    for (const k in ml) {
+      if (hasOwn.call(ml, k)) consider(ns.byLabel.get(labelKey(k, ml[k])) ?? NONE);
+    }
+    for (const req of selector.matchExpressions ?? []) {
+      if (req.operator === "Exists") consider(ns.byKey.get(req.key) ?? NONE);
+      else if (req.operator === "In") {
+        const lists = (req.values ?? []).map((v) => ns.byLabel.get(labelKey(req.key, v)) ?? NONE);
+        const size = lists.reduce((n, l) => n + l.length, 0);
+        // one value per key per workload: the lists are disjoint, so the union is their sum
+        if (size < candidates.length) consider([...new Set(lists.flat())].sort((a, b) => a - b));
+      }
+    }
+    const matches = labelSelectorMatcher(selector);
+    const out: Workload[] = [];
+    for (const i of candidates) {
+      const w = this.workloads[i];
+      if (matches(w.podLabels)) out.push(w);
+    }
+    return out;
+  }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 function toWorkload(o: ApiObject, json: Manifest): Workload | undefined {
@@ -331,16 +499,21 @@ function applyDowngrades(
   downgrade: readonly DrainSafetyDowngrade[],
   pdbs: readonly Pdb[],
 ): Finding[] {
+  if (downgrade.length === 0) return findings;
+  const byName = new Map<string, Pdb[]>();
+  for (const p of pdbs) push(byName, p.name, p);
   return findings.map((f) => {
     if (f.severity !== "error") return f;
+    const ns = nsKey(f.namespace);
     const rule = downgrade.find((d) => {
       if (d.code !== f.code) return false;
       if (d.pdb === undefined) return true;
-      return pdbs.some(
-        (p) =>
-          f.pdbs.includes(p.name) &&
-          nsKey(f.namespace) === p.namespace &&
-          (d.pdb === p.name || d.pdb === `${p.namespace}/${p.name}` || d.pdb === p.path),
+      return [...new Set(f.pdbs)].some((name) =>
+        (byName.get(name) ?? []).some(
+          (p) =>
+            ns === p.namespace &&
+            (d.pdb === p.name || d.pdb === `${p.namespace}/${p.name}` || d.pdb === p.path),
+        ),
       );
     });
     if (!rule) return f;
@@ -369,7 +542,7 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
   const workloads: Workload[] = [];
   const pdbs: Pdb[] = [];
   for (const o of apiObjectsIn(scope)) {
-    const json: Manifest = o.toJson();
+    const json = manifestOf(o);
     if (json?.kind === "PodDisruptionBudget") pdbs.push(toPdb(o, json, findings));
     else {
       const w = toWorkload(o, json);
@@ -377,12 +550,11 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
     }
   }
 
+  const index = new WorkloadIndex(workloads);
   const selectedBy = new Map<Workload, Pdb[]>();
   for (const pdb of pdbs) {
-    const matched = workloads.filter(
-      (w) => w.namespace === pdb.namespace && selectorMatches(pdb.selector, w.podLabels),
-    );
-    for (const w of matched) selectedBy.set(w, [...(selectedBy.get(w) ?? []), pdb]);
+    const matched = index.selectedBy(pdb.namespace, pdb.selector);
+    for (const w of matched) push(selectedBy, w, pdb);
     const ns = nsText(pdb.namespace);
 
     if (pdb.selector === null || pdb.selector === undefined) {
@@ -420,7 +592,7 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
     const budget = pdb.budget;
     if (!budget) continue;
     const unscalable = matched.filter((w) => !w.scalable);
-    const scalable = matched.filter((w) => w.scalable);
+    const scalable = unscalable.length === 0 ? matched : matched.filter((w) => w.scalable);
     if (needsControllerScale(budget) && unscalable.length > 0) {
       // a drain evicts Job / CronJob pods (and bare pods with --force), and those evictions are
       // refused until the drain times out; DaemonSet pods are skipped by --ignore-daemonsets
@@ -500,16 +672,18 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
   }
 
   const result = applyDowngrades(findings, options.downgrade ?? [], pdbs);
-  return [
-    ...result.filter((f) => f.severity === "error"),
-    ...result.filter((f) => f.severity === "warning"),
-  ];
+  const errors = result.filter((f) => f.severity === "error");
+  return errors.length === result.length
+    ? errors
+    : [...errors, ...result.filter((f) => f.severity === "warning")];
 }
 
 /**
  * Runs {@link checkDrainSafety} over its parent scope (a Chart, or the App to check across
  * charts) when the app is synthesized (`app.synth()`, `Testing.synth`, `chart.toJson()`):
- * every error fails synth, all listed at once; warnings go to `onWarnings`.
+ * every error fails synth, all listed at once; warnings go to `onWarnings`. Within one
+ * `App.synth()` the check runs once, although cdk8s validates the app once per chart (see "One
+ * check per synth" above); each later synth checks again.
  *
  * @example
  * new DrainSafety(chart, "drain-safety");
@@ -529,6 +703,7 @@ export class DrainSafety extends Construct {
     validateDowngrades(childPath(scope, id), props.downgrade);
     super(scope, id);
     this.target = scope;
+    watchSynth(this.node.root);
     this.downgrade = [...(props.downgrade ?? [])];
     const onWarnings =
       props.onWarnings ??
@@ -539,7 +714,7 @@ export class DrainSafety extends Construct {
     let reported = "";
     this.node.addValidation({
       validate: () => {
-        const findings = this.findings();
+        const findings = this.findingsOfThisSynth();
         const warnings = findings.filter((f) => f.severity === "warning");
         const key = warnings.map((w) => w.message).join("\n");
         if (warnings.length > 0 && key !== reported) {
@@ -556,5 +731,16 @@ export class DrainSafety extends Construct {
   /** Runs the check now and returns every finding. */
   public findings(): Finding[] {
     return checkDrainSafety(this.target, { downgrade: this.downgrade });
+  }
+
+  private cached?: { readonly epoch: number; readonly findings: Finding[] };
+
+  /** findings(), computed once per App.synth() of the app (every time outside one). */
+  private findingsOfThisSynth(): Finding[] {
+    if (synthDepth === 0) return this.findings();
+    if (this.cached?.epoch !== synthEpoch) {
+      this.cached = { epoch: synthEpoch, findings: this.findings() };
+    }
+    return this.cached.findings;
   }
 }
