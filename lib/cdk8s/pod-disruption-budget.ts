@@ -1,5 +1,5 @@
 import { ApiObject, ApiObjectMetadata, Chart } from "cdk8s";
-import { k8s } from "cdk8s-plus-33";
+import { k8s, Workload } from "cdk8s-plus-33";
 import { Construct, IConstruct } from "constructs";
 import { ValidationError } from "../core/errors";
 import {
@@ -13,6 +13,52 @@ import {
   UnhealthyPodEvictionPolicy,
 } from "../core/pdb";
 import { childPath } from "./construct-path";
+
+/** The parts of a workload's manifest forWorkload reads. */
+interface WorkloadManifest {
+  readonly kind?: unknown;
+  readonly metadata?: { readonly namespace?: string };
+  readonly spec?: { readonly selector?: Record<string, unknown> };
+}
+
+/**
+ * What forWorkload reads from a cdk8s-plus workload (kind, namespace, spec.selector), taken from
+ * the construct instead of rendering its whole manifest (toJson() resolves the pod template,
+ * containers and all: most of the time of building a Deployment + PDB pair). cdk8s-plus renders
+ * spec.selector from exactly these matchLabels / matchExpressions. undefined (render the
+ * manifest) when the object has JSON patches, which could change the selector, or when a value
+ * is not a plain string (a cdk8s Lazy, resolved only by rendering).
+ */
+function plusWorkloadManifest(workload: IConstruct, obj: ApiObject): WorkloadManifest | undefined {
+  if (!(workload instanceof Workload)) return undefined;
+  const patches = (obj as unknown as { patches?: unknown }).patches;
+  if (!Array.isArray(patches) || patches.length > 0) return undefined;
+  const namespace = obj.metadata.namespace;
+  if (namespace !== undefined && typeof namespace !== "string") return undefined;
+  const matchLabels = workload.matchLabels;
+  const matchExpressions = workload.matchExpressions;
+  const plain = (v: unknown) => typeof v === "string";
+  if (!Object.values(matchLabels).every(plain)) return undefined;
+  if (
+    !matchExpressions.every(
+      (e) => plain(e.key) && plain(e.operator) && (e.values ?? []).every(plain),
+    )
+  )
+    return undefined;
+  const selector: Record<string, unknown> = {};
+  if (matchExpressions.length > 0)
+    selector.matchExpressions = matchExpressions.map((e) => ({
+      key: e.key,
+      operator: e.operator,
+      ...(e.values !== undefined ? { values: [...e.values] } : {}),
+    }));
+  if (Object.keys(matchLabels).length > 0) selector.matchLabels = matchLabels;
+  return {
+    kind: obj.kind,
+    metadata: namespace === undefined ? {} : { namespace },
+    spec: { selector: Object.keys(selector).length > 0 ? selector : undefined },
+  };
+}
 
 /** Properties of a {@link PodDisruptionBudget}. */
 export interface PodDisruptionBudgetProps {
@@ -125,7 +171,7 @@ export class PodDisruptionBudget extends Construct {
         "pass the workload's ApiObject (e.g. a k8s.KubeDeployment) or a cdk8s-plus Deployment/StatefulSet",
       );
     }
-    const json = obj.toJson();
+    const json = plusWorkloadManifest(workload, obj) ?? obj.toJson();
     const kind = String(json.kind);
     const label = `${kind}/${obj.name}`;
     if (!(PDB_WORKLOAD_KINDS as readonly string[]).includes(kind))

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Testing } from "cdk8s";
+import { ApiObject, Chart, JsonPatch, Testing } from "cdk8s";
 import * as kplus from "cdk8s-plus-33";
 import { k8s } from "cdk8s-plus-33";
 import { PodDisruptionBudget, PodDisruptionBudgetProps } from "kube-upkeep/cdk8s";
@@ -191,6 +191,46 @@ describe("PodDisruptionBudget", () => {
       });
       expect(Object.keys(json.spec.selector.matchLabels)).toEqual(["cdk8s.io/metadata.addr"]);
       expect(pdb.namespace).toBe("shop");
+    });
+
+    it("reads a cdk8s-plus workload's selector from the construct, as rendering it would; renders it when patched", () => {
+      const chart = Testing.chart();
+      const web = new kplus.Deployment(chart, "web", {
+        metadata: { namespace: "shop" },
+        select: false,
+        podMetadata: { labels: { app: "web", tier: "front" } },
+        containers: [{ image: "nginx:1.27" }],
+      });
+      web.select(
+        kplus.LabelSelector.of({
+          labels: { app: "web" },
+          expressions: [
+            kplus.LabelExpression.in("tier", ["front", "edge"]),
+            kplus.LabelExpression.exists("app"),
+          ],
+        }),
+      );
+      const toJson = jest.spyOn(ApiObject.of(web), "toJson");
+      PodDisruptionBudget.forWorkload(chart, "web-pdb", web, { maxUnavailable: 1 });
+      expect(toJson).not.toHaveBeenCalled();
+      toJson.mockRestore();
+      const rendered = ApiObject.of(web).toJson();
+      const [pdb] = pdbsOf(chart);
+      expect(pdb.metadata.namespace).toBe("shop");
+      expect(pdb.spec.selector).toEqual(rendered.spec.selector);
+      expect(pdb.spec.selector.matchExpressions).toHaveLength(2);
+
+      // a JSON patch may change the selector: then the manifest is rendered and read
+      const patched = new kplus.Deployment(chart, "patched", {
+        containers: [{ image: "nginx:1.27" }],
+      });
+      ApiObject.of(patched).addJsonPatch(
+        JsonPatch.add("/spec/selector/matchLabels/patched", "yes"),
+      );
+      PodDisruptionBudget.forWorkload(chart, "patched-pdb", patched, { maxUnavailable: 1 });
+      const patchedPdb = pdbsOf(chart).find((o) => o.metadata.name.includes("patched-pdb"));
+      expect(patchedPdb.spec.selector.matchLabels.patched).toBe("yes");
+      expect(patchedPdb.spec.selector).toEqual(ApiObject.of(patched).toJson().spec.selector);
     });
 
     it("uses a cdk8s-plus StatefulSet and a raw KubeStatefulSet", () => {
