@@ -5,7 +5,11 @@
  * does: construct, validate, write YAML) and prints one JSON line on stdout:
  * { pairs, charts, constructMs, synthMs, totalMs, maxRssKb, files, bytes }.
  *
- *   node --import tsx bench/synth-child.ts <pairs> <perChart> <plus|raw>
+ *   node --import tsx bench/synth-child.ts <pairs> <perChart> <plus|raw> [check|none]
+ *
+ * `none` is the baseline of the same run: the same objects (each PDB given its workload's selector
+ * explicitly instead of PodDisruptionBudget.forWorkload) and no DrainSafety, i.e. what cdk8s
+ * alone spends on that app.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,16 +21,21 @@ import { k8s } from "cdk8s-plus-33";
 import { DrainSafety, PodDisruptionBudget } from "../lib/cdk8s";
 
 export type WorkloadFlavour = "plus" | "raw";
+/** With DrainSafety and forWorkload ("check"), or the cdk8s-only baseline ("none"). */
+export type SynthMode = "check" | "none";
 
 export interface SynthChildResult {
   readonly pairs: number;
   readonly charts: number;
   readonly workload: WorkloadFlavour;
+  readonly mode: SynthMode;
   /** Building the construct tree. */
   readonly constructMs: number;
   /** App.synth(): validations (DrainSafety) and writing the YAML files. */
   readonly synthMs: number;
   readonly totalMs: number;
+  /** CPU time (user + system) of construct + synth: less sensitive to a loaded machine than totalMs. */
+  readonly cpuMs: number;
   /** process.resourceUsage().maxRSS at the end, in kilobytes (includes Node and module loading). */
   readonly maxRssKb: number;
   /** RSS after loading the modules, before building anything (the floor). */
@@ -35,17 +44,23 @@ export interface SynthChildResult {
   readonly bytes: number;
   /** DrainSafety warnings reported (there should be none). */
   readonly warnings: number;
-  /** How many times a DrainSafety check ran during synth (cdk8s validates the whole app per chart). */
+  /** How many times a DrainSafety check ran during synth (findings() computed). */
   readonly drainSafetyChecks: number;
+  /**
+   * How many times cdk8s ran a DrainSafety's validation (it validates the whole app once, then
+   * once per chart); each answered from the check of that synth after the first.
+   */
+  readonly drainSafetyValidations: number;
   /** Time spent in those checks. */
   readonly drainSafetyMs: number;
 }
 
 /**
- * Counts and times DrainSafety checks (its validation calls findings()); measurement only, the
- * check itself is unchanged.
+ * Counts and times DrainSafety checks (findings(), which its validation calls when the check has
+ * not run in this synth yet) and counts the validations; measurement only, the check itself is
+ * unchanged.
  */
-const checkStats = { calls: 0, ms: 0 };
+const checkStats = { calls: 0, ms: 0, validations: 0 };
 const findings = DrainSafety.prototype.findings;
 DrainSafety.prototype.findings = function (this: DrainSafety) {
   const t0 = performance.now();
@@ -56,8 +71,17 @@ DrainSafety.prototype.findings = function (this: DrainSafety) {
     checkStats.ms += performance.now() - t0;
   }
 };
+type WithSynthFindings = { findingsOfThisSynth?: () => unknown };
+const proto = DrainSafety.prototype as unknown as WithSynthFindings;
+const perSynth = proto.findingsOfThisSynth;
+if (perSynth) {
+  proto.findingsOfThisSynth = function (this: DrainSafety) {
+    checkStats.validations++;
+    return perSynth.call(this);
+  };
+}
 
-function addPair(chart: Chart, i: number, flavour: WorkloadFlavour): void {
+function addPair(chart: Chart, i: number, flavour: WorkloadFlavour, mode: SynthMode): void {
   const name = `app-${i}`;
   const labels = { app: name };
   let workload;
@@ -90,6 +114,14 @@ function addPair(chart: Chart, i: number, flavour: WorkloadFlavour): void {
       },
     });
   }
+  if (mode === "none") {
+    new PodDisruptionBudget(chart, `${name}-pdb`, {
+      metadata: { name: `${name}-pdb` },
+      maxUnavailable: 1,
+      selector: { matchLabels: labels },
+    });
+    return;
+  }
   PodDisruptionBudget.forWorkload(chart, `${name}-pdb`, workload, {
     metadata: { name: `${name}-pdb` },
     maxUnavailable: 1,
@@ -100,6 +132,7 @@ export function synthPairs(
   pairs: number,
   perChart: number,
   flavour: WorkloadFlavour,
+  mode: SynthMode = "check",
 ): SynthChildResult {
   const baseRssKb = process.resourceUsage().maxRSS;
   const outdir = mkdtempSync(join(tmpdir(), "ku-bench-synth-"));
@@ -107,27 +140,33 @@ export function synthPairs(
     let warnings = 0;
     checkStats.calls = 0;
     checkStats.ms = 0;
+    checkStats.validations = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const app = new App({ outdir });
     const charts = Math.ceil(pairs / perChart);
     for (let c = 0; c < charts; c++) {
       const chart = new Chart(app, `bench-${c}`, { namespace: `bench-${c}` });
       const end = Math.min(pairs, (c + 1) * perChart);
-      for (let i = c * perChart; i < end; i++) addPair(chart, i, flavour);
-      new DrainSafety(chart, "drain-safety", { onWarnings: (ws) => (warnings += ws.length) });
+      for (let i = c * perChart; i < end; i++) addPair(chart, i, flavour, mode);
+      if (mode === "check")
+        new DrainSafety(chart, "drain-safety", { onWarnings: (ws) => (warnings += ws.length) });
     }
     const t1 = performance.now();
     app.synth();
     const t2 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     const files = readdirSync(outdir);
     const bytes = files.reduce((s, f) => s + statSync(join(outdir, f)).size, 0);
     return {
       pairs,
       charts,
       workload: flavour,
+      mode,
       constructMs: t1 - t0,
       synthMs: t2 - t1,
       totalMs: t2 - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       maxRssKb: process.resourceUsage().maxRSS,
       baseRssKb,
       files: files.length,
@@ -135,6 +174,7 @@ export function synthPairs(
       warnings,
       drainSafetyChecks: checkStats.calls,
       drainSafetyMs: checkStats.ms,
+      drainSafetyValidations: checkStats.validations,
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -142,12 +182,15 @@ export function synthPairs(
 }
 
 if (require.main === module) {
-  const [pairs, perChart, flavour] = process.argv.slice(2);
+  const [pairs, perChart, flavour, mode = "check"] = process.argv.slice(2);
   const n = Number(pairs);
   const per = Number(perChart);
   if (!Number.isInteger(n) || n < 1 || !Number.isInteger(per) || per < 1) {
-    throw new Error(`usage: synth-child.ts <pairs> <perChart> <plus|raw> (got ${process.argv})`);
+    throw new Error(
+      `usage: synth-child.ts <pairs> <perChart> <plus|raw> [check|none] (got ${process.argv})`,
+    );
   }
   if (flavour !== "plus" && flavour !== "raw") throw new Error(`workload: plus or raw`);
-  process.stdout.write(`${JSON.stringify(synthPairs(n, per, flavour))}\n`);
+  if (mode !== "check" && mode !== "none") throw new Error(`mode: check or none`);
+  process.stdout.write(`${JSON.stringify(synthPairs(n, per, flavour, mode))}\n`);
 }

@@ -73,7 +73,7 @@ test("P1b drain under a PDB: kubectl's refusals are counted; every outcome is a 
   expect(ku).toMatchObject({ evicted: PODS, leftOnNode: 0 });
 });
 
-test("P3 synth: two sizes in child processes, with peak RSS and the growth exponent", async () => {
+test("P3 synth: two sizes in child processes, with and without DrainSafety, with peak RSS and the growth exponent", async () => {
   const res = await synthBench({ sizes: [20, 50], perChart: 25 });
   expect(res.rows.map((r) => [r.pairs, r.ok, r.error])).toEqual([
     [20, true, undefined],
@@ -84,10 +84,18 @@ test("P3 synth: two sizes in child processes, with peak RSS and the growth expon
     expect(r.result?.warnings).toBe(0);
     expect(r.result?.maxRssKb).toBeGreaterThan(0);
   }
+  // one check per DrainSafety per synth, although cdk8s validates the app charts + 1 times
+  expect(res.rows.map((r) => r.result?.drainSafetyChecks)).toEqual([1, 2]);
+  expect(res.rows.map((r) => r.result?.drainSafetyValidations)).toEqual([2, 6]);
+  expect(res.baselineRows.map((r) => [r.pairs, r.ok, r.result?.drainSafetyChecks])).toEqual([
+    [20, true, 0],
+    [50, true, 0],
+  ]);
   expect(res.exponents).toHaveLength(1);
   expect(Number.isFinite(res.exponents[0].exponent)).toBe(true);
-  expect(res.markdown).toMatch(/^\| 20 \| 1 \| ok \|/m);
-  expect(res.markdown).toMatch(/^\| 50 \| 2 \| ok \|/m);
+  expect(res.markdown).toMatch(/^\| 20 \| 1 \| DrainSafety \| ok \|/m);
+  expect(res.markdown).toMatch(/^\| 50 \| 2 \| DrainSafety \| ok \|/m);
+  expect(res.markdown).toMatch(/^\| 50 \| 2 \| cdk8s alone \(baseline\) \| ok \|/m);
 });
 
 test("P2 roll: pulumi up of ClusterUpgrade and the sequential script both upgrade every node", async () => {
