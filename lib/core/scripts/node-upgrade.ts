@@ -2,6 +2,9 @@
  * The per-node upgrade script, rendered from typed options. It follows the official kubeadm
  * order (https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/):
  *
+ * 0. point the package repository at the target minor (`packageRepository`, see
+ *    ./package-repository.ts: pkgs.k8s.io has one repository per minor), refreshing the index
+ *    when that changed a file;
  * 1. upgrade the kubeadm package (apt: `apt-mark unhold` / `apt-get install kubeadm=<ver>` /
  *    `apt-mark hold`; yum/dnf: `install kubeadm-<ver> --disableexcludes=kubernetes`);
  * 2. `kubeadm upgrade apply vX.Y.Z -y` on the first control-plane node, `kubeadm upgrade node`
@@ -25,8 +28,14 @@
  * Every value reaching the script is validated against a strict pattern and quoted with `shq`.
  */
 import { ValidationError } from "../errors";
-import { parseKubeVersion } from "../version";
-import { shq } from "./shell";
+import { parseKubeVersion, type KubeVersion } from "../version";
+import {
+  renderRepositorySwitch,
+  resolvePackageRepository,
+  type PackageRepository,
+  type ResolvedPackageRepository,
+} from "./package-repository";
+import { shq, validateAbsolutePath } from "./shell";
 
 export type PackageManager = "apt" | "yum" | "dnf";
 
@@ -68,18 +77,111 @@ export interface NodeUpgradeScriptOptions {
    * @default []
    */
   readonly kubeadmFlags?: readonly string[];
+  /**
+   * The Kubernetes package repository to install from (pkgs.k8s.io has one per minor):
+   * - `"auto"`: pkgs.k8s.io-shaped entries (`.../core:/stable:/vX.Y/deb/`, rpm `.../rpm/`, any
+   *   host) of another minor move to the target's, keyring included; none: sources untouched;
+   * - a URL, `{minor}` replaced by e.g. `v1.35` (`"http://10.0.0.1:8080/core:/stable:/{minor}/deb/"`):
+   *   kube-upkeep writes `sources.list.d/kubernetes.list` (key `<url>Release.key`) or
+   *   `/etc/yum.repos.d/kubernetes.repo` (key `<url>repodata/repomd.xml.key`) for it;
+   * - `false` / `"leave"`: the sources are left alone (custom mirrors).
+   * A changed file is kept as `<file>.kube-upkeep-<from minor>.save`. See ./package-repository.ts.
+   * @default "auto"
+   */
+  readonly packageRepository?: PackageRepository;
+  /**
+   * @internal For tests: a directory prefixed to the fixed host paths the scripts read or write
+   * that apt's configuration does not name (/etc/yum.repos.d, /sys/fs/cgroup, /proc/swaps, ...).
+   * @default "" (the host's own paths)
+   */
+  readonly hostRoot?: string;
 }
 
 const WHERE = "renderNodeUpgradeScript";
 
-function validatePackageVersion(value: string): string {
+/** The package settings shared by the upgrade script and the preflight, validated and defaulted. */
+export interface ResolvedPackageSettings {
+  readonly target: KubeVersion;
+  readonly pm: PackageManager;
+  readonly sudo: "auto" | "always" | "never";
+  readonly pkgVersion: string;
+  readonly update: boolean;
+  readonly kubectl: boolean;
+  readonly repo: ResolvedPackageRepository;
+  readonly hostRoot: string;
+}
+
+/**
+ * Validates and defaults the options both the upgrade script and the preflight use (target,
+ * package manager, package version, sudo, repository). Throws ValidationError of `where`.
+ */
+export function resolvePackageSettings(
+  where: string,
+  opts: Omit<NodeUpgradeScriptOptions, "mode" | "kubeadmFlags">,
+): ResolvedPackageSettings {
+  const target = parseKubeVersion(opts.targetVersion, where, "targetVersion");
+  const pm = opts.packageManager ?? "apt";
+  if (pm !== "apt" && pm !== "yum" && pm !== "dnf") {
+    throw new ValidationError(
+      where,
+      "packageManager",
+      pm,
+      "unsupported package manager",
+      'use "apt", "yum" or "dnf", or override the command',
+    );
+  }
+  const sudo = opts.sudo ?? "auto";
+  if (!["auto", "always", "never"].includes(sudo)) {
+    throw new ValidationError(
+      where,
+      "sudo",
+      sudo,
+      "unknown value",
+      'use "auto", "always" or "never"',
+    );
+  }
+  const pkgVersion = validatePackageVersion(where, opts.packageVersion ?? `${target.semver}-*`);
+  if (!pkgVersion.startsWith(`${target.semver}-`) && pkgVersion !== target.semver) {
+    throw new ValidationError(
+      where,
+      "packageVersion",
+      pkgVersion,
+      `does not match targetVersion ${target.text}`,
+      `give a version starting with "${target.semver}-"`,
+    );
+  }
+  const repo = resolvePackageRepository(where, "packageRepository", opts.packageRepository, target);
+  const hostRoot =
+    opts.hostRoot === undefined || opts.hostRoot === ""
+      ? ""
+      : validateAbsolutePath(where, "hostRoot", opts.hostRoot);
+  return {
+    target,
+    pm,
+    sudo: sudo as ResolvedPackageSettings["sudo"],
+    pkgVersion,
+    update: opts.updatePackageIndex ?? true,
+    kubectl: opts.upgradeKubectl ?? true,
+    repo,
+    hostRoot,
+  };
+}
+
+/** `as_root`: runs a command as root the way `sudo` says. */
+export function asRootFunction(sudo: "auto" | "always" | "never"): string {
+  if (sudo === "never") return 'as_root() { "$@"; }';
+  if (sudo === "always") return 'as_root() { sudo -n "$@"; }';
+  return 'as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }';
+}
+
+function validatePackageVersion(where: string, value: string): string {
   if (
     typeof value !== "string" ||
     !/^[0-9][0-9A-Za-z.+~:_-]*\*?$/.test(value) ||
     value.length > 64
   ) {
     throw new ValidationError(
-      WHERE,
+      where,
       "packageVersion",
       value,
       "not a package version",
@@ -104,43 +206,15 @@ function validateKubeadmFlag(value: string, i: number): string {
 
 /** Renders the POSIX sh script that upgrades one node. Throws ValidationError on bad options. */
 export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string {
-  const target = parseKubeVersion(opts.targetVersion, WHERE, "targetVersion");
   if (opts.mode !== "apply" && opts.mode !== "node") {
+    parseKubeVersion(opts.targetVersion, WHERE, "targetVersion");
     throw new ValidationError(WHERE, "mode", opts.mode, "unknown mode", 'use "apply" or "node"');
   }
-  const pm = opts.packageManager ?? "apt";
-  if (pm !== "apt" && pm !== "yum" && pm !== "dnf") {
-    throw new ValidationError(
-      WHERE,
-      "packageManager",
-      pm,
-      "unsupported package manager",
-      'use "apt", "yum" or "dnf", or override the command',
-    );
-  }
-  const sudo = opts.sudo ?? "auto";
-  if (!["auto", "always", "never"].includes(sudo)) {
-    throw new ValidationError(
-      WHERE,
-      "sudo",
-      sudo,
-      "unknown value",
-      'use "auto", "always" or "never"',
-    );
-  }
-  const pkgVersion = validatePackageVersion(opts.packageVersion ?? `${target.semver}-*`);
-  if (!pkgVersion.startsWith(`${target.semver}-`) && pkgVersion !== target.semver) {
-    throw new ValidationError(
-      WHERE,
-      "packageVersion",
-      pkgVersion,
-      `does not match targetVersion ${target.text}`,
-      `give a version starting with "${target.semver}-"`,
-    );
-  }
+  const { target, pm, sudo, pkgVersion, update, kubectl, repo, hostRoot } = resolvePackageSettings(
+    WHERE,
+    opts,
+  );
   const flags = (opts.kubeadmFlags ?? []).map(validateKubeadmFlag);
-  const update = opts.updatePackageIndex ?? true;
-  const kubectl = opts.upgradeKubectl ?? true;
   const nodePkgs = kubectl ? ["kubelet", "kubectl"] : ["kubelet"];
 
   const L: string[] = [];
@@ -154,14 +228,8 @@ export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string 
     `PKG_VERSION=${shq(pkgVersion)}`,
     "",
     "log() { printf 'kube-upkeep: %s\\n' \"$*\" >&2; }",
+    asRootFunction(sudo),
   );
-  if (sudo === "never") {
-    L.push('as_root() { "$@"; }');
-  } else if (sudo === "always") {
-    L.push('as_root() { sudo -n "$@"; }');
-  } else {
-    L.push('as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }');
-  }
   L.push(
     "",
     "# Skip everything when a previous run finished: the kubelet is the last thing upgraded.",
@@ -171,6 +239,21 @@ export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string 
     "  exit 0",
     "fi",
     'log "kubelet at ${kubelet_version##* }, upgrading to $TARGET"',
+    "",
+    ...renderRepositorySwitch(repo, pm, target, hostRoot),
+    ...(pm === "apt" ? ["index_updated=0"] : []),
+    'if [ "$repo_changed" = 1 ]; then',
+    ...(pm === "apt"
+      ? [
+          '  log "package repository changed: refreshing the package index"',
+          "  as_root apt-get update",
+          "  index_updated=1",
+        ]
+      : [
+          `  log "package repository changed: expiring the ${pm} metadata cache"`,
+          `  as_root ${pm} clean expire-cache`,
+        ]),
+    "fi",
     "",
     "# 1. kubeadm package (skipped when kubeadm is already at the target).",
     "kubeadm_version=$(kubeadm version -o short 2>/dev/null || true)",
@@ -191,7 +274,8 @@ export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string 
       L.push(`${indent}as_root ${pm} install -y ${specs} --disableexcludes=kubernetes`);
     }
   };
-  if (pm === "apt" && update) L.push("  as_root apt-get update");
+  if (pm === "apt" && update)
+    L.push('  if [ "$index_updated" = 0 ]; then as_root apt-get update; fi');
   install(["kubeadm"], "  ");
   L.push(
     "  kubeadm_version=$(kubeadm version -o short)",

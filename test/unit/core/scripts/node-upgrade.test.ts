@@ -20,6 +20,10 @@ function fakeNode(kubelet: string, kubeadm: string, uid = 0) {
   const bin = path.join(dir, "bin");
   const state = path.join(dir, "state");
   writeNodeTools(bin, state, { kubelet, kubeadm, uid });
+  // apt's configuration of this fake node: an empty etc/apt (no Kubernetes entry to switch), so
+  // the host's own sources never matter
+  fs.mkdirSync(path.join(dir, "root/etc/apt/sources.list.d"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "apt.conf"), `Dir "${dir}/root/";\n`);
   return {
     run(script: string, env: Record<string, string> = {}) {
       const file = path.join(dir, "upgrade.sh");
@@ -27,7 +31,13 @@ function fakeNode(kubelet: string, kubeadm: string, uid = 0) {
       const log = path.join(dir, "log");
       fs.writeFileSync(log, "");
       const r = spawnSync("/bin/sh", [file], {
-        env: { PATH: `${bin}:/usr/bin:/bin`, LOG: log, STATE: state, ...env },
+        env: {
+          PATH: `${bin}:/usr/bin:/bin`,
+          LOG: log,
+          STATE: state,
+          APT_CONFIG: path.join(dir, "apt.conf"),
+          ...env,
+        },
         encoding: "utf8",
       });
       return {
@@ -48,22 +58,34 @@ describe("renderNodeUpgradeScript", () => {
   it("passes shellcheck for every package manager and mode", () => {
     if (!fs.existsSync(SHELLCHECK))
       throw new Error(`${SHELLCHECK} missing: apt-get install shellcheck (listed in .ci/run)`);
+    // sudo and the repository setting are independent: every sudo mode with the default
+    // repository, every repository setting with sudo "auto"
     for (const packageManager of ["apt", "yum", "dnf"] as const)
       for (const mode of ["apply", "node"] as const)
-        for (const sudo of ["auto", "always", "never"] as const) {
+        for (const [sudo, packageRepository] of [
+          ["auto", "auto"],
+          ["always", "auto"],
+          ["never", "auto"],
+          ["auto", false],
+          [
+            "auto",
+            `http://10.0.0.1:8080/core:/stable:/{minor}/${packageManager === "apt" ? "deb" : "rpm"}/`,
+          ],
+        ] as const) {
           const script = render({
             packageManager,
             mode,
             sudo,
+            packageRepository,
             kubeadmFlags: ["--certificate-renewal=false"],
           });
           const r = spawnSync(SHELLCHECK, ["-s", "sh", "-"], { input: script, encoding: "utf8" });
-          expect({ packageManager, mode, sudo, out: r.stdout, status: r.status }).toEqual({
+          expect({ packageManager, mode, sudo, packageRepository, out: r.stdout }).toEqual({
             packageManager,
             mode,
             sudo,
+            packageRepository,
             out: "",
-            status: 0,
           });
         }
   });
@@ -181,6 +203,7 @@ describe("renderNodeUpgradeScript", () => {
       [{ packageVersion: "1.34.9-1.1" }, /does not match targetVersion v1.35.4/],
       [{ kubeadmFlags: ["--ignore-preflight-errors=all;reboot"] }, /invalid kubeadmFlags\[0\]/],
       [{ sudo: "maybe" as never }, /invalid sudo/],
+      [{ packageRepository: "pkgs.k8s.io" }, /invalid packageRepository "pkgs.k8s.io": neither/],
     ];
     for (const [o, re] of bad) {
       expect(() => render(o)).toThrow(ValidationError);
