@@ -39,6 +39,15 @@ export function apiStatusCode(e: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Whether the API refused the identity: 401 (not authenticated) or 403 (not authorized; RBAC).
+ * Never worth a retry; the server's message names the user, the verb and the resource.
+ */
+export function isPermissionError(e: unknown): boolean {
+  const code = apiStatusCode(e);
+  return code === 401 || code === 403;
+}
+
 /** metav1.Status as returned in the body of a failed call. */
 export interface ApiStatus {
   readonly message?: string;

@@ -13,7 +13,9 @@
  *     retryIntervalMs and naming the PodDisruptionBudget, and transient failures (409 conflicts,
  *     5xx, the apiserver restarting) with backoff; wait for each pod to be gone (watch);
  *  5. on timeout throw DrainTimeoutError (node stays cordoned); on other failures
- *     DrainEvictionError (node stays cordoned).
+ *     DrainEvictionError (node stays cordoned), at once when the API refuses the identity a call
+ *     the drain needs (the pod watch, the PodDisruptionBudget list: 401/403, the server's
+ *     message naming the permission).
  */
 import type { KubeConfig, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { ValidationError, ValidationErrors } from "../errors";
@@ -22,6 +24,7 @@ import {
   type DrainClients,
   apiErrorMessage,
   apiStatusCode,
+  isPermissionError,
   makeClients,
   readableApiError,
 } from "./client";
@@ -41,14 +44,7 @@ import {
   type PendingPod,
 } from "./errors";
 import { budgetsThatNeverAllow, neverAllowsLine } from "./blocked";
-import {
-  type EvictOutcome,
-  blockingPdbs,
-  deletePod,
-  evictPod,
-  pdbsCoveringPod,
-  pdbBlock,
-} from "./evict";
+import { type EvictOutcome, blockingPdbs, deletePod, evictPod, pdbsCoveringPod } from "./evict";
 import {
   type DaemonSetLookup,
   type FilterOptions,
@@ -64,12 +60,13 @@ import {
   evictErrorMessage,
   evictingMessage,
   multiplePdbMessage,
+  pdbListErrorMessage,
   pdbRetryMessage,
   podSkipMessage,
   terminatingNamespaceMessage,
 } from "./messages";
 import { type RetryOptions, backoffDelay, sleep, withTransientRetry } from "./retry";
-import { PodDeletionTracker } from "./wait";
+import { PodDeletionTracker, PodWatchRefusedError } from "./wait";
 
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
 export const DEFAULT_RETRY_INTERVAL_MS = 5000;
@@ -348,8 +345,11 @@ async function budgetSlots(
         retry,
       );
       byNs.set(ns, l.items);
-    } catch {
-      byNs.set(ns, []); // no limit then; the evictions still honour the budgets
+    } catch (e) {
+      // a refusal (401/403) surfaces, naming the permission; anything else: no limit then
+      // (the evictions still honour the budgets)
+      if (isPermissionError(e)) throw e;
+      byNs.set(ns, []);
     }
   }
   const slots = new Map<string, Slots>();
@@ -378,6 +378,8 @@ function holding<T>(slots: readonly Slots[], fn: () => Promise<T>): Promise<T> {
 
 class TimedOut extends Error {}
 class Blocked extends Error {}
+/** The pod watch was refused (401/403): the message is the PodWatchRefusedError's. */
+class WatchRefused extends Error {}
 
 /**
  * The PodDisruptionBudgets covering `pods` that can never allow their eviction, one line each.
@@ -487,15 +489,16 @@ export async function drainNode(
       podSelector: opts.podSelector,
       relistDelayMs: opts.relistDelayMs,
       onWarning: opts.onWarning,
+      // the API refused the watch (or its re-list): waiting on cannot end well, stop now
+      onFailure: (e) => deadline.abort(new WatchRefused(e.message)),
     });
     tracker = podTracker;
-    const list = await podsForDeletion(
-      clients,
-      nodeName,
-      opts,
-      await withTransientRetry(() => podTracker.start(), retry),
-      retry,
-    );
+    const onNode = await withTransientRetry(() => podTracker.start(), retry).catch((e: unknown) => {
+      if (e instanceof PodWatchRefusedError)
+        throw new DrainEvictionError(nodeName, [e.message], []);
+      throw e;
+    });
+    const list = await podsForDeletion(clients, nodeName, opts, onNode, retry);
     if (list.errors.length > 0) {
       let cordoned = true;
       if (cordon.cordonedByUs && !cordon.alreadyCordoned) {
@@ -597,7 +600,19 @@ export async function drainNode(
           transientAttempt = 0;
           attempt++;
           retries++;
-          const pdbs = await blockingPdbs(clients, active);
+          let pdbs: PdbBlock[];
+          try {
+            pdbs = await blockingPdbs(clients, active, retry);
+          } catch (e) {
+            // e.g. 403: the identity may not list the budgets; the drain says so and stops here
+            if (signal.aborted) return;
+            pending.delete(key);
+            const forbidden = isPermissionError(e);
+            failures.push(
+              pdbListErrorMessage(key, outcome.message, (e as Error).message, forbidden),
+            );
+            return;
+          }
           pending.set(key, { pod: key, state: "evicting", blockedBy: pdbs });
           if (checkBlocked && (await judgedNever(active))) return;
           opts.onPdbRetry?.({
@@ -615,17 +630,14 @@ export async function drainNode(
           opts.onWarning?.(terminatingNamespaceMessage(key, retryIntervalMs, outcome.message));
           await sleep(retryIntervalMs, signal);
         } else if (outcome.kind === "multiple-pdbs") {
-          let pdbs: PdbBlock[] = [];
-          try {
-            const all = await clients.policy.listNamespacedPodDisruptionBudget({
-              namespace: active.metadata?.namespace ?? "",
-            });
-            pdbs = pdbsCoveringPod(all.items, active).map(pdbBlock);
-          } catch {
-            // best effort
-          }
           pending.delete(key);
-          failures.push(multiplePdbMessage(key, pdbs, outcome.message));
+          try {
+            failures.push(
+              multiplePdbMessage(key, await blockingPdbs(clients, active, retry), outcome.message),
+            );
+          } catch (e) {
+            failures.push(multiplePdbMessage(key, [], outcome.message), (e as Error).message);
+          }
           return;
         } else {
           pending.delete(key);
@@ -667,6 +679,13 @@ export async function drainNode(
     await runBounded(list.pods, opts.concurrency ?? Math.max(1, list.pods.length), one);
 
     if (deadline.signal.aborted) {
+      if (deadline.signal.reason instanceof WatchRefused) {
+        throw new DrainEvictionError(
+          nodeName,
+          [deadline.signal.reason.message, ...failures],
+          evicted,
+        );
+      }
       if (deadline.signal.reason instanceof Blocked) {
         throw new DrainBlockedError(nodeName, true, [...blocked.values()], evicted);
       }

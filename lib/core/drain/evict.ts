@@ -5,9 +5,15 @@
  */
 import type { V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { selectorMatches, type LabelSelector } from "../pdb";
-import { type DrainClients, apiErrorMessage, apiStatus, apiStatusCode } from "./client";
+import {
+  type DrainClients,
+  apiErrorMessage,
+  apiStatus,
+  apiStatusCode,
+  readableApiError,
+} from "./client";
 import type { PdbBlock } from "./messages";
-import { transientReason } from "./retry";
+import { type RetryOptions, transientReason, withTransientRetry } from "./retry";
 
 export type EvictOutcome =
   /** Accepted: the pod is being deleted. */
@@ -122,14 +128,29 @@ export function pdbBlock(p: V1PodDisruptionBudget): PdbBlock {
   };
 }
 
-/** List the namespace's PodDisruptionBudgets and describe those covering the pod (best effort: [] on error). */
-export async function blockingPdbs(clients: DrainClients, pod: V1Pod): Promise<PdbBlock[]> {
+/**
+ * List the namespace's PodDisruptionBudgets and describe those covering the pod. Transient
+ * failures are retried (`retry`; standalone: up to 120 s); any other failure is thrown as
+ * "listing the PodDisruptionBudgets of namespace ...: <the server's message>", so a 403 names
+ * the missing permission instead of reading as "no budget covers the pod".
+ */
+export async function blockingPdbs(
+  clients: DrainClients,
+  pod: V1Pod,
+  retry: RetryOptions = {},
+): Promise<PdbBlock[]> {
+  const namespace = pod.metadata?.namespace ?? "";
   try {
-    const list = await clients.policy.listNamespacedPodDisruptionBudget({
-      namespace: pod.metadata?.namespace ?? "",
-    });
+    const list = await withTransientRetry(
+      () => clients.policy.listNamespacedPodDisruptionBudget({ namespace }),
+      retry,
+    );
     return pdbsCoveringPod(list.items, pod).map(pdbBlock);
-  } catch {
-    return [];
+  } catch (e) {
+    const what =
+      `listing the PodDisruptionBudgets of namespace ${JSON.stringify(namespace)} ` +
+      `(to name those covering pod ${namespace}/${pod.metadata?.name ?? ""})`;
+    const readable = readableApiError(what, e);
+    throw readable !== e ? readable : new Error(`${what}: ${apiErrorMessage(e)}`, { cause: e });
   }
 }

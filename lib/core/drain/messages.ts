@@ -131,6 +131,26 @@ export function multiplePdbMessage(
   );
 }
 
+/**
+ * A PodDisruptionBudget refused the eviction (429) and its budgets could not be listed to name
+ * it (e.g. 403): the refusal and the list error, with the permission to grant when it is one.
+ */
+export function pdbListErrorMessage(
+  pod: string,
+  serverMessage: string,
+  listError: string,
+  forbidden: boolean,
+): string {
+  const [ns, name] = splitPod(pod);
+  return (
+    `error when evicting pods/${JSON.stringify(name)} -n ${JSON.stringify(ns)}: ${serverMessage || "Too Many Requests"}` +
+    ` [a PodDisruptionBudget refused it, and ${listError}` +
+    (forbidden
+      ? `. Fix: grant list on poddisruptionbudgets (API group "policy") to the drain's identity, as MaintenanceRbac / MaintenanceServiceAccount do]`
+      : "]")
+  );
+}
+
 /** kubectl: `error when evicting pods/"name" -n "ns": <err>`. */
 export function evictErrorMessage(pod: string, err: string, usingEviction: boolean): string {
   const [ns, name] = splitPod(pod);

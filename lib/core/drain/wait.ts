@@ -7,9 +7,20 @@
  * (client-node closes idle watches after 30 s; the server closes them after its timeout) it is
  * resumed from the last resourceVersion; on an error or "410 Gone" the pods are re-listed and a
  * new watch starts from the list's resourceVersion, so nothing is missed.
+ *
+ * A refusal (401/403: the identity may not watch or list pods) is not a dropped connection: the
+ * tracker stops at once with a {@link PodWatchRefusedError} carrying the server's message (which
+ * names the user, the verb and the resource); `start()` throws it when the first watch is
+ * refused within `connectWaitMs`.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { type DrainClients, apiErrorMessage, loadClientNode } from "./client";
+import {
+  type DrainClients,
+  apiErrorMessage,
+  apiStatusCode,
+  isPermissionError,
+  loadClientNode,
+} from "./client";
 import { shouldSkipPod } from "./filters";
 
 export type GoneHow = "deleted" | "skipped";
@@ -19,8 +30,37 @@ export interface TrackerOptions {
   readonly podSelector?: string;
   /** Delay before re-listing after a watch/list error. @default 1000 */
   readonly relistDelayMs?: number;
-  /** Told about watch problems (never fatal: the tracker re-lists). */
+  /**
+   * How long `start()` waits for the first watch to connect, so a refusal fails the start. A
+   * refusal after that reaches `onFailure`. @default 2000
+   */
+  readonly connectWaitMs?: number;
+  /** Told about watch problems that the tracker recovers from (it re-lists). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Told when the API refuses the watch or the re-list (401/403): the tracker has stopped and
+   * every pending wait is rejected with the same error.
+   */
+  readonly onFailure?: (error: PodWatchRefusedError) => void;
+}
+
+/** The API server refused to let the tracker watch (or re-list) the node's pods: 401 or 403. */
+export class PodWatchRefusedError extends Error {
+  constructor(
+    public readonly nodeName: string,
+    /** "watch" or "list". */
+    public readonly verb: "watch" | "list",
+    /** 401 or 403. */
+    public readonly code: number,
+    /** The server's message, e.g. `pods is forbidden: User "..." cannot watch resource "pods" ...`. */
+    public readonly serverMessage: string,
+  ) {
+    super(
+      `${verb === "watch" ? "watching" : "listing"} the pods of node ${JSON.stringify(nodeName)} ` +
+        `(to wait for evicted pods to be gone): ${serverMessage}`,
+    );
+    this.name = "PodWatchRefusedError";
+  }
 }
 
 interface Waiter {
@@ -38,6 +78,10 @@ export class PodDeletionTracker {
   private stopped = false;
   private abort?: AbortController;
   private relistTimer?: NodeJS.Timeout;
+  /** Set while a refused watch's server message is fetched (start() waits for it). */
+  private refusing?: Promise<void>;
+  /** Why the tracker stopped on its own (the API refused the watch or the list). */
+  public failure?: PodWatchRefusedError;
   /** Number of watches started (tests, diagnostics). */
   public watchesStarted = 0;
   /** Number of lists made (tests, diagnostics). */
@@ -61,22 +105,56 @@ export class PodDeletionTracker {
       // The watch sees every pod of the node; the present set must too (unselected pods simply have no waiters).
       await this.relist();
     }
-    this.startWatch();
+    // Wait for the first watch to connect (or be refused) before the caller evicts anything, but
+    // not long: a proxy may hold a watch's response headers back until its first event
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.startWatch(),
+      new Promise<void>((r) => (timer = setTimeout(r, this.opts.connectWaitMs ?? 2000))),
+    ]);
+    clearTimeout(timer);
+    if (this.failure) throw this.failure;
     return list.items;
   }
 
-  /** Stop watching; pending waits are rejected. */
-  stop(): void {
+  /** Stop watching; pending waits are rejected (with `reason` when given). */
+  stop(reason?: Error): void {
     this.stopped = true;
     if (this.relistTimer) clearTimeout(this.relistTimer);
     this.abort?.abort();
     for (const [, set] of this.waiters) {
       for (const w of set) {
         if (w.timer) clearTimeout(w.timer);
-        w.reject(new Error("pod deletion tracker stopped"));
+        w.reject(reason ?? new Error("pod deletion tracker stopped"));
       }
     }
     this.waiters.clear();
+  }
+
+  /** The API refused a watch or list: stop, reject every wait with the reason, tell the owner. */
+  private refuse(error: PodWatchRefusedError): void {
+    if (this.stopped) return;
+    this.failure = error;
+    this.stop(error);
+    this.opts.onFailure?.(error);
+  }
+
+  /**
+   * client-node's Watch reports a refusal as a bare `Error("Forbidden")` with statusCode 403 and
+   * drops the body, where the server names what is missing. The same request as a plain call
+   * (`watch=true`, a 1 s timeout) returns that body as an ApiException.
+   */
+  private async refusalMessage(err: unknown): Promise<string> {
+    try {
+      await this.clients.core.listPodForAllNamespaces({
+        fieldSelector: `spec.nodeName=${this.nodeName}`,
+        watch: true,
+        timeoutSeconds: 1,
+      });
+    } catch (e) {
+      if (isPermissionError(e)) return apiErrorMessage(e);
+    }
+    return apiErrorMessage(err);
   }
 
   /**
@@ -200,20 +278,32 @@ export class PodDeletionTracker {
     this.relistTimer = setTimeout(() => {
       this.relistTimer = undefined;
       this.relist().then(
-        () => this.startWatch(),
-        (e) => this.scheduleRelist(`list failed: ${apiErrorMessage(e)}`),
+        () => void this.startWatch(),
+        (e) => {
+          if (isPermissionError(e))
+            this.refuse(
+              new PodWatchRefusedError(
+                this.nodeName,
+                "list",
+                apiStatusCode(e)!,
+                apiErrorMessage(e),
+              ),
+            );
+          else this.scheduleRelist(`list failed: ${apiErrorMessage(e)}`);
+        },
       );
     }, this.opts.relistDelayMs ?? 1000);
   }
 
-  private startWatch(): void {
+  /** Starts a watch; resolves once it is connected, or failed (and a refusal was handled). */
+  private async startWatch(): Promise<void> {
     if (this.stopped) return;
     const k8s = loadClientNode();
     const watch = new k8s.Watch(this.clients.kc);
     this.watchesStarted++;
     const started = Date.now();
     let needRelist: string | undefined;
-    watch
+    await watch
       .watch(
         "/api/v1/pods",
         {
@@ -244,11 +334,16 @@ export class PodDeletionTracker {
           this.abort = undefined;
           if (this.stopped) return;
           const timeout = err instanceof Error && err.name === "TimeoutError";
-          if (needRelist !== undefined) this.scheduleRelist(needRelist);
+          if (isPermissionError(err)) {
+            const code = apiStatusCode(err)!;
+            this.refusing = this.refusalMessage(err).then((m) =>
+              this.refuse(new PodWatchRefusedError(this.nodeName, "watch", code, m)),
+            );
+          } else if (needRelist !== undefined) this.scheduleRelist(needRelist);
           else if (err && !timeout) this.scheduleRelist(apiErrorMessage(err));
           else if (Date.now() - started < 1000)
             this.scheduleRelist("closed right after it started");
-          else this.startWatch(); // closed normally or idle: resume from the last resourceVersion
+          else void this.startWatch(); // closed normally or idle: resume from the last resourceVersion
         },
       )
       .then(
@@ -258,5 +353,6 @@ export class PodDeletionTracker {
         },
         (e) => this.scheduleRelist(apiErrorMessage(e)),
       );
+    await this.refusing;
   }
 }

@@ -5,7 +5,9 @@
  * NodeReadyWait's wait and uncordon succeed. Then the missing permissions show: a
  * disableEviction drain (pods delete, not granted by default) and, after pods/eviction create is
  * removed from the ClusterRole, an ordinary drain fail with a DrainEvictionError that carries
- * the API server's 403 message naming the user, the verb and the resource.
+ * the API server's 403 message naming the user, the verb and the resource. Without each other
+ * rule, the same: a refused PodDisruptionBudget list and a refused pod watch fail at once with
+ * the permission named (neither reads as "no budgets" or as a dropped connection).
  */
 import { readFileSync } from "node:fs";
 import {
@@ -293,10 +295,11 @@ test("without each rule: which call fails, and whether the 403 reaches the user"
     );
   }
 
-  async function drain(): Promise<Outcome> {
+  async function drain(extra: { waitForBlockedPdbs?: boolean } = {}): Promise<Outcome> {
     const warnings: string[] = [];
     try {
       await drainNode(kc, a, {
+        ...extra,
         runId: RUN_ID,
         ignoreDaemonSets: true,
         timeoutSeconds: 30,
@@ -352,18 +355,43 @@ test("without each rule: which call fails, and whether the 403 reaches the user"
     ]);
   }
 
-  // poddisruptionbudgets list is only used to name the budgets behind a refusal
+  // poddisruptionbudgets list: the budgets behind a refusal are named with it (blockingPdbs),
+  // and the drain bounds its evictions per budget with it. A refusal is an error naming the
+  // permission, never "no budget covers the pod" (blockingPdbs answered [] to any error before)
   await without("poddisruptionbudgets", "list");
-  // (best effort today: evict.ts blockingPdbs answers [] on any error, so a 403 is not shown)
-  const listed = await blockingPdbs(makeClients(kc), pods[0]);
-  report["poddisruptionbudgets list"] = { blockingPdbs: listed };
+  const pdbForbidden = `User "${user}" cannot list resource "poddisruptionbudgets" in API group "policy" in the namespace "${ns}"`;
+  const listed = await blockingPdbs(makeClients(kc), pods[0]).then(
+    (l) => ({ listed: l }),
+    (e: unknown) => ({ thrown: (e as Error).message }),
+  );
+  report["poddisruptionbudgets list: blockingPdbs"] = listed;
+  expect(listed).toEqual({
+    thrown: `listing the PodDisruptionBudgets of namespace "${ns}" (to name those covering pod ${ns}/${pods[0].metadata!.name}): poddisruptionbudgets.policy is forbidden: ${pdbForbidden}`,
+  });
+  for (const waitForBlockedPdbs of [false, true]) {
+    const o = await drain({ waitForBlockedPdbs });
+    report[`poddisruptionbudgets list: drain (waitForBlockedPdbs ${waitForBlockedPdbs})`] = o;
+    expect(o.apiMessage).toContain(pdbForbidden);
+  }
 
-  // pods watch: the one watch of the node's pods (last: this drain may succeed and move the pods)
+  // pods watch: the one watch of the node's pods. A refusal is not a dropped connection (it was
+  // re-listed and retried): the drain fails at once, before evicting anything, naming it
   await without("pods", "watch");
+  const t0 = Date.now();
   const watch = await drain();
-  report["pods watch"] = watch;
-  // the 403 is at least visible (today as a warning: wait.ts re-lists instead of watching)
-  expect(JSON.stringify(watch)).toContain("403");
+  const took = Date.now() - t0;
+  report["pods watch"] = { ...watch, tookMs: took };
+  expect(watch.errorName).toBe("DrainEvictionError");
+  expect(watch.thrown).toContain(
+    `error: watching the pods of node "${a}" (to wait for evicted pods to be gone): pods is forbidden: User "${user}" cannot watch resource "pods" in API group "" at the cluster scope`,
+  );
+  expect(watch.thrown).toContain("(0 pod(s) were evicted before the failure)");
+  expect(watch.warnings.filter((w) => /re-listing/.test(w))).toEqual([]);
+  expect(took).toBeLessThan(10_000); // the drain's timeout is 30 s
+  // nothing was evicted: both replicas still run on the node
+  expect(Object.values(await env.placement({ app: "api" })).filter((n) => n === a)).toHaveLength(
+    pods.length,
+  );
 
   process.stderr.write(`[rbac] drain without one rule each:\n${JSON.stringify(report, null, 2)}\n`);
 });

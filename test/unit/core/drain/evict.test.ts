@@ -1,5 +1,11 @@
 import type { V1LabelSelector, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
-import { classifyEvictionError, pdbBlock, pdbsCoveringPod } from "../../../../lib/core/drain/evict";
+import {
+  blockingPdbs,
+  classifyEvictionError,
+  pdbBlock,
+  pdbsCoveringPod,
+} from "../../../../lib/core/drain/evict";
+import type { DrainClients } from "../../../../lib/core/drain/client";
 import { apiErrorMessage } from "../../../../lib/core/drain/client";
 
 /** What client-node 2.x throws: ApiException with the raw response text as body. */
@@ -174,5 +180,67 @@ describe("PodDisruptionBudgets covering a pod", () => {
       desiredHealthy: 2,
       expectedPods: 2,
     });
+  });
+});
+
+describe("blockingPdbs: the budgets named behind a 429", () => {
+  const pod: V1Pod = { metadata: { name: "web-1", namespace: "shop", labels: { app: "web" } } };
+  const web: V1PodDisruptionBudget = {
+    metadata: { name: "web", namespace: "shop" },
+    spec: { selector: { matchLabels: { app: "web" } } },
+    status: { disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2, expectedPods: 2 },
+  };
+  /** Clients whose PDB list answers with `answers` in turn (an Error is thrown). */
+  function clients(...answers: (Error | V1PodDisruptionBudget[])[]) {
+    const calls: string[] = [];
+    const policy = {
+      listNamespacedPodDisruptionBudget: async ({ namespace }: { namespace: string }) => {
+        calls.push(namespace);
+        const a = answers.shift();
+        if (a instanceof Error) throw a;
+        return { items: a ?? [] };
+      },
+    };
+    return { clients: { policy } as unknown as DrainClients, calls };
+  }
+
+  test("lists the pod's namespace and describes the budgets selecting it", async () => {
+    const c = clients([web]);
+    expect(await blockingPdbs(c.clients, pod)).toEqual([pdbBlock(web)]);
+    expect(c.calls).toEqual(["shop"]);
+  });
+
+  // was: any error answered [], so a missing permission read as "no budget covers the pod"
+  test("403: thrown with the server's message naming the permission, not read as no budgets", async () => {
+    const forbidden =
+      'poddisruptionbudgets.policy is forbidden: User "system:serviceaccount:kube-system:ku" cannot list resource "poddisruptionbudgets" in API group "policy" in the namespace "shop"';
+    const c = clients(apiException(403, { reason: "Forbidden", message: forbidden }));
+    const e = await blockingPdbs(c.clients, pod).then(
+      () => undefined,
+      (x: unknown) => x as Error & { code?: number },
+    );
+    expect(e?.message).toBe(
+      `listing the PodDisruptionBudgets of namespace "shop" (to name those covering pod shop/web-1): ${forbidden}`,
+    );
+    expect(e?.code).toBe(403);
+    expect(c.calls).toEqual(["shop"]); // a refusal is not retried
+  });
+
+  test("a transient failure is retried; one that outlasts the budget is thrown with what was listed", async () => {
+    const c = clients(apiException(503, { message: "unavailable" }), [web]);
+    expect(await blockingPdbs(c.clients, pod, { initialMs: 1 })).toEqual([pdbBlock(web)]);
+    expect(c.calls).toHaveLength(2);
+    const down = clients(
+      ...Array.from({ length: 50 }, () =>
+        Object.assign(new Error("fetch failed"), {
+          cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6443"), {
+            code: "ECONNREFUSED",
+          }),
+        }),
+      ),
+    );
+    await expect(blockingPdbs(down.clients, pod, { initialMs: 1, budgetMs: 20 })).rejects.toThrow(
+      'listing the PodDisruptionBudgets of namespace "shop" (to name those covering pod shop/web-1): fetch failed: connect ECONNREFUSED 127.0.0.1:6443',
+    );
   });
 });
