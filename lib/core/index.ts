@@ -4,6 +4,8 @@ export * from "./pdb";
 export * from "./version";
 export * from "./plan";
 export * from "./scripts/node-upgrade";
+export * from "./scripts/package-repository";
+export * from "./scripts/node-preflight";
 export * from "./scripts/etcd-backup";
 export * from "./scripts/cert-renewal";
 export * from "./drain";
