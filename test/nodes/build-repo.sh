@@ -180,8 +180,12 @@ build_deb() {
     echo "Description: $summary"
     echo " $summary."
   } > "$root/DEBIAN/control"
+  # Reproducible: every mtime (and dpkg-deb's ar / tar times) = the binary's, so a rebuild with the
+  # same inputs gives the same bytes (a node that read the old Packages still gets matching debs).
   # gzip, not dpkg's default xz: 60-100 MB binaries, 2 shared cores (xz takes minutes per package)
-  nice -n 10 dpkg-deb --root-owner-group -Zgzip -z6 --build "$root" "$out/${name}_${ver}_amd64.deb" >/dev/null
+  local epoch; epoch=$(stat -c %Y "$BIN/$name-$v")
+  find "$root" -exec touch -h -d "@$epoch" {} +
+  SOURCE_DATE_EPOCH=$epoch nice -n 10 dpkg-deb --root-owner-group -Zgzip -z6 --build "$root" "$out/${name}_${ver}_amd64.deb" >/dev/null
   rm -rf "$root"
 }
 
