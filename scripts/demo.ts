@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --workers N] [--max-unavailable K] [--keep]`: a rolling upgrade of a simulated
+ * `npm run demo [-- --workers N] [--max-unavailable K] [--report-dir DIR] [--keep]`: a rolling upgrade of a simulated
  * cluster with kube-upkeep's ClusterUpgrade, through the real Pulumi engine. See docs/demo.md.
  *
  *  1. builds what is missing (control-plane binaries, the Pulumi engine, dist-lib)
@@ -7,12 +7,15 @@
  *     3 control-plane + N kwok worker nodes at v1.34.4, Deployments spread over the workers with
  *     PodDisruptionBudgets, and sshd on 127.0.0.1
  *  3. `pulumi preview` (prints the plan), then `pulumi up` (v1.34.4 -> v1.35.4) with its progress
- *  4. prints a summary (versions before/after, duration, evictions, PDB retries)
+ *  4. prints a summary (versions before/after, duration, evictions, PDB retries) and the path of
+ *     the roll report (report.html: a timeline of the roll; kept after the teardown)
  *  5. tears everything down, also on failure or Ctrl-C (--keep leaves the cluster running)
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { latestRunDir, REPORT_FILES } from "../lib/core/report/store";
 import { buildMissing, missingBinaries, REPO_ROOT } from "../test/cluster/cluster";
 import { missingSshBinaries, SSHD_HOWTO } from "../test/cluster/sshd";
 import { ENGINE_BIN, missingEngineBinaries } from "../test/integration/engine/pulumi-engine";
@@ -32,23 +35,30 @@ interface Args {
   workers: number;
   maxUnavailable: string;
   keep: boolean;
+  reportDir: string;
 }
 
 function usage(): never {
   process.stderr.write(
-    "usage: npm run demo -- [--workers N (default 6)] [--max-unavailable K|P% (default 1)] [--keep]\n",
+    "usage: npm run demo -- [--workers N (default 6)] [--max-unavailable K|P% (default 1)] [--report-dir DIR] [--keep]\n",
   );
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { workers: 6, maxUnavailable: "1", keep: false };
+  const a: Args = {
+    workers: 6,
+    maxUnavailable: "1",
+    keep: false,
+    reportDir: join(tmpdir(), "kube-upkeep-demo-reports"),
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => inline ?? argv[++i] ?? usage();
     if (flag === "--workers") a.workers = Number(value());
     else if (flag === "--max-unavailable") a.maxUnavailable = value();
     else if (flag === "--keep") a.keep = true;
+    else if (flag === "--report-dir") a.reportDir = resolve(value());
     else usage();
   }
   if (!Number.isInteger(a.workers) || a.workers < 1 || a.workers > 500) {
@@ -121,6 +131,13 @@ async function main(): Promise<void> {
   let cluster: SimulatedCluster | undefined;
   let demo: DemoStack | undefined;
   let interrupted = false;
+  const reportsBefore = latestRunDir(args.reportDir);
+  /** The report of this demo's `pulumi up` (written as the roll goes, also when it fails). */
+  const printReport = () => {
+    const run = latestRunDir(args.reportDir);
+    if (run && run !== reportsBefore)
+      say(`roll report: ${join(run, REPORT_FILES.html)} (and ${REPORT_FILES.json} beside it)`);
+  };
   const teardown = async () => {
     if (args.keep && cluster) {
       say(
@@ -142,7 +159,10 @@ async function main(): Promise<void> {
   process.on("SIGTERM", onSignal);
   try {
     cluster = await startSimulatedCluster({ name: "ku-demo", workers: args.workers, log: say });
-    demo = await createDemoStack(cluster, "demo", { maxUnavailable: args.maxUnavailable });
+    demo = await createDemoStack(cluster, "demo", {
+      maxUnavailable: args.maxUnavailable,
+      reportDir: args.reportDir,
+    });
     say(
       demo.standInCommandProvider
         ? "remote.Command runs through the STAND-IN pulumi-resource-command (test/e2e/command-provider: " +
@@ -206,6 +226,7 @@ async function main(): Promise<void> {
     );
     if (atTarget !== names.length) process.exitCode = 1;
   } finally {
+    printReport();
     if (!interrupted) await teardown();
     say("done");
   }

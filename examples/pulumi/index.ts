@@ -34,6 +34,8 @@ const failNodes = new Set(config.getObject<string[]>("failNodes") ?? []);
 const neverReadyNodes = new Set(config.getObject<string[]>("neverReadyNodes") ?? []);
 /** When set, every simulated upgrade that does work appends "<node> <from> <target>" here. */
 const upgradeLog = config.get("upgradeLog") ?? "";
+/** Where each `pulumi up` writes its roll report (report.html, report.json); empty for none. */
+const reportDir = config.get("reportDir") ?? "";
 
 const connection = {
   host: config.get("sshHost") ?? "127.0.0.1",
@@ -117,6 +119,8 @@ const upgrade = new ClusterUpgrade("upgrade", {
     waitForBlockedPdbs: config.getBoolean("drainWaitForBlockedPdbs") ?? false,
   },
   readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds") ?? 120,
+  // each `pulumi up` writes <reportDir>/<UTC start time>/report.html (a timeline of the roll)
+  report: reportDir === "" ? undefined : { path: reportDir },
   etcdSnapshot:
     etcdEndpoint === ""
       ? false
@@ -136,6 +140,8 @@ const upgrade = new ClusterUpgrade("upgrade", {
 export const plan = upgrade.planText;
 export const kubeletVersions = upgrade.kubeletVersions;
 export const etcdSnapshotPath = upgrade.snapshot ? upgrade.snapshot.stdout : "";
+/** This run's report page ("" without reportDir, and in a preview). */
+export const report = upgrade.reportFile ?? "";
 /** Per node: evicted pods and PDB retries of its drain. */
 export const drains = pulumi
   .all(

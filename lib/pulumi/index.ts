@@ -6,3 +6,4 @@ export * from "./node-upgrade";
 export * from "./cluster-upgrade";
 export * from "./cdk8s-chart";
 export * from "./maintenance-service-account";
+export * from "./roll-report";

@@ -226,6 +226,8 @@ export interface StackOptions {
   readonly backupDir?: string;
   /** File the simulated upgrade command appends "<node> <from> <target>" to when its upgrade took effect. */
   readonly upgradeLog?: string;
+  /** ClusterUpgrade's report directory (the program's `reportDir`). @default none */
+  readonly reportDir?: string;
 }
 
 export interface DemoStack {
@@ -290,6 +292,7 @@ export async function createDemoStack(
     etcdutl: { value: bins.etcdutl },
     etcdBackupDir: { value: backupDir },
     upgradeLog: { value: o.upgradeLog ?? "" },
+    reportDir: { value: o.reportDir ?? "" },
     readyTimeoutSeconds: { value: String(o.readyTimeoutSeconds ?? 120) },
     etcdTimeoutSeconds: { value: String(o.etcdTimeoutSeconds ?? 300) },
   });

@@ -211,7 +211,7 @@ function legend(y: number): string {
       `<rect x="${cx}" y="${y}" width="14" height="10" rx="2" fill="${color}"/>`,
       `<text x="${cx + 18}" y="${y + 9}" fill="#333333" font-size="11">${esc(text)}</text>`,
     );
-    cx += 26 + text.length * 6.2;
+    cx += 30 + text.length * 6.8;
   }
   parts.push(
     `<text x="8" y="${y + 26}" fill="#666666" font-size="11">dashed outline: a time taken from the adjacent step (see the report notes); hatched red: failed, or never started</text>`,
