@@ -32,6 +32,7 @@
 import { ValidationError } from "../errors";
 import { ETCD_BACKUP_DEFAULTS } from "./etcd-backup";
 import {
+  pathWithin,
   shArg,
   validateAbsolutePath,
   validateCommand,
@@ -263,32 +264,48 @@ export function resolveEtcdRestoreOptions(
     "currentDataDir",
     opts.currentDataDir ?? d.currentDataDir,
   );
-  if (dataDir === "/")
+  for (const [field, dir] of [
+    ["dataDir", dataDir],
+    ["currentDataDir", currentDataDir],
+  ] as const)
+    if (dir === "/")
+      throw new ValidationError(
+        where,
+        field,
+        dir,
+        "the root directory cannot be a data directory",
+        field === "dataDir"
+          ? "give a new directory such as /var/lib/etcd-restore"
+          : "give the directory etcd's manifest names in --data-dir=, such as /var/lib/etcd",
+      );
+  if (pathWithin(dataDir, currentDataDir) || pathWithin(currentDataDir, dataDir)) {
+    // name the setting the caller gave (the other one is the default)
+    const given = opts.dataDir === undefined && opts.currentDataDir !== undefined;
     throw new ValidationError(
       where,
-      "dataDir",
-      dataDir,
-      "the root directory cannot be a data directory",
-      "give a new directory such as /var/lib/etcd-restore",
+      given ? "currentDataDir" : "dataDir",
+      given ? currentDataDir : dataDir,
+      given
+        ? `overlaps the data directory ${dataDir} the snapshot is restored into`
+        : `overlaps the current data directory ${currentDataDir}`,
+      "restore into a new directory next to the current one, such as /var/lib/etcd-restore (the old one stays as the way back)",
     );
-  if (
-    dataDir === currentDataDir ||
-    dataDir.startsWith(currentDataDir + "/") ||
-    currentDataDir.startsWith(dataDir + "/")
-  )
-    throw new ValidationError(
-      where,
-      "dataDir",
-      dataDir,
-      `overlaps the current data directory ${currentDataDir}`,
-      "restore into a new directory next to it, such as /var/lib/etcd-restore (the old one stays as the way back)",
-    );
+  }
   const manifestsDir = validateAbsolutePath(
     where,
     "manifestsDir",
     opts.manifestsDir ?? d.manifestsDir,
   );
   const etcdManifest = validateFileName(where, "etcdManifest", opts.etcdManifest ?? d.etcdManifest);
+  // the kubelet ignores hidden files in the manifests directory (and the stash moves `*`)
+  if (etcdManifest.startsWith("."))
+    throw new ValidationError(
+      where,
+      "etcdManifest",
+      etcdManifest,
+      "is a hidden file, which the kubelet never runs as a static pod",
+      "give the file name of etcd's static pod manifest, e.g. etcd.yaml",
+    );
   const stashDir = validateStashDir(where, opts.stashDir ?? d.stashDir, manifestsDir);
   let rootfs: string | undefined;
   if (opts.rootfs !== undefined) {

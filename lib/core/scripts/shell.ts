@@ -35,6 +35,14 @@ export function shArg(value: string | number): string {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
+ * Whether the normalized absolute path `p` is `dir` or inside it ("/" contains every path: a
+ * plain `p.startsWith(dir + "/")` misses that, since "/" + "/" is "//").
+ */
+export function pathWithin(p: string, dir: string): boolean {
+  return p === dir || dir === "/" || p.startsWith(dir + "/");
+}
+
+/**
  * An absolute, normalized POSIX path: starts with "/", no "." or ".." segments, no "//",
  * no trailing slash (except "/"), only [A-Za-z0-9._/+@:=,-] characters.
  */

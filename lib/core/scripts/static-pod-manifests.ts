@@ -12,7 +12,7 @@
  * Used by cert-renewal.ts and etcd-restore.ts; not exported from the package index.
  */
 import { ValidationError } from "../errors";
-import { validateAbsolutePath, validateFileName } from "./shell";
+import { pathWithin, validateAbsolutePath, validateFileName } from "./shell";
 
 /**
  * The stash parent directory (`stashDir` option): an absolute path outside `manifestsDir`
@@ -20,7 +20,7 @@ import { validateAbsolutePath, validateFileName } from "./shell";
  */
 export function validateStashDir(where: string, value: string, manifestsDir: string): string {
   const stashDir = validateAbsolutePath(where, "stashDir", value);
-  if (stashDir === manifestsDir || stashDir.startsWith(manifestsDir + "/"))
+  if (pathWithin(stashDir, manifestsDir))
     throw new ValidationError(
       where,
       "stashDir",

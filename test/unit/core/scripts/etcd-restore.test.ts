@@ -169,6 +169,18 @@ describe("etcd restore: validation", () => {
       "dataDir",
     );
     invalid(() => resolveEtcdRestoreOptions({ snapshot: SNAP, dataDir: "/" }), "dataDir");
+    // found by the property test: "/" holds every path ("/" + "/" is not a prefix of them),
+    // and the error names the setting that was given
+    invalid(
+      () => resolveEtcdRestoreOptions({ snapshot: SNAP, currentDataDir: "/" }),
+      "currentDataDir",
+    );
+    expect(
+      invalid(
+        () => resolveEtcdRestoreOptions({ snapshot: SNAP, currentDataDir: "/var/lib" }),
+        "currentDataDir",
+      ).message,
+    ).toContain("overlaps the data directory /var/lib/etcd-restore the snapshot is restored into");
   });
 
   it("keeps the stash outside the manifests directory", () => {
@@ -177,6 +189,19 @@ describe("etcd restore: validation", () => {
         resolveEtcdRestoreOptions({ snapshot: SNAP, stashDir: "/etc/kubernetes/manifests/old" }),
       "stashDir",
     );
+    // "/" as the manifests directory holds the default stash too
+    invalid(() => resolveEtcdRestoreOptions({ snapshot: SNAP, manifestsDir: "/" }), "stashDir");
+  });
+
+  // found by the property test: the stash moves `*`, which skips hidden files, and the kubelet
+  // never runs them either; such a restore stopped the static pods, then failed
+  it("refuses a hidden etcd manifest", () => {
+    expect(
+      invalid(
+        () => resolveEtcdRestoreOptions({ snapshot: SNAP, etcdManifest: ".etcd.yaml" }),
+        "etcdManifest",
+      ).message,
+    ).toContain("is a hidden file, which the kubelet never runs as a static pod");
   });
 
   it("needs name and initialCluster together, the name among the members", () => {

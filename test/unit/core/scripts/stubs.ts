@@ -270,8 +270,11 @@ export interface ArgvRecorder {
   readonly bin: string;
   /** PATH is `bin` only: nothing outside the recorders runs, so the script touches no file. */
   readonly env: NodeJS.ProcessEnv;
-  /** Adds (or replaces) a recorder named `name`. */
-  add(name: string): void;
+  /**
+   * Adds (or replaces) a recorder named `name`; `body` (bash, run after the argv is recorded and
+   * the stop check) makes it act like the tool, e.g. print a version.
+   */
+  add(name: string, body?: string): void;
   calls(): RecordedCall[];
   cleanup(): void;
 }
@@ -287,11 +290,11 @@ export function argvRecorder(names: readonly string[], stopAt: string): ArgvReco
   fs.mkdirSync(bin);
   const log = path.join(dir, "argv.log");
   fs.writeFileSync(log, "");
-  const add = (name: string) =>
+  const add = (name: string, body = "") =>
     fs.writeFileSync(
       path.join(bin, name),
       `#!/bin/bash\nprintf '%s\\0' "$#" "$0" "$@" >> "$ARGV_LOG"\n` +
-        `for a in "$@"; do [ "$a" != "$ARGV_STOP" ] || exit 1; done\nexit 0\n`,
+        `for a in "$@"; do [ "$a" != "$ARGV_STOP" ] || exit 1; done\n${body}\nexit 0\n`,
       { mode: 0o755 },
     );
   for (const name of names) add(name);
