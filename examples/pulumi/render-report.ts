@@ -29,7 +29,10 @@ process.stdout.write(
     `${join(dir, REPORT_FILES.html)}`,
     `${report.component}: ${report.fromVersion} -> ${report.targetVersion}, ${report.result} in ${formatDuration(report.durationMs)}`,
     `nodes upgraded ${report.totals.upgraded}/${report.totals.nodes}, evictions ${report.totals.evictions}, PDB retries ${report.totals.pdbRetries}`,
-    ...report.failures.map((f) => `failed: ${f.node ?? "etcd snapshot"} ${f.step}: ${f.message}`),
+    ...report.failures.map(
+      (f) =>
+        `failed: ${f.node ?? (f.step ? "etcd snapshot" : "roll")} ${f.step ?? ""}: ${f.message}`,
+    ),
     "",
   ].join("\n"),
 );

@@ -68,7 +68,7 @@ export function renderReportHtml(report: RollReport): string {
       : `<h2>Failures</h2><ul class="failures">${r.failures
           .map(
             (f) =>
-              `<li data-node="${esc(f.node ?? "")}" data-step="${esc(f.step)}"><strong>${esc(f.node ?? "etcd snapshot")}</strong> (${esc(f.step)}${f.uncertain ? ", uncertain" : ""}): ${esc(f.message)}</li>`,
+              `<li data-node="${esc(f.node ?? "")}" data-step="${esc(f.step ?? "")}"><strong>${esc(f.node ?? (f.step ? "etcd snapshot" : "roll"))}</strong>${f.step ? ` (${esc(f.step)}${f.uncertain ? ", uncertain" : ""})` : ""}: ${esc(f.message)}</li>`,
           )
           .join("")}</ul>`;
   const rows = r.nodes

@@ -81,7 +81,8 @@ export interface ReportNodeRow {
 
 export interface ReportFailure {
   readonly node?: string;
-  readonly step: SegmentKind;
+  /** Absent: the run ended with nodes not done and no step of theirs recorded a failure. */
+  readonly step?: SegmentKind;
   readonly message: string;
   readonly uncertain?: boolean;
 }
@@ -503,8 +504,16 @@ export function buildRollReport(events: readonly ReportEvent[], skippedLines = 0
 
   const nodeFailed = rows.some((r) => r.status === "failed");
   const anythingRan = snapshot !== undefined || rows.some((r) => r.segments.length > 0);
+  // A run that completed leaves every node done. Nodes not done without a recorded failure: a
+  // step that records nothing failed (a command of another component, a preflight), or the run
+  // was cancelled.
+  const notDone = rows.filter((r) => !["upgraded", "unchanged", "skipped"].includes(r.status));
+  if (ended && notDone.length > 0 && failures.length === 0)
+    failures.push({
+      message: `the run ended with ${notDone.length} node(s) not done (${notDone.map((r) => r.name).join(", ")}) and no failure of their steps recorded: another resource failed or the run was cancelled; see pulumi's output`,
+    });
   const result: RollResult =
-    nodeFailed || snapshot?.state === "failed"
+    nodeFailed || snapshot?.state === "failed" || (ended && notDone.length > 0)
       ? "failed"
       : !ended
         ? "in-progress"

@@ -201,6 +201,22 @@ describe("buildRollReport", () => {
     expect(w1.status).toBe("failed");
   });
 
+  test("nodes not done without a recorded failure (a step that records nothing failed): failed", () => {
+    // e.g. a node's preflight command failed before its drain: the snapshot completed, nothing else
+    const b = buildRollReport(
+      new Run().at(2000).resolved(undefined, "snapshot").at(2500).end().events,
+    );
+    expect(b.result).toBe("failed");
+    expect(b.nodes.map((n) => n.status)).toEqual(["not-started", "not-started", "not-started"]);
+    expect(b.failures).toEqual([
+      {
+        message: expect.stringMatching(
+          /^the run ended with 3 node\(s\) not done \(cp-1, w-1, w-2\)/,
+        ),
+      },
+    ]);
+  });
+
   test("skipped nodes of the plan keep their row", () => {
     const b = buildRollReport(
       new Run([...PLAN, { name: "w-3", role: "worker", from: "v1.35.4", action: "skip" }])
