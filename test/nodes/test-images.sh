@@ -113,8 +113,10 @@ while read -r img; do
       out=$(run "$REGISTRY/$img" /coredns -version) && grep -q "CoreDNS-${v#v}" <<<"$out" && ok "$img: $(head -1 <<<"$out")" || bad "$img: $out"
       # detached, as the image's user (65532): binds :53 through the file capability, keeps running
       c="ku-test-dns$RANDOM"
-      ctr_ run -d --cgroup "/ku-images-test/$c" --log-uri "file://$T/$c.log" "$REGISTRY/$img" "$c" \
-        /coredns -dns.port 53 -conf /dev/null >/dev/null 2>&1 </dev/null || true
+      printf '.:53 {\n  errors\n  hosts {\n    10.0.0.1 ku-test.local\n  }\n}\n' > "$T/Corefile"
+      ctr_ run -d --cgroup "/ku-images-test/$c" --log-uri "file://$T/$c.log" \
+        --mount "type=bind,src=$T/Corefile,dst=/etc/coredns/Corefile,options=rbind:ro" "$REGISTRY/$img" "$c" \
+        /coredns -conf /etc/coredns/Corefile >/dev/null 2>&1 || true
       sleep 2
       st=$(ctr_ tasks ls | awk -v c="$c" '$1 == c { print $3 }')
       pid=$(ctr_ tasks ls | awk -v c="$c" '$1 == c { print $2 }')
