@@ -6,7 +6,10 @@
  *     -> control-plane node 1 (kubeadm upgrade apply) -> control-plane node 2 -> ... (one at a time)
  *     -> workers as k parallel chains (worker i starts after worker i-k is uncordoned)
  *
- * Each node is a `NodeUpgrade` (drain -> upgrade command -> wait Ready at target -> uncordon).
+ * Each node is a `NodeUpgrade` (preflight -> drain -> upgrade command -> wait Ready at target ->
+ * uncordon). Every node's preflight runs first, all of them before the etcd snapshot and the first
+ * drain: a node that fails its preflight stops the roll before anything is cordoned, whichever
+ * node it is (each drain waits for every preflight, not only its own).
  * The version skew policy, the plan and every node's settings (its rendered script, its command
  * override, the drain options) are checked when the component is constructed, i.e. in
  * `pulumi preview`, and before anything is registered (the component itself included), so that
@@ -36,8 +39,11 @@ import type { NodeDrainOptions } from "./node-drain";
 import {
   checkNodeUpgradeSettings,
   NodeUpgrade,
+  preflightPlan,
+  renderPreflightScript,
   renderUpgradeScript,
   secretConnection,
+  type NodePreflightSettings,
   type NodeUpgradeScriptSettings,
   type SshConnection,
 } from "./node-upgrade";
@@ -56,7 +62,15 @@ export interface ClusterNode {
   readonly version?: string;
   /** Per-node script settings (merged over the ClusterUpgrade's `script`). */
   readonly script?: NodeUpgradeScriptSettings;
+  /**
+   * Per-node preflight settings (merged over the ClusterUpgrade's `preflight`, `checks` key by
+   * key), or `false` to skip this node's preflight.
+   */
+  readonly preflight?: ClusterPreflightSettings | false;
 }
+
+/** Preflight settings of a roll or a node (the command is `preflightOverride`). */
+export type ClusterPreflightSettings = Omit<NodePreflightSettings, "command">;
 
 /** What `commandOverride` gets to build a node's command. */
 export interface NodeCommandContext {
@@ -117,6 +131,21 @@ export interface ClusterUpgradeArgs {
    */
   readonly commandOverride?:
     pulumi.Input<string> | ((node: NodeCommandContext) => pulumi.Input<string>);
+  /**
+   * The preflight of every node before anything is drained (lib/core/scripts/node-preflight.ts:
+   * packages in the repository the upgrade will use, cgroup v2 for >= 1.35, free disk, swap, the
+   * container runtime), or `false` for none. Nodes' own `preflight` settings merge over it.
+   * @default the rendered preflight with its defaults; none with a `commandOverride` (give
+   *   `preflight: {}` to run the rendered one anyway, or `preflightOverride`)
+   */
+  readonly preflight?: ClusterPreflightSettings | false;
+  /**
+   * Replaces the rendered preflight on every node: a command, or a function of the node. It must
+   * change nothing; a non-zero exit stops the roll before any node is drained. For simulated
+   * nodes or other OS tooling (pairs with `commandOverride`).
+   */
+  readonly preflightOverride?:
+    pulumi.Input<string> | ((node: NodeCommandContext) => pulumi.Input<string>);
   /** @default 600 */
   readonly readyTimeoutSeconds?: number;
   /**
@@ -176,6 +205,13 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     const done = new Map<string, pulumi.Resource>();
     const nodeUpgrades: Record<string, NodeUpgrade> = {};
     let snapshot: command.remote.Command | undefined;
+    // Every node's preflight, once all are constructed: the snapshot and every drain wait for all of
+    // them, so a failing preflight stops the roll before anything is cordoned (the preflights
+    // themselves wait for nothing and run concurrently, up to `pulumi up --parallel`).
+    let allPreflightsKnown!: (preflights: pulumi.Resource[]) => void;
+    const allPreflights = new Promise<pulumi.Resource[]>((resolve) => {
+      allPreflightsKnown = resolve;
+    });
 
     for (const step of plan.steps) {
       if (step.action === "skip") continue;
@@ -193,14 +229,14 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
             triggers: [target.text],
             logging: "stdoutAndStderr",
           },
-          { parent: this },
+          { parent: this, dependsOn: allPreflights },
         );
         done.set(step.id, snapshot);
         report?.watch(snapshot, "snapshot");
         continue;
       }
       const node = byName.get(step.node!)!;
-      const { mode, override } = commands.get(step.id)!;
+      const { mode, override, preflight } = commands.get(step.id)!;
       const upgrade = new NodeUpgrade(
         `${name}-${node.name}`,
         {
@@ -213,11 +249,14 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
           drain: args.drain,
           script: { ...args.script, ...node.script },
           command: override,
+          preflight,
+          // The previous step's last resource (its uncordon) and every node's preflight. Not the
+          // component's dependsOn: that would hold back this node's preflight too.
+          drainAfter: allPreflights.then((all) => [...after, ...all]),
           readyTimeoutSeconds: args.readyTimeoutSeconds,
           report: report?.target,
         },
-        // Depend on the previous step's last resource (its uncordon) explicitly.
-        { parent: this, dependsOn: after },
+        { parent: this },
       );
       nodeUpgrades[node.name] = upgrade;
       for (const [step, res] of [
@@ -229,6 +268,9 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
         report?.watch(res, step, node.name);
       done.set(step.id, upgrade.uncordon);
     }
+    allPreflightsKnown(
+      Object.values(nodeUpgrades).flatMap((u) => (u.preflight ? [u.preflight] : [])),
+    );
     this.snapshot = snapshot;
     this.nodeUpgrades = nodeUpgrades;
     if (cronJobChart)
@@ -252,6 +294,29 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
   }
 }
 
+/** A node's commands as prepareClusterUpgrade resolved them. */
+interface NodeCommands {
+  readonly mode: "apply" | "node";
+  readonly override?: pulumi.Input<string>;
+  readonly preflight?: NodePreflightSettings | false;
+}
+
+/**
+ * A node's preflight settings: its own merged over the roll's (`checks` key by key); `false` when
+ * the node's is false, or the roll's is and the node has none of its own.
+ */
+function mergePreflight(
+  roll: ClusterPreflightSettings | false | undefined,
+  own: ClusterPreflightSettings | false | undefined,
+): ClusterPreflightSettings | false | undefined {
+  if (own === false || (roll === false && own === undefined)) return false;
+  if (roll === undefined && own === undefined) return undefined;
+  const r = roll || {};
+  const o = own ?? {};
+  const checks = r.checks || o.checks ? { ...r.checks, ...o.checks } : undefined;
+  return { ...r, ...o, ...(checks ? { checks } : {}) };
+}
+
 /** What prepareClusterUpgrade resolved, for the constructor to build the resources from. */
 interface PreparedClusterUpgrade {
   readonly plan: UpgradePlan;
@@ -259,11 +324,11 @@ interface PreparedClusterUpgrade {
   readonly snapshotSettings?: EtcdSnapshotSettings;
   readonly snapshotScript?: string;
   readonly cronJobChart?: Chart;
-  /** Per node step id: the kubeadm mode and the command override (undefined: the rendered script). */
-  readonly commands: ReadonlyMap<
-    string,
-    { mode: "apply" | "node"; override?: pulumi.Input<string> }
-  >;
+  /**
+   * Per node step id: the kubeadm mode, the command override (undefined: the rendered script) and
+   * the node's preflight settings (with the override's command).
+   */
+  readonly commands: ReadonlyMap<string, NodeCommands>;
 }
 
 /**
@@ -333,7 +398,22 @@ function prepareClusterUpgrade(name: string, args: ClusterUpgradeArgs): Prepared
 
   // Every node's settings, as its NodeUpgrade will use them. Settings of the whole roll are
   // reported once, as the component's; a node's own script setting names the node.
-  const commands = new Map<string, { mode: "apply" | "node"; override?: pulumi.Input<string> }>();
+  const commands = new Map<string, NodeCommands>();
+  const preflightInputs: [string, unknown][] = [
+    ["preflight", args.preflight],
+    ...(args.nodes ?? []).map((n, i): [string, unknown] => [`nodes[${i}].preflight`, n.preflight]),
+  ];
+  for (const [field, v] of preflightInputs)
+    if (v !== undefined && v !== false && (typeof v !== "object" || v === null))
+      problems.add(
+        new ValidationError(
+          where,
+          field,
+          v,
+          "not preflight settings",
+          "give false to skip the preflight, or an object such as { checks: { swap: false }, minFreeDiskMiB: 1024 }",
+        ),
+      );
   const target = plan ? parseKubeVersion(plan.targetVersion, where, "targetVersion") : undefined;
   if (plan && target) {
     checkNodeUpgradeSettings(
@@ -363,18 +443,29 @@ function prepareClusterUpgrade(name: string, args: ClusterUpgradeArgs): Prepared
       };
       const override = typeof fn === "function" ? problems.collect(() => fn(context)) : fn;
       if (typeof fn === "function" && override === undefined) continue; // it threw (collected)
-      if (override === undefined) {
-        const own = node.script as Record<string, unknown> | undefined;
-        problems.collect(() =>
-          renderUpgradeScript(
-            (option) => (own?.[option] !== undefined ? nodeWhere : where),
-            { ...args.script, ...node.script },
-            target.text,
-            mode,
-          ),
-        );
+      // the node's own settings name the node in an error, the roll's name the component
+      const ownScript = node.script as Record<string, unknown> | undefined;
+      const ownPreflight = (node.preflight || undefined) as Record<string, unknown> | undefined;
+      const at = (option: string) =>
+        ownScript?.[option] !== undefined || ownPreflight?.[option] !== undefined
+          ? nodeWhere
+          : where;
+      const script = { ...args.script, ...node.script };
+      if (override === undefined)
+        problems.collect(() => renderUpgradeScript(at, script, target.text, mode));
+      const merged = mergePreflight(args.preflight, node.preflight);
+      const pf = args.preflightOverride;
+      let preflight: NodePreflightSettings | false | undefined = merged;
+      if (pf !== undefined && merged !== false) {
+        const cmd = typeof pf === "function" ? problems.collect(() => pf(context)) : pf;
+        if (cmd === undefined) continue; // it threw (collected)
+        preflight = { ...merged, command: cmd };
       }
-      commands.set(step.id, { mode, override });
+      if (preflightPlan(preflight, override !== undefined) === "rendered")
+        problems.collect(() =>
+          renderPreflightScript(at, node.name, script, preflight || undefined, target.text),
+        );
+      commands.set(step.id, { mode, override, preflight });
     }
   }
   problems.throwIfAny();

@@ -1,9 +1,20 @@
 /**
- * `NodeUpgrade` (kube-upkeep:index:NodeUpgrade): upgrade one kubeadm node as four ordered
+ * `NodeUpgrade` (kube-upkeep:index:NodeUpgrade): upgrade one kubeadm node as five ordered
  * children:
  *
- *   NodeDrain -> remote.Command (the rendered upgrade script over SSH) -> NodeReadyWait -> NodeUncordon
+ *   preflight (remote.Command) -> NodeDrain -> remote.Command (the rendered upgrade script over SSH)
+ *     -> NodeReadyWait -> NodeUncordon
  *
+ * - The preflight (lib/core/scripts/node-preflight.ts, over the same SSH connection) checks,
+ *   before anything is cordoned, that the target packages are in the repository the upgrade will
+ *   use, cgroup v2 for >= 1.35, free disk, swap and the container runtime; it changes nothing on
+ *   the node, and the drain depends on it, so a failing check leaves the node in service. Its
+ *   `triggers` are the upgrade's (a new target runs it again); it has no `update`: on any other
+ *   change pulumi-resource-command runs `create` again, which is harmless for a command that only
+ *   reads (a node already at the target passes at once). It is skipped with `preflight: false`,
+ *   and by default with a `command` override (the rendered checks assume the rendered script's
+ *   apt/dnf and kubeadm paths): give `preflight: {}` to run it anyway, or `preflight.command`.
+ *   `drainAfter` lets ClusterUpgrade hold every drain until every node's preflight passed.
  * - The command's `triggers` hold the target version: a new target replaces it (behind a fresh
  *   drain, as NodeDrain is keyed by the target too); the same target does not rerun it (and the
  *   script itself skips work already done on the node).
@@ -34,6 +45,11 @@ import {
   renderNodeUpgradeScript,
   type NodeUpgradeScriptOptions,
 } from "../core/scripts/node-upgrade";
+import {
+  PREFLIGHT_CHECKS,
+  renderNodePreflightScript,
+  type NodePreflightOptions,
+} from "../core/scripts/node-preflight";
 import { parseKubeVersion, type KubeVersion } from "../core/version";
 import { NodeDrain, type NodeDrainOptions } from "./node-drain";
 import { NodeReadyWait } from "./node-ready-wait";
@@ -96,7 +112,24 @@ export function secretConnection(c: SshConnection): command.types.input.remote.C
 export const NODE_UPGRADE_DRAIN_DEFAULTS: NodeDrainOptions = { ignoreDaemonSets: true };
 
 /** Script settings that are not per node. */
-export type NodeUpgradeScriptSettings = Omit<NodeUpgradeScriptOptions, "targetVersion" | "mode">;
+export type NodeUpgradeScriptSettings = Omit<
+  NodeUpgradeScriptOptions,
+  "targetVersion" | "mode" | "hostRoot"
+>;
+
+/**
+ * The preflight of a node (see lib/core/scripts/node-preflight.ts): which checks run
+ * (`checks: { swap: false }`), `minFreeDiskMiB` (default 2048), `kubeletConfigPath`. The package
+ * settings (manager, version, repository, sudo) are the script's.
+ */
+export interface NodePreflightSettings extends NodePreflightOptions {
+  /**
+   * Replaces the rendered preflight: the command run over SSH instead. It must change nothing on
+   * the node (it runs again when its inputs change); a non-zero exit stops the node's upgrade
+   * before the drain.
+   */
+  readonly command?: pulumi.Input<string>;
+}
 
 export interface NodeUpgradeArgs {
   /** The Kubernetes node name. */
@@ -123,8 +156,21 @@ export interface NodeUpgradeArgs {
    * @default { ignoreDaemonSets: true } (and the drain engine's defaults: timeout 600 s, eviction)
    */
   readonly drain?: NodeDrainOptions;
-  /** Settings of the rendered script (package manager, package version, sudo, kubeadm flags). */
+  /**
+   * Settings of the rendered script (package manager, package version, package repository, sudo,
+   * kubeadm flags).
+   */
   readonly script?: NodeUpgradeScriptSettings;
+  /**
+   * The preflight before the drain, or `false` for none.
+   * @default the rendered preflight with its defaults; none when `command` replaces the script
+   */
+  readonly preflight?: NodePreflightSettings | false;
+  /**
+   * More resources the drain waits for, besides the preflight (and, through it, `dependsOn`).
+   * ClusterUpgrade passes the previous node's uncordon and every node's preflight.
+   */
+  readonly drainAfter?: readonly pulumi.Resource[] | Promise<readonly pulumi.Resource[]>;
   /**
    * Replaces the rendered script: the command run over SSH instead (it must leave the node
    * reporting the target kubelet version, which NodeReadyWait checks).
@@ -150,7 +196,27 @@ const SCRIPT_FIELDS = new Set<string>([
   "upgradeKubectl",
   "sudo",
   "kubeadmFlags",
+  "packageRepository",
+  "hostRoot",
 ]);
+
+/** The preflight's own options, as keys (for error messages). */
+const PREFLIGHT_FIELDS = new Set<string>(["checks", "minFreeDiskMiB", "kubeletConfigPath"]);
+
+/** A renderer's ValidationError re-stated as `where`'s, for the field as the user wrote it. */
+function restate(
+  where: string | ((option: string) => string),
+  e: ValidationError,
+): ValidationError {
+  const option = e.field.replace(/\[\d+\]$/, "").replace(/\..*$/, "");
+  const field = SCRIPT_FIELDS.has(option)
+    ? `script.${e.field}`
+    : PREFLIGHT_FIELDS.has(option)
+      ? `preflight.${e.field}`
+      : e.field;
+  const at = typeof where === "string" ? where : where(option);
+  return new ValidationError(at, field, e.value, e.problem, e.fix);
+}
 
 /**
  * Renders a node's upgrade script. A bad option throws a ValidationError of `where` (the component
@@ -168,12 +234,56 @@ export function renderUpgradeScript(
     return renderNodeUpgradeScript({ ...script, targetVersion, mode });
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
-    const option = e.field.replace(/\[\d+\]$/, "");
-    const field = SCRIPT_FIELDS.has(option) ? `script.${e.field}` : e.field;
-    const at = typeof where === "string" ? where : where(option);
-    throw new ValidationError(at, field, e.value, e.problem, e.fix);
+    throw restate(where, e);
   }
 }
+
+/**
+ * Renders a node's preflight from the script settings (package manager, version, repository,
+ * sudo) and the preflight settings; errors as {@link renderUpgradeScript}'s (`preflight.checks.swap`,
+ * `script.packageRepository`).
+ */
+export function renderPreflightScript(
+  where: string | ((option: string) => string),
+  nodeName: string,
+  script: NodeUpgradeScriptSettings | undefined,
+  preflight: NodePreflightOptions | undefined,
+  targetVersion: string,
+): string {
+  const { kubeadmFlags: _flags, ...packages } = script ?? {};
+  const { checks, minFreeDiskMiB, kubeletConfigPath } = preflight ?? {};
+  try {
+    return renderNodePreflightScript({
+      ...packages,
+      checks,
+      minFreeDiskMiB,
+      kubeletConfigPath,
+      nodeName,
+      targetVersion,
+    });
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    throw restate(where, e);
+  }
+}
+
+/**
+ * Whether a node runs a preflight, and which: `false` (none), a command, or the rendered one.
+ * Default: the rendered preflight, except with an upgrade `command` override (whose node may not
+ * have the rendered checks' apt/dnf and kubeadm paths) unless `preflight` is given.
+ */
+export function preflightPlan(
+  preflight: NodePreflightSettings | false | undefined,
+  overridden: boolean,
+): "none" | "command" | "rendered" {
+  if (preflight === false) return "none";
+  if (preflight?.command !== undefined) return "command";
+  if (preflight === undefined && overridden) return "none";
+  return "rendered";
+}
+
+/** The preflight checks' names, for docs and callers. */
+export const NODE_PREFLIGHT_CHECKS = PREFLIGHT_CHECKS;
 
 /** The settings of a node upgrade that do not depend on the node (all nodes of a roll share them). */
 export interface NodeUpgradeSettings {
@@ -238,6 +348,8 @@ export interface PreparedNodeUpgrade {
   readonly target: KubeVersion;
   /** The rendered upgrade script (undefined with a `command` override). */
   readonly rendered?: string;
+  /** The rendered preflight (undefined: none, or `preflight.command`). */
+  readonly preflight?: string;
   /** "<runId>@<target>". */
   readonly runId: string;
 }
@@ -280,8 +392,35 @@ export function prepareNodeUpgrade(
     args.command === undefined && target && (args.mode === "apply" || args.mode === "node")
       ? problems.collect(() => renderUpgradeScript(where, args.script, target.text, args.mode))
       : undefined;
+  if (
+    args.preflight !== undefined &&
+    args.preflight !== false &&
+    (typeof args.preflight !== "object" || args.preflight === null)
+  ) {
+    problems.add(
+      new ValidationError(
+        where,
+        "preflight",
+        args.preflight,
+        "not preflight settings",
+        "give false to skip the preflight, or an object such as { checks: { swap: false }, minFreeDiskMiB: 1024 }",
+      ),
+    );
+  }
+  const preflight =
+    target && preflightPlan(args.preflight, args.command !== undefined) === "rendered"
+      ? problems.collect(() =>
+          renderPreflightScript(
+            where,
+            args.nodeName,
+            args.script,
+            args.preflight || undefined,
+            target.text,
+          ),
+        )
+      : undefined;
   if (problems.errors.length > before || !target) return undefined;
-  return { target, rendered, runId };
+  return { target, rendered, preflight, runId };
 }
 
 /**
@@ -329,6 +468,8 @@ export class NodeUpgrade extends pulumi.ComponentResource {
   public readonly runId: string;
   /** The script run over SSH (the rendered one, or the override). */
   public readonly script: pulumi.Output<string>;
+  /** The preflight before the drain (undefined when there is none). */
+  public readonly preflight?: command.remote.Command;
   public readonly drain: NodeDrain;
   public readonly upgrade: command.remote.Command;
   public readonly ready: NodeReadyWait;
@@ -343,7 +484,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const problems = new ProblemCollector();
     const prepared = prepareNodeUpgrade(name, args, problems);
     problems.throwIfAny();
-    const { target, rendered, runId } = prepared!;
+    const { target, rendered, preflight: preflightScript, runId } = prepared!;
     super("kube-upkeep:index:NodeUpgrade", name, {}, opts);
     this.nodeName = args.nodeName;
     this.targetVersion = target.text;
@@ -354,6 +495,46 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     this.runId = runId;
     const after = opts?.dependsOn;
 
+    const preflightKind = preflightPlan(args.preflight, args.command !== undefined);
+    if (preflightKind !== "none") {
+      this.preflight = new command.remote.Command(
+        `${name}-preflight`,
+        {
+          connection: secretConnection(args.connection),
+          create:
+            preflightKind === "command"
+              ? (args.preflight as NodePreflightSettings).command!
+              : "sh -s",
+          stdin: preflightScript,
+          // as the upgrade's: a new target (or mode) runs it again. No `update`: on any other change
+          // the provider runs `create` again, harmless for a check that changes nothing.
+          triggers: [target.text, args.mode],
+          logging: "stdoutAndStderr",
+        },
+        { parent: this, dependsOn: after },
+      );
+    }
+    // The drain after the preflight (which is after `dependsOn`) and `drainAfter`; without a
+    // preflight, after `dependsOn` as before.
+    const preflightRes = this.preflight;
+    let drainDeps = after;
+    if (preflightRes !== undefined || args.drainAfter !== undefined) {
+      const deps = Promise.all([after, args.drainAfter]).then(
+        ([a, extra]): pulumi.Input<pulumi.Resource>[] => [
+          // `dependsOn` reaches the drain through the preflight when there is one
+          ...(preflightRes
+            ? [preflightRes]
+            : a === undefined
+              ? []
+              : Array.isArray(a)
+                ? (a as pulumi.Input<pulumi.Resource>[])
+                : [a as pulumi.Input<pulumi.Resource>]),
+          ...(extra ?? []).filter((r) => r !== preflightRes),
+        ],
+      );
+      drainDeps = deps;
+    }
+
     this.drain = new NodeDrain(
       `${name}-drain`,
       {
@@ -363,7 +544,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         options: { ...NODE_UPGRADE_DRAIN_DEFAULTS, ...args.drain },
         report: args.report,
       },
-      { parent: this, dependsOn: after },
+      { parent: this, dependsOn: drainDeps },
     );
     this.upgrade = new command.remote.Command(
       `${name}-upgrade`,
