@@ -44,6 +44,7 @@ import {
   type PendingPod,
 } from "./errors";
 import { budgetsThatNeverAllow, neverAllowsLine } from "./blocked";
+import { BudgetWatch } from "./budget-watch";
 import { type EvictOutcome, blockingPdbs, deletePod, evictPod, pdbsCoveringPod } from "./evict";
 import {
   type DaemonSetLookup,
@@ -450,6 +451,7 @@ export async function drainNode(
     },
   };
   let tracker: PodDeletionTracker | undefined;
+  let budgetWatch: BudgetWatch | undefined;
   try {
     // 2. check before touching anything
     const node = await withTransientRetry(
@@ -521,6 +523,13 @@ export async function drainNode(
     const slotsFor = usingEviction
       ? await budgetSlots(clients, list.pods, retry)
       : () => [] as Slots[];
+    // a refused eviction is retried as soon as its budget allows one (watched from the first
+    // refusal in a namespace on), at the latest after retryIntervalMs (budget-watch.ts)
+    const budgets = new BudgetWatch(clients, {
+      relistDelayMs: opts.relistDelayMs,
+      onWarning: opts.onWarning,
+    });
+    budgetWatch = budgets;
     /** The pod is gone: evicted (or deleted), reported once. */
     const deleted = (key: string) => {
       pending.delete(key);
@@ -571,10 +580,12 @@ export async function drainNode(
       for (;;) {
         if (signal.aborted) return;
         const target = active;
+        let sentAt = performance.now();
         const outcome: EvictOutcome = usingEviction
-          ? await holding(slotsFor(target), () =>
-              evictPod(clients, target, opts.gracePeriodSeconds),
-            )
+          ? await holding(slotsFor(target), () => {
+              sentAt = performance.now();
+              return evictPod(clients, target, opts.gracePeriodSeconds);
+            })
           : await deletePod(clients, active, opts.gracePeriodSeconds);
         if (outcome.kind === "evicted") break;
         if (outcome.kind === "gone") {
@@ -621,9 +632,15 @@ export async function drainNode(
             pdbs,
             attempt,
             retryInMs: retryIntervalMs,
-            message: pdbRetryMessage(key, pdbs, retryIntervalMs, outcome.message),
+            message: pdbRetryMessage(key, pdbs, retryIntervalMs, outcome.message, true),
           });
-          await sleep(retryIntervalMs, signal);
+          await budgets.watch([active.metadata?.namespace ?? ""]);
+          await budgets.waitForAllowance(
+            pdbs.map((b) => b.name),
+            sentAt,
+            retryIntervalMs,
+            signal,
+          );
         } else if (outcome.kind === "namespace-terminating") {
           // kubectl: a pod already being deleted in a terminating namespace just needs waiting for
           if (active.metadata?.deletionTimestamp) break;
@@ -714,6 +731,7 @@ export async function drainNode(
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onOuterAbort);
     tracker?.stop();
+    budgetWatch?.stop();
   }
 }
 

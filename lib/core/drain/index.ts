@@ -5,5 +5,6 @@ export * from "./client";
 export * from "./cordon";
 export * from "./evict";
 export * from "./wait";
+export * from "./budget-watch";
 export * from "./drain";
 export { waitNodeReady, type ReadyWaitOptions, type ReadyWaitResult } from "./ready";

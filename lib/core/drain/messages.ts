@@ -107,11 +107,16 @@ export function pdbRetryMessage(
   pdbs: readonly PdbBlock[],
   retryInMs: number,
   serverMessage: string,
+  /** The retry comes as soon as the budget allows a disruption, retryInMs at the latest. */
+  early = false,
 ): string {
   const [ns, name] = splitPod(pod);
+  const when = early
+    ? `will retry when the budget allows it, at the latest after ${formatMs(retryInMs)}`
+    : `will retry after ${formatMs(retryInMs)}`;
   return (
     `error when evicting pods/${JSON.stringify(name)} -n ${JSON.stringify(ns)} ` +
-    `(will retry after ${formatMs(retryInMs)}): ${serverMessage || "Too Many Requests"} ` +
+    `(${when}): ${serverMessage || "Too Many Requests"} ` +
     `[blocked by ${pdbList(pdbs)}]`
   );
 }

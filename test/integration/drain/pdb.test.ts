@@ -72,7 +72,7 @@ test("a PDB that blocks, then allows after a scale-up during the drain: retries,
   expect([...res.evictedPods].sort()).toEqual([...pods].sort());
   const retry = rec.of("pdbRetry")[0];
   expect(retry).toMatch(
-    /^error when evicting pods\/"web-[a-z0-9-]+" -n "[^"]+" \(will retry after 500ms\): /,
+    /^error when evicting pods\/"web-[a-z0-9-]+" -n "[^"]+" \(will retry when the budget allows it, at the latest after 500ms\): /,
   );
   expect(retry).toContain(
     `[blocked by PodDisruptionBudget ${env.ns}/web-pdb (disruptionsAllowed 0, 2 healthy, 2 desired`,
@@ -85,6 +85,40 @@ test("a PDB that blocks, then allows after a scale-up during the drain: retries,
   const node = await env.readNode(a);
   expect(node.spec?.unschedulable).toBe(true);
   expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe("t-unblock");
+});
+
+test("a refused eviction is retried as soon as the budget allows one (its watch), not after the retry interval", async () => {
+  const { a, pods } = await deploymentOnFirstNode("early", "early", 2);
+  await createPdb(env.kc, env.ns, {
+    name: "early-pdb",
+    selector: { app: "early" },
+    minAvailable: 2,
+  });
+  await waitForPdbStatus(env.kc, env.ns, "early-pdb", { disruptionsAllowed: 0, currentHealthy: 2 });
+  const rec = recorder();
+  let scaledAt: number | undefined;
+  const started = Date.now();
+  const res = await drainNode(env.kc, a, {
+    runId: "t-early",
+    retryIntervalMs: 60_000, // the upper bound; the budget's status says when to retry
+    timeoutSeconds: 120,
+    waitForBlockedPdbs: true,
+    ...rec.callbacks,
+    onPdbRetry: (e) => {
+      rec.callbacks.onPdbRetry(e);
+      if (scaledAt === undefined) {
+        scaledAt = Date.now();
+        void scaleDeployment(env.kc, env.ns, "early", 4);
+      }
+    },
+  });
+  expect([...res.evictedPods].sort()).toEqual([...pods].sort());
+  expect(res.retries).toBeGreaterThanOrEqual(1);
+  // each retry came with the status that allowed it, far sooner than one 60 s interval
+  expect(Date.now() - started).toBeLessThan(45_000);
+  expect(rec.of("pdbRetry")[0]).toContain(
+    "(will retry when the budget allows it, at the latest after 1m",
+  );
 });
 
 test("a PDB that never allows: DrainTimeoutError listing the pods and the PDB; the node stays cordoned", async () => {

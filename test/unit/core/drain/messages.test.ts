@@ -40,6 +40,13 @@ describe("drain messages", () => {
     );
   });
 
+  test("a 429 retried as soon as the budget allows says so, with the interval as the upper bound", () => {
+    expect(pdbRetryMessage("shop/web-1", [], 5000, "Cannot evict pod.", true)).toBe(
+      'error when evicting pods/"web-1" -n "shop" (will retry when the budget allows it, at the latest after 5s): ' +
+        "Cannot evict pod. [blocked by a PodDisruptionBudget (none found matching the pod's labels any more)]",
+    );
+  });
+
   test("500 with more than one PDB names them and says how to fix it", () => {
     const msg = multiplePdbMessage(
       "shop/web-1",
