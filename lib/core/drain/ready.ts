@@ -1,12 +1,26 @@
 /**
- * waitNodeReady: the "the upgrade took effect" gate. Reads the node until it is Ready and its
+ * waitNodeReady: the "the upgrade took effect" gate. Waits until the node is Ready and its
  * kubelet reports the target version, or fails after the timeout with what it last saw.
- * Transient failures (the apiserver restarting with the control plane's upgrade, 5xx) and a
- * missing node (re-registering) are waited through; other answers (401, 403) fail at once.
+ *
+ * The node is read once, then watched (fieldSelector metadata.name=<node>): the status the kubelet
+ * posts when it comes back at the new version ends the wait at once, instead of on the next read
+ * of a poll. The poll stays, every pollSeconds, as the fallback: while the watch is down (the
+ * apiserver restarting with the control plane's upgrade, a watch the identity may not make, a
+ * client without a kubeconfig) the node is read as before, and a watch that ended is started
+ * again from the last resourceVersion (from a fresh read after an error).
+ *
+ * Transient failures (the apiserver restarting, 5xx) and a missing node (re-registering) are
+ * waited through; other answers to reading the node (401, 403) fail at once.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import { assertNodeName } from "../names";
-import { type DrainClients, apiErrorMessage, apiStatusCode, makeClients } from "./client";
+import {
+  type DrainClients,
+  apiErrorMessage,
+  apiStatusCode,
+  loadClientNode,
+  makeClients,
+} from "./client";
 import { transientReason } from "./retry";
 
 export const DEFAULT_READY_TIMEOUT_SECONDS = 600;
@@ -15,14 +29,28 @@ export const DEFAULT_READY_POLL_SECONDS = 2;
 export interface ReadyWaitOptions {
   /** @default 600 */
   readonly timeoutSeconds?: number;
-  /** @default 2 */
+  /** How often the node is read while no watch event ends the wait (the fallback). @default 2 */
   readonly pollSeconds?: number;
+  /** Watch the node (false: poll only). @default true */
+  readonly watch?: boolean;
   readonly signal?: AbortSignal;
 }
 
 export interface ReadyWaitResult {
   readonly kubeletVersion: string;
   readonly waitedMs: number;
+  /** How the wait saw the node at the target: a watch event, or a read (the first one, or the poll). */
+  readonly seenBy: "watch" | "read";
+}
+
+/** "Ready=True, kubelet v1.35.4", and whether that is the target. */
+function judge(node: V1Node, targetVersion: string): { done: boolean; seen: string } {
+  const ready = (node.status?.conditions ?? []).find((c) => c.type === "Ready");
+  const version = node.status?.nodeInfo?.kubeletVersion ?? "";
+  return {
+    done: ready?.status === "True" && version === targetVersion,
+    seen: `Ready=${ready?.status ?? "Unknown"}${ready?.reason ? ` (${ready.reason})` : ""}, kubelet ${version || "unknown"}`,
+  };
 }
 
 export async function waitNodeReady(
@@ -32,33 +60,152 @@ export async function waitNodeReady(
   opts: ReadyWaitOptions = {},
 ): Promise<ReadyWaitResult> {
   assertNodeName("waitNodeReady", nodeName);
-  const { core } = "core" in kc ? kc : makeClients(kc);
+  const clients = "core" in kc ? kc : makeClients(kc);
+  const { core } = clients;
   const timeoutMs = (opts.timeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS) * 1000;
   const pollMs = (opts.pollSeconds ?? DEFAULT_READY_POLL_SECONDS) * 1000;
   const started = Date.now();
   let last = "not read yet";
-  for (;;) {
-    try {
-      const node = await core.readNode({ name: nodeName });
-      const ready = (node.status?.conditions ?? []).find((c) => c.type === "Ready");
-      const version = node.status?.nodeInfo?.kubeletVersion ?? "";
-      last = `Ready=${ready?.status ?? "Unknown"}${ready?.reason ? ` (${ready.reason})` : ""}, kubelet ${version || "unknown"}`;
-      if (ready?.status === "True" && version === targetVersion) {
-        return { kubeletVersion: version, waitedMs: Date.now() - started };
+  /** Set by a watch event showing the node at the target. */
+  let watched: string | undefined;
+  /** Wakes the poll's sleep early (a watch event arrived). */
+  let wake: (() => void) | undefined;
+  const watch =
+    opts.watch !== false && clients.kc
+      ? new NodeWatch(clients.kc, nodeName, pollMs, (node) => {
+          const j = judge(node, targetVersion);
+          last = j.seen;
+          if (j.done) {
+            watched = node.status?.nodeInfo?.kubeletVersion ?? targetVersion;
+            wake?.();
+          }
+        })
+      : undefined;
+  try {
+    for (;;) {
+      if (watched !== undefined)
+        return { kubeletVersion: watched, waitedMs: Date.now() - started, seenBy: "watch" };
+      try {
+        const node = await core.readNode({ name: nodeName });
+        const j = judge(node, targetVersion);
+        last = j.seen;
+        if (j.done) {
+          return {
+            kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? "",
+            waitedMs: Date.now() - started,
+            seenBy: "read",
+          };
+        }
+        watch?.ensure(node.metadata?.resourceVersion);
+      } catch (e) {
+        const code = apiStatusCode(e);
+        last = `reading the node failed${code ? ` (HTTP ${code})` : ""}: ${apiErrorMessage(e)}`;
+        if (code !== 404 && transientReason(e) === undefined) {
+          throw new Error(`node ${nodeName}: ${last}. The node stays cordoned.`);
+        }
       }
-    } catch (e) {
-      const code = apiStatusCode(e);
-      last = `reading the node failed${code ? ` (HTTP ${code})` : ""}: ${apiErrorMessage(e)}`;
-      if (code !== 404 && transientReason(e) === undefined) {
-        throw new Error(`node ${nodeName}: ${last}. The node stays cordoned.`);
+      if (watched !== undefined) continue;
+      if (Date.now() - started >= timeoutMs || opts.signal?.aborted) {
+        throw new Error(
+          `node ${nodeName}: not Ready at kubelet ${targetVersion} after ${Math.round(timeoutMs / 1000)}s ` +
+            `(last seen: ${last}). The node stays cordoned; check the kubelet (journalctl -u kubelet) and re-run.`,
+        );
       }
+      const remaining = timeoutMs - (Date.now() - started);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          opts.signal?.removeEventListener("abort", done);
+          wake = undefined;
+          resolve();
+        };
+        const t = setTimeout(done, Math.max(0, Math.min(pollMs, remaining)));
+        opts.signal?.addEventListener("abort", done, { once: true });
+        wake = done;
+      });
     }
-    if (Date.now() - started >= timeoutMs || opts.signal?.aborted) {
-      throw new Error(
-        `node ${nodeName}: not Ready at kubelet ${targetVersion} after ${Math.round(timeoutMs / 1000)}s ` +
-          `(last seen: ${last}). The node stays cordoned; check the kubelet (journalctl -u kubelet) and re-run.`,
+  } finally {
+    watch?.stop();
+  }
+}
+
+/**
+ * One watch on one node, started from a read's resourceVersion, restarted when it ends: at once
+ * from the last resourceVersion after a normal close, at the next read (ensure) after an error.
+ */
+class NodeWatch {
+  private abort?: AbortController;
+  private running = false;
+  private stopped = false;
+  private resourceVersion?: string;
+  /** A watch error: wait for the next read before watching again (and not more often than the poll). */
+  private failedAt?: number;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly nodeName: string,
+    private readonly pollMs: number,
+    private readonly onNode: (node: V1Node) => void,
+  ) {}
+
+  /** Starts the watch if none runs, from this resourceVersion. */
+  ensure(resourceVersion: string | undefined): void {
+    if (this.stopped || this.running) return;
+    if (this.failedAt !== undefined && Date.now() - this.failedAt < Math.max(this.pollMs, 1000))
+      return;
+    this.failedAt = undefined;
+    this.resourceVersion = resourceVersion;
+    this.start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private start(): void {
+    this.running = true;
+    const started = Date.now();
+    let error = false;
+    const watch = new (loadClientNode().Watch)(this.kc);
+    watch
+      .watch(
+        "/api/v1/nodes",
+        {
+          fieldSelector: `metadata.name=${this.nodeName}`,
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+        },
+        (type: string, obj: V1Node) => {
+          if (this.stopped) return;
+          if (type === "ERROR") {
+            error = true; // e.g. 410 Gone: start again from a fresh read
+            return;
+          }
+          if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+          if (type === "ADDED" || type === "MODIFIED") this.onNode(obj);
+        },
+        (err: unknown) => {
+          this.running = false;
+          this.abort = undefined;
+          if (this.stopped) return;
+          const timeout = err instanceof Error && err.name === "TimeoutError";
+          if (error || (err && !timeout) || Date.now() - started < 1000) {
+            this.failedAt = Date.now();
+            return; // the poll reads on and restarts the watch
+          }
+          this.start(); // closed normally or idle: resume from the last resourceVersion
+        },
+      )
+      .then(
+        (ctrl) => {
+          if (this.stopped) ctrl.abort();
+          else this.abort = ctrl;
+        },
+        () => {
+          this.running = false;
+          this.failedAt = Date.now();
+        },
       );
-    }
-    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
