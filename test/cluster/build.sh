@@ -49,10 +49,16 @@ build_k8s_set() {
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date -X $p.gitCommit=0000000000000000000000000000000000000000"
   done
+  # One go build for the whole set: shared packages compile once and the links run in parallel.
+  local out="$WORK/out-$v.$$" pkgs=()
+  for n in "${want[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$n"); done
+  rm -rf "$out"; mkdir -p "$out"
+  timed "${want[*]} $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$out/' ${pkgs[*]}"
   for n in "${want[@]}"; do
-    timed "$n $v" bash -c "cd '$d' && go build -p $PAR -trimpath -ldflags '$ld' -o '$BIN/$n-$v.tmp.$$' k8s.io/kubernetes/cmd/$n && mv '$BIN/$n-$v.tmp.$$' '$BIN/$n-$v'"
+    mv "$out/$n" "$BIN/$n-$v"
     verify_kubernetes "$n" "$v"
   done
+  rmdir "$out"
 }
 
 # The version stamp must reach /version and `kubectl version` (kwokctl also parses --version).

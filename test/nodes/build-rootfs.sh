@@ -18,7 +18,7 @@ MIRROR="${KU_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,gnupg,curl,procps
 # then: the container runtime and what kubeadm's preflight and kube-proxy want on a node
 RUNTIME="containerd runc containernetworking-plugins iptables conntrack socat ethtool ebtables kmod"
-key=$(printf '%s\n' "$SUITE" "$BASE" "$RUNTIME" "$(sha256sum "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-12)
+key=$(printf '%s\n' "$SUITE" "$BASE" "$RUNTIME" "$(sha256sum < "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-12)
 ROOT="$KU_CACHE/nodes/rootfs/$SUITE-$key"
 if [ -f "$ROOT/.complete" ]; then log "rootfs $SUITE-$key: cached"; echo "$ROOT"; exit 0; fi
 
