@@ -120,8 +120,10 @@ write_oci() {
   local out="$1" ref="$2" root="$3" user="$4" ep="$5" cmd="$6" t diffid lsum lsz cfg csum csz man msum msz
   t=$(mktemp -d "$OUT/.oci.XXXXXX"); mkdir -p "$t/blobs/sha256"
   chmod 755 "$root"
-  tar --sort=name --mtime=@0 --numeric-owner --xattrs --xattrs-include='security.capability' \
-    -C "$root" -cf "$t/layer.tar" .
+  # pax format (for the xattr) without atime/ctime and without the pid in header names: reproducible
+  tar --sort=name --mtime=@0 --numeric-owner --format=posix \
+    --pax-option='exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime' \
+    --xattrs --xattrs-include='security.capability' -C "$root" -cf "$t/layer.tar" .
   diffid=$(sha256sum "$t/layer.tar" | cut -d' ' -f1)
   nice -n 10 gzip -n -6 -c "$t/layer.tar" > "$t/layer.tgz"; rm "$t/layer.tar"
   lsum=$(sha256sum "$t/layer.tgz" | cut -d' ' -f1); lsz=$(stat -c %s "$t/layer.tgz")
@@ -178,11 +180,13 @@ build_image() {
 
 # --- main ------------------------------------------------------------------------------------------
 
+mapfile -t KNOWN < <(all_images)
 sel=("$@")
-[ ${#sel[@]} -eq 0 ] && mapfile -t sel < <(all_images)
+[ ${#sel[@]} -eq 0 ] && sel=("${KNOWN[@]}")
 allbins=()
 for img in "${sel[@]}"; do
-  all_images | grep -qx -- "$img" || die "unknown image $img; known: $(all_images | tr '\n' ' ')"
+  known=""; for k in "${KNOWN[@]}"; do [ "$k" = "$img" ] && known=1; done
+  [ -n "$known" ] || die "unknown image $img; known: ${KNOWN[*]}"
   read -r -a bs <<<"$(bins_of "$img")"; allbins+=("${bs[@]}")
 done
 need_bins "${allbins[@]}"
@@ -206,7 +210,10 @@ for img in "${sel[@]}"; do
   ids=()
   for b in "${bs[@]}"; do ids+=("$(file_ids "$BIN/$b")"); done
   [ -f /etc/ssl/certs/ca-certificates.crt ] && ids+=("$(file_ids /etc/ssl/certs/ca-certificates.crt)")
-  [ "$name" = kube-proxy ] && ids+=("$ROOTFS" "$(file_ids "$ROOTFS/usr/sbin/xtables-nft-multi" "$ROOTFS/usr/sbin/conntrack")")
+  # kube-proxy: the versions of the rootfs packages its iptables layer is made of (not the rootfs
+  # path: a rebuilt rootfs with the same packages keeps the image)
+  [ "$name" = kube-proxy ] && ids+=("$(dpkg-query --admindir="$ROOTFS/var/lib/dpkg" -W -f '${Package}=${Version} ' \
+    iptables libxtables12 libip4tc2 libip6tc2 libnftnl11 libmnl0 libnetfilter-conntrack3 libnfnetlink0 conntrack libc6 2>/dev/null || true)")
   key=$(input_key "$img" "${ids[@]}")
   if [ -f "$tar" ] && [ "$(cat "$STATE/image-${name}_$tag.key" 2>/dev/null)" = "$key" ]; then
     log "$REGISTRY/$img: cached ($(du -h "$tar" | cut -f1))"

@@ -59,7 +59,7 @@ ensure_key() {
     rm -rf "$GNUPGHOME"; mkdir -m 700 "$GNUPGHOME"
     gpg --batch --quiet --passphrase '' --quick-generate-key \
       "kube-upkeep test package repository <packages@kube-upkeep.local>" rsa3072 sign never
-    gpg --batch --no-auto-check-trustdb --with-colons --list-secret-keys | awk -F: '/^fpr:/ { print $10; exit }' > "$GNUPGHOME/fingerprint"
+    gpg --batch --no-auto-check-trustdb --with-colons --list-secret-keys | awk -F: '/^fpr:/ && !n++ { print $10 }' > "$GNUPGHOME/fingerprint"
   fi
   FPR=$(cat "$GNUPGHOME/fingerprint")
   # the keyring the install guide makes with `curl .../Release.key | gpg --dearmor`

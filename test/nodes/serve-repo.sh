@@ -23,9 +23,11 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 
 # our server's pid, if it still runs (the pid file alone could name a reused pid)
 running_pid() {
-  local p
+  local p cmdline
   p=$(cat "$pidf" 2>/dev/null) || return 1
-  [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- "http.server --bind $ip $port" && echo "$p"
+  [ -n "$p" ] || return 1
+  cmdline=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || return 1
+  grep -q -- "http.server --bind $ip $port" <<<"$cmdline" && echo "$p"
 }
 
 case "$cmd" in

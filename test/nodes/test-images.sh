@@ -124,7 +124,7 @@ while read -r img; do
       [ "$st" = RUNNING ] && [ "$uid" = 65532 ] && ok "$img: runs as uid $uid and serves :53 ($(head -c 200 "$T/$c.log" 2>/dev/null | tr '\n' ' '))" \
         || bad "$img: status '$st' uid '$uid': $(cat "$T/$c.log" 2>/dev/null)"
       ctr_ tasks kill -s KILL "$c" >/dev/null 2>&1 || true
-      for _ in $(seq 20); do ctr_ tasks ls | grep -q "^$c " || break; ctr_ tasks rm "$c" >/dev/null 2>&1 || sleep 0.1; done
+      for _ in $(seq 20); do grep -q "^$c " <<<"$(ctr_ tasks ls)" || break; ctr_ tasks rm "$c" >/dev/null 2>&1 || sleep 0.1; done
       ctr_ containers rm "$c" >/dev/null 2>&1 || true;;
     pause:*) out=$(run "$REGISTRY/$img" /pause -v) && grep -q "${NODES_PAUSE_VERSION}" <<<"$out" && ok "$img: /pause -v: $out" || bad "$img: /pause -v: $out";;
   esac

@@ -70,14 +70,14 @@ log "apt-cache madison kubeadm:"; aptcache madison kubeadm >&2
 for p in kubeadm kubelet kubectl; do
   [ "$(madison "$p")" = "$TO_V" ] && ok "madison $p = $TO_V" || bad "madison $p: '$(madison "$p")', want $TO_V"
 done
-aptcache policy 2>&1 | grep -q "release o=obs://build.opensuse.org/isv:kubernetes:core:stable:$TO_M/deb,l=isv:kubernetes:core:stable:$TO_M" \
+grep -q "release o=obs://build.opensuse.org/isv:kubernetes:core:stable:$TO_M/deb,l=isv:kubernetes:core:stable:$TO_M" <<<"$(aptcache policy 2>&1)" \
   && ok "apt-cache policy shows pkgs.k8s.io's origin and label" || bad "apt-cache policy: $(aptcache policy)"
 ( cd "$T" && aptget download "kubeadm=$TO_V" > "$T/download.log" 2>&1 ) \
   && ok "apt-get download kubeadm=$TO_V" || { cat "$T/download.log" >&2; bad "apt-get download kubeadm=$TO_V"; }
 deb="$T/kubeadm_${TO_V}_amd64.deb"
 if [ -f "$deb" ]; then
   [ "$(dpkg-deb -f "$deb" Version)" = "$TO_V" ] && ok "downloaded deb has Version $TO_V" || bad "deb version $(dpkg-deb -f "$deb" Version)"
-  dpkg-deb -c "$deb" | grep -q './usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf$' \
+  grep -q './usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf$' <<<"$(dpkg-deb -c "$deb")" \
     && ok "kubeadm deb ships /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf" || bad "no 10-kubeadm.conf in the kubeadm deb"
   dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/kubeadm > "$T/kubeadm" && chmod +x "$T/kubeadm"
   [ "$("$T/kubeadm" version -o short)" = "$TO" ] && ok "kubeadm in the deb says $TO" || bad "kubeadm version: $("$T/kubeadm" version -o short)"
@@ -149,7 +149,7 @@ bash "$here/serve-repo.sh" stop 127.0.0.1 "$tport"
 
 # 5. install FROM, then upgrade to TO by switching the sources entry, in the node rootfs
 ROOTFS="${KU_NODES_ROOTFS:-}"
-if [ -z "$ROOTFS" ]; then ROOTFS=$(find "$NODES_CACHE/rootfs" -mindepth 2 -maxdepth 2 -name .complete -printf '%h\n' 2>/dev/null | head -1); fi
+if [ -z "$ROOTFS" ]; then ROOTFS=$(find "$NODES_CACHE/rootfs" -mindepth 2 -maxdepth 2 -name .complete -printf '%h\n' 2>/dev/null | sed -n 1p); fi
 if [ -n "$ROOTFS" ] && [ -d "$ROOTFS/usr" ]; then
   mkdir -p "$T/ov/upper" "$T/ov/work" "$T/ov/merged"
   # shellcheck disable=SC2016 # expanded by the inner bash
