@@ -248,7 +248,7 @@ boot_node() {
     exec setsid systemd-nspawn -D "$d/merged" -M "$n" -b --register=no --keep-unit \
       --network-namespace-path="/run/netns/$PREFIX-$n" --capability=all \
       --bind=/dev/kmsg --bind="$d/containerd:/var/lib/containerd" --console=passive
-  ) > "$d/nspawn.log" 2>&1 </dev/null &
+  ) > "$d/nspawn.log" 2>&1 </dev/null 7>&- &
   echo $! > "$d/nspawn.pid"
 }
 
@@ -355,7 +355,8 @@ up() {
   mkdir -p "$RUN"
   timed "network ($BRIDGE, ${#NODES[@]} netns)" network
   # the package repository, on the bridge: the nodes' only package source
-  (cd "$REPO_DIR" && setsid nohup python3 -m http.server --bind "$GW" "$REPO_PORT" >"$RUN/repo.log" 2>&1 </dev/null & echo $! > "$RUN/repo.pid")
+  # (7>&-: what outlives this script must not hold its lock)
+  (cd "$REPO_DIR" && setsid nohup python3 -m http.server --bind "$GW" "$REPO_PORT" >"$RUN/repo.log" 2>&1 </dev/null 7>&- & echo $! > "$RUN/repo.pid")
   for spec in "${NODES[@]}"; do
     read -r n ip role cidr <<<"$spec"
     mkdir -p "$RUN/$n/upper" "$RUN/$n/work" "$RUN/$n/merged"
