@@ -242,7 +242,7 @@ describe("renderNodePreflightScript on a fake node", () => {
     );
     expect(r.calls.filter((c) => c.startsWith("curl"))).toEqual([
       expect.stringMatching(
-        /^curl -fsSL --retry 2 -o \S+ https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\/Release\.key$/,
+        /^curl -fsSL --connect-timeout 20 --max-time 120 --retry 2 -o \S+ https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\/Release\.key$/,
       ),
     ]);
     expect(r.calls.filter((c) => c.startsWith("apt-cache")).map((c) => c.split(" ").pop())).toEqual(

@@ -124,7 +124,7 @@ describe("packageRepository: apt", () => {
     // the index is refreshed once, after the switch and before the first install
     expect(r.calls[0]).toBe("kubelet --version");
     expect(r.calls[1]).toMatch(
-      /^curl -fsSL --retry 2 -o \S+ https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\/Release\.key$/,
+      /^curl -fsSL --connect-timeout 20 --max-time 120 --retry 2 -o \S+ https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\/Release\.key$/,
     );
     expect(r.calls.slice(2, 5)).toEqual([
       "apt-get update",
