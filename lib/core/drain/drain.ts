@@ -329,9 +329,18 @@ class Slots {
 }
 
 /**
- * One Slots per PodDisruptionBudget covering pods to evict, sized by what it allows now (1..10):
- * eviction requests for pods of one budget beyond that only race on its status (409s, which the
- * apiserver retries itself and then returns) and cannot all be accepted anyway.
+ * Eviction requests in flight per budget. Each accepted eviction rewrites the budget's status,
+ * and so does the disruption controller: concurrent requests conflict, and the eviction API
+ * retries a conflict only after 500 ms (EvictionsRetry). Measured on the 110-pod P1b case (one
+ * budget, maxUnavailable 10; 2 cores, load 6-12, alternating): 1 in flight 43 s (serial latency
+ * 300 ms), 2: 33 s, 3: 27-39 s, 10: 34-51 s (p50 request 1.3-2.5 s).
+ */
+const MAX_EVICTIONS_PER_BUDGET = 3;
+
+/**
+ * One Slots per PodDisruptionBudget covering pods to evict, sized by what it allows now, at most
+ * MAX_EVICTIONS_PER_BUDGET: eviction requests for pods of one budget beyond that cannot all be
+ * accepted anyway and only race on its status.
  */
 async function budgetSlots(
   clients: DrainClients,
@@ -358,7 +367,9 @@ async function budgetSlots(
     const key = `${b.metadata?.namespace}/${b.metadata?.name}`;
     let s = slots.get(key);
     if (!s) {
-      s = new Slots(Math.min(10, Math.max(1, b.status?.disruptionsAllowed ?? 1)));
+      s = new Slots(
+        Math.min(MAX_EVICTIONS_PER_BUDGET, Math.max(1, b.status?.disruptionsAllowed ?? 1)),
+      );
       slots.set(key, s);
     }
     return s;
