@@ -203,7 +203,10 @@ describe("PDB matching", () => {
             (p, i) =>
               new k8s.KubePodDisruptionBudget(chart, `p${i}`, {
                 metadata: { name: `p${i}`, namespace: p.ns },
-                spec: { maxUnavailable: k8s.IntOrString.fromNumber(0), selector: p.selector },
+                spec: {
+                  maxUnavailable: k8s.IntOrString.fromNumber(0),
+                  selector: p.selector as k8s.LabelSelector,
+                },
               }),
           );
           const findings = checkDrainSafety(chart);
