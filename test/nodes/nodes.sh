@@ -355,8 +355,9 @@ up() {
   mkdir -p "$RUN"
   timed "network ($BRIDGE, ${#NODES[@]} netns)" network
   # the package repository, on the bridge: the nodes' only package source
-  # (7>&-: what outlives this script must not hold its lock)
-  (cd "$REPO_DIR" && setsid nohup python3 -m http.server --bind "$GW" "$REPO_PORT" >"$RUN/repo.log" 2>&1 </dev/null 7>&- & echo $! > "$RUN/repo.pid")
+  # (what outlives this script holds neither its output nor its lock, fd 7)
+  (cd "$REPO_DIR" && exec setsid python3 -m http.server --bind "$GW" "$REPO_PORT") >"$RUN/repo.log" 2>&1 </dev/null 7>&- &
+  echo $! > "$RUN/repo.pid"
   for spec in "${NODES[@]}"; do
     read -r n ip role cidr <<<"$spec"
     mkdir -p "$RUN/$n/upper" "$RUN/$n/work" "$RUN/$n/merged"
