@@ -250,11 +250,10 @@ export function renderPreflightScript(
   preflight: NodePreflightOptions | undefined,
   targetVersion: string,
 ): string {
-  const { kubeadmFlags: _flags, ...packages } = script ?? {};
   const { checks, minFreeDiskMiB, kubeletConfigPath } = preflight ?? {};
   try {
     return renderNodePreflightScript({
-      ...packages,
+      ...script,
       checks,
       minFreeDiskMiB,
       kubeletConfigPath,

@@ -85,12 +85,20 @@ export interface NodePreflightOptions {
 }
 
 export interface NodePreflightScriptOptions
-  extends Omit<NodeUpgradeScriptOptions, "mode" | "kubeadmFlags">, NodePreflightOptions {
+  extends Omit<NodeUpgradeScriptOptions, "mode">, NodePreflightOptions {
   /** The Kubernetes node name (for the messages). */
   readonly nodeName: string;
 }
 
 const WHERE = "renderNodePreflightScript";
+
+/** Whether kubeadm is told to skip its SystemVerification check (`all` included). */
+function ignoresSystemVerification(flags: readonly string[]): boolean {
+  return flags.some((f) => {
+    const m = /^--ignore-preflight-errors=(.*)$/.exec(f);
+    return m !== null && m[1].split(",").some((c) => /^(systemverification|all)$/i.test(c));
+  });
+}
 
 /** Validated and defaulted preflight-only options. */
 export function resolvePreflightOptions(
@@ -250,7 +258,11 @@ export function renderNodePreflightScript(opts: NodePreflightScriptOptions): str
       `if [ -f ${shArg(`${root}/sys/fs/cgroup/cgroup.controllers`)} ]; then`,
       '  ok cgroup "cgroup v2"',
       "elif kubelet_false failCgroupV1; then",
-      '  ok cgroup "cgroup v1, allowed by failCgroupV1: false in $KUBELET_CONFIG"',
+      // kubeadm's upgrade checks (RunUpgradeChecks, apply and node) fail SystemVerification on
+      // cgroup v1 for 1.35 unless told to skip it: known here from the flags the upgrade gets
+      ignoresSystemVerification(opts.kubeadmFlags ?? [])
+        ? '  ok cgroup "cgroup v1, allowed by failCgroupV1: false in $KUBELET_CONFIG; kubeadm skips SystemVerification (script.kubeadmFlags)"'
+        : `  fail cgroup "cgroup v1 with failCgroupV1: false in $KUBELET_CONFIG: kubelet $TARGET starts, but kubeadm upgrade $TARGET fails its SystemVerification preflight on cgroup v1 unless told to skip it" "add --ignore-preflight-errors=SystemVerification to script.kubeadmFlags (kubeadm asks for this explicit choice), or move the node to cgroup v2"`,
       "else",
       `  fail cgroup "the node has cgroup v1 only, and kubelet $TARGET does not start on cgroup v1 unless its configuration sets failCgroupV1: false; $KUBELET_CONFIG does not\${kcfg_note}" "move the node to cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command line, reboot), or set failCgroupV1: false in the cluster's KubeletConfiguration (the kubelet-config ConfigMap in kube-system, which kubeadm upgrade node writes to $KUBELET_CONFIG), or turn this check off (preflight.checks.cgroup: false)"`,
       "fi",

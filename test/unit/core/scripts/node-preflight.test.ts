@@ -350,11 +350,25 @@ describe("renderNodePreflightScript on a fake node", () => {
       cgroupV2: false,
       kubeletConfig: "kind: KubeletConfiguration\nfailCgroupV1: false # harness\n",
     });
-    const a = allowed.run();
-    expect(a.status).toBe(0);
-    expect(a.stdout).toContain(
-      `${P} ok cgroup: cgroup v1, allowed by failCgroupV1: false in ${path.join(allowed.host, "var/lib/kubelet/config.yaml")}`,
+    const allowedCfg = path.join(allowed.host, "var/lib/kubelet/config.yaml");
+    // kubeadm upgrade 1.35 fails its own SystemVerification on cgroup v1 unless told to skip it
+    const untold = allowed.run();
+    expect(untold.status).toBe(1);
+    expect(untold.stderr[0]).toBe(
+      `${P} FAIL cgroup: cgroup v1 with failCgroupV1: false in ${allowedCfg}: kubelet v1.35.4 starts, but kubeadm upgrade v1.35.4 fails its SystemVerification preflight on cgroup v1 unless told to skip it. Fix: add --ignore-preflight-errors=SystemVerification to script.kubeadmFlags (kubeadm asks for this explicit choice), or move the node to cgroup v2`,
     );
+    for (const flag of [
+      "--ignore-preflight-errors=SystemVerification",
+      "--ignore-preflight-errors=ImagePull,systemverification",
+      "--ignore-preflight-errors=all",
+    ]) {
+      const a = allowed.run({ kubeadmFlags: [flag] });
+      expect({ flag, status: a.status }).toEqual({ flag, status: 0 });
+      expect(a.stdout).toContain(
+        `${P} ok cgroup: cgroup v1, allowed by failCgroupV1: false in ${allowedCfg}; kubeadm skips SystemVerification (script.kubeadmFlags)`,
+      );
+    }
+    expect(allowed.run({ kubeadmFlags: ["--ignore-preflight-errors=ImagePull"] }).status).toBe(1);
     // a nested key of the same name is not the kubelet's setting
     const nested = fakeNode({
       cgroupV2: false,
