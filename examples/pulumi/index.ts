@@ -13,6 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
+import { renderNodeUpgradeScript, shq } from "kube-upkeep/core";
 import { ClusterUpgrade, type ClusterNode, type NodeCommandContext } from "kube-upkeep/pulumi";
 
 const config = new pulumi.Config();
@@ -36,6 +37,14 @@ const neverReadyNodes = new Set(config.getObject<string[]>("neverReadyNodes") ??
 const upgradeLog = config.get("upgradeLog") ?? "";
 /** Where each `pulumi up` writes its roll report (report.html, report.json); empty for none. */
 const reportDir = config.get("reportDir") ?? "";
+/**
+ * When set, each node runs the real rendered upgrade script (renderNodeUpgradeScript) with the
+ * fake kubeadm node tools in <nodeTools>/<node>/bin first on PATH (the e2e tests write them:
+ * package managers, kubeadm, kubelet and systemctl that record their runs in
+ * <nodeTools>/<node>/tools.log and keep versions in <nodeTools>/<node>/state; the kubelet
+ * restart reports the new version to the API) instead of the simulated command.
+ */
+const nodeTools = config.get("nodeTools") ?? "";
 
 const connection = {
   host: config.get("sshHost") ?? "127.0.0.1",
@@ -99,6 +108,22 @@ function simulatedUpgrade(n: NodeCommandContext): string {
   ].join("\n");
 }
 
+/** The rendered upgrade script on a node made of fake tools (see `nodeTools`). */
+function scriptOnFakeNode(n: NodeCommandContext): string {
+  const dir = `${nodeTools}/${n.nodeName}`;
+  // the sources of the machine behind the SSH host are never looked at: packageRepository false
+  const script = renderNodeUpgradeScript({
+    targetVersion: n.targetVersion,
+    mode: n.mode,
+    packageRepository: false,
+  });
+  return [
+    `PATH=${shq(`${dir}/bin`)}:"$PATH" LOG=${shq(`${dir}/tools.log`)} STATE=${shq(`${dir}/state`)}`,
+    "export PATH LOG STATE",
+    `exec sh -c ${shq(script)}`,
+  ].join("\n");
+}
+
 const nodes: ClusterNode[] = [
   ...controlPlanes.map((name): ClusterNode => ({ name, role: "control-plane", connection })),
   ...workers.map((name): ClusterNode => ({ name, role: "worker", connection })),
@@ -112,7 +137,7 @@ const upgrade = new ClusterUpgrade("upgrade", {
   targetVersion,
   maxUnavailable,
   kubeconfig,
-  commandOverride: simulatedUpgrade,
+  commandOverride: nodeTools === "" ? simulatedUpgrade : scriptOnFakeNode,
   drain: {
     timeoutSeconds: config.getNumber("drainTimeoutSeconds") ?? 300,
     retryIntervalMs: config.getNumber("drainRetryIntervalMs") ?? 5000,

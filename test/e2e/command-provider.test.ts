@@ -4,16 +4,19 @@
  * depends on (pulumi-command provider/pkg/provider/remote/commandController.go):
  *  - an update runs `update` when set, otherwise `create` AGAIN;
  *  - a `triggers` change is a replacement, any other change (the connection too) an update;
- *  - delete runs `delete` only when set.
+ *  - delete runs `delete` only when set;
+ *  - a connection lost while the command runs fails with x/crypto/ssh's ExitMissingError text.
  * And NodeUpgrade's command under them: a changed setting on an upgraded node runs only the check.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "../cluster/fixtures";
 import { startSshd, type SshServer } from "../cluster/sshd";
 import { ClusterUpgrade } from "../../lib/pulumi/cluster-upgrade";
 import { updateCheckCommand } from "../../lib/pulumi/node-upgrade";
 import { mockAndRecord, type Registered } from "../unit/pulumi/mocks";
+import { killSshd, restartSshd } from "./sshd-faults";
 
 jest.setTimeout(120_000);
 
@@ -190,4 +193,29 @@ test("ClusterUpgrade's real inputs: a changed script setting on a node is an upd
   );
   expect(message).not.toContain("upgrading to");
   expect(message).not.toContain("dnf");
+});
+
+// last: it kills the shared sshd (and starts it again for afterAll)
+test("a connection lost during the command fails as the real provider's does: the session ended without an exit status", async () => {
+  const command = `echo started; echo started >> ${log}; sleep 3; echo after-sleep; echo finished >> ${log}`;
+  const created = impl.create(URN, { connection, create: command });
+  await waitFor(() => runs().includes("started"), { what: "the command to start" });
+  await killSshd({ pid: sshd.pid });
+  const restarted = await restartSshd(sshd);
+  try {
+    // x/crypto/ssh Session.Wait: ExitMissingError; commandOutputs.go run(): "%w: running %q:\n%s"
+    await expect(created).rejects.toThrow(
+      `wait: remote command exited without exit status or exit signal: running ${JSON.stringify(command)}:\nstarted`,
+    );
+    await created.catch((e: Error) => expect(e.message).not.toMatch(/Connection to .* closed/));
+    // the command died at its next write to the lost session
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(runs()).toEqual(["started"]);
+    // a remote exit status of 255 is still a plain exit error
+    await expect(impl.create(URN, { connection, create: "exit 255" })).rejects.toThrow(
+      /^Process exited with status 255/,
+    );
+  } finally {
+    await restarted.stop();
+  }
 });

@@ -26,13 +26,12 @@
  * second drain took over the first one's cordon; no node keeps kube-upkeep's cordon annotation;
  * no moment with fewer ready pods than a PDB allows.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, PolicyV1Api } from "@kubernetes/client-node";
 import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
-import { pidAlive, REPO_ROOT } from "../cluster/cluster";
+import { pidAlive } from "../cluster/cluster";
 import { createDeployment, createPdb, waitForReadyPods } from "../cluster/fixtures";
 import {
   createDemoStack,
@@ -42,12 +41,17 @@ import {
   type DemoStack,
   type SimulatedCluster,
 } from "./simulated-cluster";
+import { stopProcesses, type Proc } from "./processes";
 import {
-  startWatchedCluster,
-  type NodeEvent,
-  type NodeTimeline,
-  type PdbWatcher,
-} from "./watchers";
+  clearInterruptedRun,
+  killCli,
+  nthEvent,
+  pendingOperations,
+  pulumiCli,
+  UP,
+  type PulumiCli,
+} from "./pulumi-cli";
+import { startWatchedCluster, type NodeTimeline, type PdbWatcher } from "./watchers";
 
 jest.setTimeout(900_000);
 
@@ -86,6 +90,9 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "ku-e2e-kill-"));
 });
 
+/** Plugin processes the killed CLI left behind. */
+const orphans: Proc[] = [];
+
 afterAll(async () => {
   stopProcesses(orphans); // in case the test failed before it stopped them
   nodes?.stop();
@@ -94,121 +101,6 @@ afterAll(async () => {
   await cluster?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-interface Proc {
-  readonly pid: number;
-  readonly pgid: number;
-  readonly args: string;
-}
-
-/** Plugin processes the killed CLI left behind. */
-const orphans: Proc[] = [];
-
-/** Every process below `pid` (children, grandchildren, ...), from /proc. */
-function descendants(pid: number): Proc[] {
-  const procs = readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((d) => {
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ")"
-        const [, ppid, pgid] = stat
-          .slice(stat.lastIndexOf(")") + 2)
-          .split(" ")
-          .map(Number);
-        return [{ pid: Number(d), ppid, pgid, args: cmdline(Number(d)) }];
-      } catch {
-        return []; // exited meanwhile
-      }
-    });
-  const out: Proc[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const p of procs.filter((q) => q.ppid === parent)) {
-      out.push({ pid: p.pid, pgid: p.pgid, args: p.args });
-      queue.push(p.pid);
-    }
-  }
-  return out;
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
-  } catch {
-    return "";
-  }
-}
-
-/**
- * SIGKILL to each process's group when it has one of its own (Pulumi's plugins do), else to the
- * process; only while /proc still shows the same command line (a pid is not reused meanwhile).
- */
-function stopProcesses(procs: readonly Proc[]): void {
-  const ownGroup = Number(
-    readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1].split(" ")[2],
-  );
-  for (const p of procs) {
-    if (cmdline(p.pid) !== p.args) continue;
-    try {
-      process.kill(p.pgid !== ownGroup && p.pgid > 1 ? -p.pgid : p.pid, "SIGKILL");
-    } catch {
-      // gone meanwhile
-    }
-  }
-}
-
-interface Run {
-  readonly child: ChildProcess;
-  output: string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Runs the cached `pulumi` CLI on the demo stack. */
-function pulumi(args: string[]): Run {
-  const child = spawn(join(demo!.engine.bin, "pulumi"), [...args, "--stack", stackName], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...demo!.envVars },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const run: Run = {
-    child,
-    output: "",
-    exit: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
-  };
-  child.stdout!.on("data", (b: Buffer) => (run.output += b.toString()));
-  child.stderr!.on("data", (b: Buffer) => (run.output += b.toString()));
-  return run;
-}
-
-/** Runs `pulumi args` to the end; throws with its output when it fails. */
-async function pulumiOk(args: string[]): Promise<string> {
-  const run = pulumi(args);
-  const { code, signal } = await run.exit;
-  if (code !== 0)
-    throw new Error(`pulumi ${args.join(" ")} exited ${code ?? signal}:\n${run.output}`);
-  return run.output;
-}
-
-/** Resolves with the n-th recorded event matching `pred`; rejects when `run` exits first. */
-async function nthEvent(
-  pred: (e: NodeEvent) => boolean,
-  n: number,
-  run: Run,
-  timeoutMs = 300_000,
-): Promise<NodeEvent> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void run.exit.then(() => (exited = true));
-  for (;;) {
-    const hits = nodes.events.filter(pred);
-    if (hits.length >= n) return hits[n - 1];
-    if (exited) throw new Error(`pulumi up ended before event #${n}:\n${run.output}`);
-    if (Date.now() > deadline) throw new Error(`no event #${n} in ${timeoutMs} ms:\n${run.output}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** "<node> <from> <target>" lines the simulated upgrade command appended (one per real upgrade). */
 function upgrades(log: string): string[] {
@@ -227,17 +119,15 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   });
   const all = [...cluster.controlPlanes, ...cluster.workers];
   const victim = VICTIM;
+  const cli: PulumiCli = pulumiCli(demo, stackName);
 
   // 1. the first run, killed while the victim's drain waits for the hold PDB
-  const first = pulumi(["up", "--yes", "--skip-preview", "--non-interactive"]);
+  const first = cli.run(UP);
   const started = Date.now();
-  const cordon = await nthEvent((e) => e.kind === "cordon" && e.node === victim, 1, first);
+  const cordon = await nthEvent(nodes, (e) => e.kind === "cordon" && e.node === victim, 1, first);
   await new Promise((r) => setTimeout(r, 2000)); // a few 429 retries (every 500 ms)
-  const plugins = descendants(first.child.pid!);
+  const plugins = await killCli(first);
   orphans.push(...plugins);
-  process.kill(first.child.pid!, "SIGKILL");
-  const killed = await first.exit;
-  expect(killed.signal).toBe("SIGKILL");
   process.stderr.write(
     `[e2e-kill] killed pulumi up (pid ${first.child.pid}) ${Date.now() - cordon.t} ms after ${victim} was cordoned, ${((Date.now() - started) / 1000).toFixed(1)} s into the run\n`,
   );
@@ -252,12 +142,7 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   const atKill = await nodeStates(cluster.kc);
   expect(atKill[victim]).toEqual({ version: CURRENT_VERSION, unschedulable: true });
   expect(upgrades(upgradeLog).filter((l) => l.startsWith(`${victim} `))).toEqual([]);
-  const exported = JSON.parse(await pulumiOk(["stack", "export"])) as {
-    deployment: { pending_operations?: { type: string; resource: { urn: string } }[] };
-  };
-  const pending = (exported.deployment.pending_operations ?? []).map(
-    (p) => `${p.type} ${p.resource.urn.split("::").pop()}`,
-  );
+  const pending = await pendingOperations(cli);
   process.stderr.write(`[e2e-kill] pending operations after the kill: ${pending.join(", ")}\n`);
   expect(pending).toContain(`creating upgrade-${victim}-drain`);
   // nodes fully done (uncordoned) before the kill: all control-plane nodes, at least one worker
@@ -274,37 +159,13 @@ test("kill -9 of pulumi up during a drain; refresh --clear-pending-creates + up 
   // 2. recover as Pulumi documents: the lock of the dead run (if the backend kept one), then
   //    refresh dropping the pending creates (kube-upkeep's resources are safe to create again:
   //    the drain takes over its own run's cordon, the upgrade skips a node at the target)
-  const refresh = pulumi([
-    "refresh",
-    "--clear-pending-creates",
-    "--yes",
-    "--skip-preview",
-    "--non-interactive",
-  ]);
-  let r = await refresh.exit;
-  let refreshOutput = refresh.output;
-  if (r.code !== 0 && /locked/i.test(refresh.output)) {
+  if ((await clearInterruptedRun(cli)).cancelled)
     process.stderr.write(`[e2e-kill] stack locked by the killed run: pulumi cancel\n`);
-    await pulumiOk(["cancel", "--yes", "--non-interactive"]);
-    const again = pulumi([
-      "refresh",
-      "--clear-pending-creates",
-      "--yes",
-      "--skip-preview",
-      "--non-interactive",
-    ]);
-    r = await again.exit;
-    refreshOutput = again.output;
-  }
-  if (r.code !== 0) throw new Error(`pulumi refresh failed:\n${refreshOutput}`);
-  const afterRefresh = JSON.parse(await pulumiOk(["stack", "export"])) as {
-    deployment: { pending_operations?: unknown[] };
-  };
-  expect(afterRefresh.deployment.pending_operations ?? []).toEqual([]);
+  expect(await pendingOperations(cli)).toEqual([]);
 
   // 3. the second run completes the roll
   const eventsBefore = nodes.events.length;
-  const second = await pulumiOk(["up", "--yes", "--skip-preview", "--non-interactive"]);
+  const second = await cli.ok(UP);
   // what the second run said about the interrupted nodes (the drain taking over its cordon, the
   // upgrade command skipping a node already at the target)
   const notes = second.split("\n").filter((l) => /already (cordoned|at)/.test(l));

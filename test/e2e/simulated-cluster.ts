@@ -226,6 +226,11 @@ export interface StackOptions {
   readonly backupDir?: string;
   /** File the simulated upgrade command appends "<node> <from> <target>" to when its upgrade took effect. */
   readonly upgradeLog?: string;
+  /**
+   * Directory of fake kubeadm node tools per node (`<dir>/<node>/bin`): each node runs the real
+   * rendered upgrade script with them (the program's `nodeTools`; see command-faults.test.ts).
+   */
+  readonly nodeTools?: string;
   /** ClusterUpgrade's report directory (the program's `reportDir`). @default none */
   readonly reportDir?: string;
 }
@@ -292,6 +297,7 @@ export async function createDemoStack(
     etcdutl: { value: bins.etcdutl },
     etcdBackupDir: { value: backupDir },
     upgradeLog: { value: o.upgradeLog ?? "" },
+    nodeTools: { value: o.nodeTools ?? "" },
     reportDir: { value: o.reportDir ?? "" },
     readyTimeoutSeconds: { value: String(o.readyTimeoutSeconds ?? 120) },
     etcdTimeoutSeconds: { value: String(o.etcdTimeoutSeconds ?? 300) },

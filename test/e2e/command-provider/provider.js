@@ -15,6 +15,10 @@
  *    `if news.Update != nil { run(*news.Update) } else if news.Create != nil { run(*news.Create) }`),
  *    with the new inputs (stdin included); stdout/stderr are the previous ones unless a command
  *    ran. Runs nothing in preview (the engine does not call a Node.js provider in preview).
+ *  - a connection lost while the command runs (sshd killed, network cut): the session ends without
+ *    an exit status, and the error reads as the real provider's: "wait: remote command exited
+ *    without exit status or exit signal: running ..." (x/crypto/ssh's ExitMissingError), with
+ *    the output so far; the OpenSSH client's own "Connection ... closed" line is dropped.
  *  - triggers: `replaceOnChanges` (common/inputs.go): a change replaces the resource, create
  *    before delete: `create` runs for the new one, then the old one's `delete` (if set).
  *  - delete: runs `delete` only when set, with the old state's connection and stdin.
@@ -121,7 +125,16 @@ async function runRemote(urn, inputs, command) {
       p.on("error", reject);
       p.on("close", (code) => {
         const trim = (s) => s.replace(/\n$/, "");
+        const lost = code === 255 ? connectionLost(stderr) : undefined;
         if (code === 0) resolve({ stdout: trim(stdout), stderr: trim(stderr) });
+        else if (lost !== undefined)
+          // the session ended without an exit status: what golang.org/x/crypto/ssh's
+          // Session.Wait returns then (ExitMissingError), wrapped as commandOutputs.go run() does
+          reject(
+            new Error(
+              `wait: remote command exited without exit status or exit signal: running ${JSON.stringify(command.length > 200 ? command.slice(0, 200) + "..." : command)}:\n${trim(stdout)}\n${trim(lost)}`,
+            ),
+          );
         else
           reject(
             new Error(
@@ -134,6 +147,19 @@ async function runRemote(urn, inputs, command) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * When the OpenSSH client lost the connection (exit 255 and its own last words on stderr, e.g.
+ * "Connection to 127.0.0.1 closed by remote host."), the command's stderr without them; else
+ * undefined (exit 255 of the remote command itself).
+ */
+function connectionLost(stderr) {
+  const m =
+    /(^|\n)(Connection to \S+ closed by remote host\.|Read from remote host [^\n]*|client_loop: send disconnect: [^\n]*|Connection reset by [^\n]*|Broken pipe)\r?\n?$/.exec(
+      stderr,
+    );
+  return m ? stderr.slice(0, m.index) + (m[1] ? "\n" : "") : undefined;
 }
 
 /** A command input that is set (the real provider's `*string` is non-nil). */

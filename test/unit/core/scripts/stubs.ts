@@ -221,13 +221,15 @@ export function runScript(
  * A fake kubeadm node's tools in `bin` for the rendered node upgrade script: apt-get / apt-mark /
  * dnf / yum / kubeadm / kubelet / systemctl / sudo record "<name> <args>" in $LOG; package
  * installs ("kubeadm=1.35.4-*" apt, "kubeadm-1.35.4-*" rpm) move the versions in $STATE/kubeadm
- * and $STATE/kubelet (with FAIL_INSTALL set they fail); `id` says `uid`; `systemctl` also runs
- * `systemctl` (a shell body). `state` gets the starting versions.
+ * and $STATE/kubelet (with FAIL_INSTALL set they fail); `id` says `uid`; `systemctl` and
+ * `kubeadm` also run the shell bodies `systemctl` (e.g. {@link kubeletRestartPatch}) and
+ * `kubeadmBody`.
+ * `state` gets the starting versions.
  */
 export function writeNodeTools(
   bin: string,
   state: string,
-  o: { kubelet: string; kubeadm: string; uid?: number; systemctl?: string },
+  o: { kubelet: string; kubeadm: string; uid?: number; systemctl?: string; kubeadmBody?: string },
 ): void {
   fs.mkdirSync(bin, { recursive: true });
   fs.mkdirSync(state, { recursive: true });
@@ -250,7 +252,7 @@ if [ -n "\${FAIL_INSTALL:-}" ] && [ "$1" != update ]; then echo "E: Unable to lo
   stub("yum", install);
   stub("apt-mark");
   stub("systemctl", o.systemctl);
-  stub("kubeadm", `[ "$1" = version ] && cat "$STATE/kubeadm"`);
+  stub("kubeadm", `[ "$1" = version ] && cat "$STATE/kubeadm"\n${o.kubeadmBody ?? ""}`);
   stub("kubelet", `[ "$1" = --version ] && printf 'Kubernetes %s\\n' "$(cat "$STATE/kubelet")"`);
   fs.writeFileSync(path.join(bin, "id"), `#!/bin/sh\necho ${o.uid ?? 0}\n`, { mode: 0o755 });
   fs.writeFileSync(
@@ -258,6 +260,20 @@ if [ -n "\${FAIL_INSTALL:-}" ] && [ "$1" != update ]; then echo "E: Unable to lo
     `#!/bin/sh\nprintf '%s\\n' "sudo $*" >> "$LOG"\n[ "$1" = -n ] && shift\nexec "$@"\n`,
     { mode: 0o755 },
   );
+}
+
+/**
+ * A `systemctl` body for {@link writeNodeTools}: `systemctl restart kubelet` makes the (kwok)
+ * node report the kubelet version in $STATE/kubelet, as a real kubelet restart does, with a
+ * status patch through the real kubectl. Fails when the patch does.
+ */
+export function kubeletRestartPatch(kubectl: string, kubeconfigPath: string, node: string): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return `if [ "$1" = restart ] && [ "$2" = kubelet ]; then
+  v=$(cat "$STATE/kubelet")
+  ${q(kubectl)} --kubeconfig ${q(kubeconfigPath)} patch node ${q(node)} --subresource=status --type=merge \\
+    -p "{\\"status\\":{\\"nodeInfo\\":{\\"kubeletVersion\\":\\"$v\\",\\"kubeProxyVersion\\":\\"$v\\"}}}" >/dev/null || exit 1
+fi`;
 }
 
 /** One invocation recorded by {@link argvRecorder}: the program as run ($0) and its argv. */
