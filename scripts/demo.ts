@@ -15,6 +15,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { realNodesDemo } from "./demo-real-nodes";
 import { latestRunDir, REPORT_FILES } from "../lib/core/report/store";
 import { buildMissing, missingBinaries, REPO_ROOT } from "../test/cluster/cluster";
 import { missingSshBinaries, SSHD_HOWTO } from "../test/cluster/sshd";
@@ -36,11 +37,13 @@ interface Args {
   maxUnavailable: string;
   keep: boolean;
   reportDir: string;
+  realNodes: boolean;
 }
 
 function usage(): never {
   process.stderr.write(
-    "usage: npm run demo -- [--workers N (default 6)] [--max-unavailable K|P% (default 1)] [--report-dir DIR] [--keep]\n",
+    "usage: npm run demo -- [--workers N (default 6)] [--max-unavailable K|P% (default 1)] [--report-dir DIR] [--keep]\n" +
+      "       npm run demo -- --real-nodes [--keep]   (real kubeadm nodes: docs/real-nodes.md)\n",
   );
   process.exit(2);
 }
@@ -51,6 +54,7 @@ function parseArgs(argv: string[]): Args {
     maxUnavailable: "1",
     keep: false,
     reportDir: join(tmpdir(), "kube-upkeep-demo-reports"),
+    realNodes: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
@@ -58,6 +62,7 @@ function parseArgs(argv: string[]): Args {
     if (flag === "--workers") a.workers = Number(value());
     else if (flag === "--max-unavailable") a.maxUnavailable = value();
     else if (flag === "--keep") a.keep = true;
+    else if (flag === "--real-nodes") a.realNodes = true;
     else if (flag === "--report-dir") a.reportDir = resolve(value());
     else usage();
   }
@@ -123,6 +128,11 @@ function table(rows: string[][]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.realNodes) {
+    say("kube-upkeep demo on real nodes");
+    if (!(await realNodesDemo({ keep: args.keep, say }))) process.exitCode = 1;
+    return;
+  }
   say(
     `kube-upkeep demo: 3 control-plane + ${args.workers} workers, ${CURRENT_VERSION} -> ${TARGET_VERSION}, maxUnavailable ${args.maxUnavailable}`,
   );

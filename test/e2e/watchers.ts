@@ -57,9 +57,16 @@ abstract class ListWatcher<T> {
         if (this.stopped) return;
         if (err) this.errors.push(`${path} watch ended: ${String(err)}`);
         this.restarts++;
-        void this.listWatch(kc, path, list, onList, onEvent, true).catch((e: unknown) =>
-          this.errors.push(`${path} re-watch: ${String(e)}`),
-        );
+        // while the apiserver restarts (a real kubeadm upgrade apply) the re-list fails too:
+        // keep trying until it answers or the watcher is stopped
+        const again = () => {
+          if (this.stopped) return;
+          this.listWatch(kc, path, list, onList, onEvent, true).catch((e: unknown) => {
+            this.errors.push(`${path} re-watch: ${String(e)}`);
+            setTimeout(again, 1000);
+          });
+        };
+        again();
       },
     );
   }
