@@ -133,7 +133,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
     const core = loadCore();
     const say = (level: "info" | "warn", m: string) =>
       log(level, `NodeDrain ${inputs.nodeName}: ${m}`);
-    const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
+    const kc = core.clientsFromYaml(inputs.kubeconfig);
     const rec = core.stepRecorder(inputs.report, inputs.nodeName, "drain", (m) => say("warn", m));
     rec.started();
     const progress: DrainProgress = {
@@ -194,7 +194,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id: string, props: NodeDrainOutputs): Promise<void> {
     if (props.uncordonOnDelete === false) return;
     const core = loadCore();
-    const kc = core.kubeConfigFromYaml(props.kubeconfig);
+    const kc = core.clientsFromYaml(props.kubeconfig);
     const r = await core.uncordon(kc, props.nodeName, {
       runId: props.runId,
       ignoreMissingNode: true,

@@ -68,7 +68,7 @@ export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
     rec.started();
     const r = await core
       .waitNodeReady(
-        core.kubeConfigFromYaml(inputs.kubeconfig),
+        core.clientsFromYaml(inputs.kubeconfig),
         inputs.nodeName,
         inputs.targetVersion,
         { timeoutSeconds: inputs.timeoutSeconds, pollSeconds: inputs.pollSeconds },

@@ -93,7 +93,7 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: NodeUncordonInputs): Promise<pulumi.dynamic.CreateResult> {
     const core = loadCore();
-    const kc = core.kubeConfigFromYaml(inputs.kubeconfig);
+    const kc = core.clientsFromYaml(inputs.kubeconfig);
     const rec = core.stepRecorder(inputs.report, inputs.nodeName, "uncordon", (m) =>
       log("warn", `NodeUncordon ${inputs.nodeName}: ${m}`),
     );

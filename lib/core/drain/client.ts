@@ -1,4 +1,5 @@
 /** The Kubernetes API clients the drain engine uses, and helpers to read API errors. */
+import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 
 export interface DrainClients {
@@ -13,7 +14,9 @@ export function loadClientNode(): typeof k8s {
   return k8s;
 }
 
+/** The clients of a KubeConfig, whose API calls reuse connections (reuseConnections). */
 export function makeClients(kc: k8s.KubeConfig): DrainClients {
+  reuseConnections(kc);
   return {
     kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
@@ -26,6 +29,74 @@ export function makeClients(kc: k8s.KubeConfig): DrainClients {
 export function kubeConfigFromYaml(yaml: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromString(yaml);
+  return reuseConnections(kc);
+}
+
+const byKubeconfig = new Map<string, DrainClients>();
+const MAX_CACHED_KUBECONFIGS = 16;
+
+/**
+ * The clients for kubeconfig YAML text, the same ones (and so the same kept-alive connections)
+ * for the same text within this process: a dynamic-provider process serves every NodeDrain,
+ * NodeReadyWait and NodeUncordon call of a roll, which used to build a KubeConfig and clients
+ * each. Keyed by a hash of the text; the 16 most recently used are kept.
+ */
+export function clientsFromYaml(yaml: string): DrainClients {
+  const key = createHash("sha256").update(yaml).digest("hex");
+  let c = byKubeconfig.get(key);
+  if (c) byKubeconfig.delete(key);
+  else c = makeClients(kubeConfigFromYaml(yaml));
+  byKubeconfig.set(key, c);
+  if (byKubeconfig.size > MAX_CACHED_KUBECONFIGS) {
+    byKubeconfig.delete(byKubeconfig.keys().next().value as string);
+  }
+  return c;
+}
+
+type CreateDispatcher = (cluster: unknown, agentOptions: Record<string, unknown>) => unknown;
+const REUSING = Symbol.for("kube-upkeep.reuseConnections");
+
+/** A digest of the TLS and proxy settings a dispatcher is built from. */
+function dispatcherKey(cluster: unknown, o: Record<string, unknown>): string {
+  const h = createHash("sha256");
+  const c = (cluster ?? {}) as { server?: unknown; proxyUrl?: unknown; skipTLSVerify?: unknown };
+  const add = (v: unknown): void => {
+    if (v === undefined || v === null) h.update("\u0000-");
+    else if (Buffer.isBuffer(v) || typeof v === "string") h.update("\u0000=").update(v);
+    else if (Array.isArray(v)) v.forEach(add);
+    else h.update(`\u0000${JSON.stringify(v)}`);
+  };
+  for (const v of [c.server, c.proxyUrl, c.skipTLSVerify]) add(v);
+  for (const k of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"])
+    add(o[k]);
+  return h.digest("hex");
+}
+
+/**
+ * Makes the KubeConfig's API calls reuse connections. client-node 2.x builds a new undici Agent
+ * for every API call (KubeConfig.applySecurityAuthentication -> createDispatcher), so each call
+ * opened its own TCP + TLS connection (CA and client certificate parsed again, a full handshake
+ * on both ends): in the dynamic-provider process of a 30-worker roll, TLS setup was its largest
+ * CPU cost. Here the KubeConfig keeps one dispatcher per distinct TLS and proxy setting (server,
+ * CA, client certificate and key, ...; a rotated certificate gets a new one), so calls go over
+ * kept-alive connections; undici unrefs idle sockets, so a process still exits. Watches use
+ * client-node's own cached https.Agent and are unchanged. A KubeConfig without that method
+ * (another client-node version) is left as it is. Returns kc.
+ */
+export function reuseConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
+  const target = kc as unknown as {
+    createDispatcher?: CreateDispatcher;
+    [REUSING]?: true;
+  };
+  const create = target.createDispatcher;
+  if (target[REUSING] || typeof create !== "function") return kc;
+  const dispatchers = new Map<string, unknown>();
+  target.createDispatcher = function (this: unknown, cluster, agentOptions) {
+    const key = dispatcherKey(cluster, agentOptions ?? {});
+    if (!dispatchers.has(key)) dispatchers.set(key, create.call(this, cluster, agentOptions));
+    return dispatchers.get(key);
+  };
+  target[REUSING] = true;
   return kc;
 }
 
