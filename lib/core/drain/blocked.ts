@@ -9,6 +9,8 @@
  *  - maxUnavailable is 0 / "0%", or minAvailable is "100%" or >= the pods the workload can have;
  *  - every covered pod runs on the node being drained and is healthy: the node is cordoned, so no
  *    pod can appear elsewhere to make room.
+ * The last two rest on the pods that exist now; the drain confirms them against the pods'
+ * controllers (replacementsPending) before it says "never".
  */
 import type { V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { selectorMatches, type LabelSelector } from "../pdb";
@@ -23,6 +25,17 @@ export interface NeverAllows {
   readonly fix: string;
   /** namespace/name of the covered pods on the node being drained. */
   readonly podsOnNode: readonly string[];
+  /**
+   * False when the verdict rests on the pods that exist now (an integer minAvailable against
+   * expectedPods, or every covered pod on the node): see {@link replacementsPending}.
+   */
+  readonly unconditional: boolean;
+  /** The controllers of the covered pods (ReplicaSet, StatefulSet, ...) and how many pods each has. */
+  readonly owners: readonly {
+    readonly kind: string;
+    readonly name: string;
+    readonly pods: number;
+  }[];
 }
 
 function isReady(p: V1Pod): boolean {
@@ -60,12 +73,24 @@ export function neverAllows(
   if (covered.length < expected) return undefined;
   const block = pdbBlock(pdb);
   const podsOnNode = onNode.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
+  const byOwner = new Map<string, { kind: string; name: string; pods: number }>();
+  for (const p of covered) {
+    const ref = (p.metadata?.ownerReferences ?? []).find((r) => r.controller);
+    if (!ref) continue;
+    const k = `${ref.kind}/${ref.name}`;
+    const o = byOwner.get(k) ?? { kind: ref.kind, name: ref.name, pods: 0 };
+    o.pods++;
+    byOwner.set(k, o);
+  }
+  const owners = [...byOwner.values()];
   const scale = `scale the workload up (more replicas than the budget keeps), or relax the budget`;
   const { minAvailable, maxUnavailable } = pdb.spec ?? {};
   if (isZero(maxUnavailable)) {
     return {
       pdb: block,
       podsOnNode,
+      unconditional: true,
+      owners,
       reason: `maxUnavailable is ${JSON.stringify(maxUnavailable)}: it never allows an eviction`,
       fix: `set maxUnavailable to at least 1 for the maintenance, or drain with disableEviction (bypasses the budget)`,
     };
@@ -74,6 +99,8 @@ export function neverAllows(
     return {
       pdb: block,
       podsOnNode,
+      unconditional: minAvailable === "100%",
+      owners,
       reason: `minAvailable ${JSON.stringify(minAvailable)} >= the ${expected} pod(s) the workload can have`,
       fix: scale,
     };
@@ -82,11 +109,39 @@ export function neverAllows(
     return {
       pdb: block,
       podsOnNode,
+      unconditional: false,
+      owners,
       reason: `every pod it covers (${covered.length}) runs on node ${nodeName}, which is cordoned, so no pod elsewhere can make room`,
       fix: `${scale}; or spread the workload over other nodes first`,
     };
   }
   return undefined;
+}
+
+/**
+ * Whether a replacement pod may still come for a verdict that rests on the pods that exist now.
+ * The disruption controller counts an integer minAvailable against the pods that exist
+ * (expectedPods), so right after an eviction (this drain's, or a concurrent drain's of another
+ * node) and before the ReplicaSet has created the replacement, "minAvailable >= expected" and
+ * "every covered pod is on the cordoned node" look like "never". `replicas` reads a controller's
+ * wanted pod count (spec.replicas); a controller that wants more pods than exist, or that cannot
+ * be read, means a replacement may come. An unconditional verdict never has one.
+ */
+export async function replacementsPending(
+  v: NeverAllows,
+  replicas: (kind: string, name: string) => Promise<number | undefined>,
+): Promise<boolean> {
+  if (v.unconditional) return false;
+  for (const o of v.owners) {
+    let wanted: number | undefined;
+    try {
+      wanted = await replicas(o.kind, o.name);
+    } catch {
+      wanted = undefined;
+    }
+    if (wanted === undefined || wanted > o.pods) return true;
+  }
+  return false;
 }
 
 /** Every budget of `pdbs` that never allows a disruption (see the file comment). */

@@ -43,7 +43,7 @@ import {
   DrainTimeoutError,
   type PendingPod,
 } from "./errors";
-import { budgetsThatNeverAllow, neverAllowsLine } from "./blocked";
+import { budgetsThatNeverAllow, neverAllowsLine, replacementsPending } from "./blocked";
 import { BudgetWatch } from "./budget-watch";
 import { type EvictOutcome, blockingPdbs, deletePod, evictPod, pdbsCoveringPod } from "./evict";
 import {
@@ -414,7 +414,16 @@ async function neverAllowing(
       withTransientRetry(() => clients.core.listNamespacedPod({ namespace }), retry),
     ]);
     const relevant = pdbs.items.filter((b) => pods.some((p) => pdbsCoveringPod([b], p).length > 0));
+    const replicas = async (kind: string, name: string): Promise<number | undefined> => {
+      if (kind === "ReplicaSet")
+        return (await clients.apps.readNamespacedReplicaSet({ name, namespace })).spec?.replicas;
+      if (kind === "StatefulSet")
+        return (await clients.apps.readNamespacedStatefulSet({ name, namespace })).spec?.replicas;
+      return undefined;
+    };
     for (const v of budgetsThatNeverAllow(relevant, nsPods.items, nodeName)) {
+      // a replacement of a pod evicted a moment ago (here or by another drain) may still come
+      if (await replacementsPending(v, replicas)) continue;
       out.set(v.pdb.name, neverAllowsLine(v));
     }
   }

@@ -1,5 +1,5 @@
 import type { V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
-import { neverAllows } from "../../../../lib/core/drain/blocked";
+import { neverAllows, replacementsPending } from "../../../../lib/core/drain/blocked";
 
 const NODE = "w-1";
 function pod(
@@ -133,4 +133,51 @@ test.each([
   ],
 ])("not never: %s", (_what, spec, status, pods) => {
   expect(neverAllows(pdb(spec, status), pods, NODE)).toBeUndefined();
+});
+
+describe("replacementsPending: a verdict that rests on the pods that exist now", () => {
+  const owned = (name: string, node: string) => ({
+    ...pod(name, node),
+    metadata: {
+      ...pod(name, node).metadata,
+      ownerReferences: [
+        { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-1", uid: "u", controller: true },
+      ],
+    },
+  });
+
+  it("minAvailable >= expected right after an eviction, before the replacement exists: not never while the ReplicaSet wants more", async () => {
+    // 3 replicas, one just evicted and gone; the controller counts 2 pods, minAvailable 2
+    const v = neverAllows(
+      pdb({ minAvailable: 2 }, s(0, 2, 2, 2)),
+      [owned("a", NODE), owned("b", "w-2")],
+      NODE,
+    )!;
+    expect(v.reason).toMatch(/minAvailable 2 >= the 2 pod/);
+    expect(v.unconditional).toBe(false);
+    expect(v.owners).toEqual([{ kind: "ReplicaSet", name: "web-1", pods: 2 }]);
+    const asked: string[] = [];
+    const replicas = (wanted: number | undefined) => async (kind: string, name: string) => {
+      asked.push(`${kind}/${name}`);
+      return wanted;
+    };
+    await expect(replacementsPending(v, replicas(3))).resolves.toBe(true);
+    await expect(replacementsPending(v, replicas(2))).resolves.toBe(false);
+    // unreadable (e.g. 403) or unknown: a replacement may come, so not "never"
+    await expect(replacementsPending(v, replicas(undefined))).resolves.toBe(true);
+    await expect(
+      replacementsPending(v, async () => {
+        throw new Error("forbidden");
+      }),
+    ).resolves.toBe(true);
+    expect(asked).toEqual(["ReplicaSet/web-1", "ReplicaSet/web-1", "ReplicaSet/web-1"]);
+  });
+
+  it("maxUnavailable 0 and minAvailable 100% never depend on the pods' controllers", async () => {
+    for (const spec of [{ maxUnavailable: 0 }, { minAvailable: "100%" }]) {
+      const v = neverAllows(pdb(spec, s(0, 2, 2, 2)), [owned("a", NODE), owned("b", "w-2")], NODE)!;
+      expect(v.unconditional).toBe(true);
+      await expect(replacementsPending(v, async () => 10)).resolves.toBe(false);
+    }
+  });
 });
