@@ -15,12 +15,13 @@
  *   the order they were refused: 100 pods retrying at once for a budget of 1 only race on its
  *   status (the eviction API retries such conflicts itself, 500 ms apart).
  * - When the watch ends it resumes from the last resourceVersion; after an error or 410 Gone the
- *   namespace's budgets are listed again. If a namespace's budgets cannot be listed at all (e.g.
- *   403), its pods fall back to the fixed interval; the watch is an optimization, never a reason
- *   for a drain to fail.
+ *   namespace's budgets are listed again. If a namespace's budgets cannot be listed at all, or
+ *   the identity may not watch them (401/403: RBAC poddisruptionbudgets watch), its pods fall
+ *   back to the fixed interval, said once through onWarning; the watch is an optimization, never
+ *   a reason for a drain to fail.
  */
 import type { V1PodDisruptionBudget } from "@kubernetes/client-node";
-import { type DrainClients, apiErrorMessage, loadClientNode } from "./client";
+import { type DrainClients, apiErrorMessage, isPermissionError, loadClientNode } from "./client";
 
 /** namespace/name of a budget. */
 export function budgetKey(p: V1PodDisruptionBudget): string {
@@ -184,6 +185,14 @@ export class BudgetWatch {
     }
   }
 
+  /** The watch was refused: no more attempts for the namespace; the fixed interval applies. */
+  private refused(ns: string, e: unknown): void {
+    this.aborts.delete(ns);
+    this.opts.onWarning?.(
+      `cannot watch the PodDisruptionBudgets of namespace ${ns} (${apiErrorMessage(e)}); refused evictions there are retried at the fixed interval`,
+    );
+  }
+
   private scheduleRelist(ns: string, reason: string): void {
     if (this.stopped || this.relistTimers.has(ns)) return;
     this.aborts.delete(ns);
@@ -229,6 +238,7 @@ export class BudgetWatch {
         },
         (err: unknown) => {
           if (this.stopped) return;
+          if (isPermissionError(err)) return this.refused(ns, err);
           const timeout = err instanceof Error && err.name === "TimeoutError";
           if (needRelist !== undefined) this.scheduleRelist(ns, needRelist);
           else if (err && !timeout) this.scheduleRelist(ns, apiErrorMessage(err));
@@ -241,7 +251,8 @@ export class BudgetWatch {
           if (this.stopped || pending.signal.aborted) ctrl.abort();
           else this.aborts.set(ns, ctrl);
         },
-        (e) => this.scheduleRelist(ns, apiErrorMessage(e)),
+        (e) =>
+          isPermissionError(e) ? this.refused(ns, e) : this.scheduleRelist(ns, apiErrorMessage(e)),
       );
   }
 }

@@ -5,9 +5,10 @@
  * The node is read once, then watched (fieldSelector metadata.name=<node>): the status the kubelet
  * posts when it comes back at the new version ends the wait at once, instead of on the next read
  * of a poll. The poll stays, every pollSeconds, as the fallback: while the watch is down (the
- * apiserver restarting with the control plane's upgrade, a watch the identity may not make, a
- * client without a kubeconfig) the node is read as before, and a watch that ended is started
- * again from the last resourceVersion (from a fresh read after an error).
+ * apiserver restarting with the control plane's upgrade, a client without a kubeconfig) the node
+ * is read as before, and a watch that ended is started again from the last resourceVersion (from
+ * a fresh read after an error); a watch the identity may not make (401/403: RBAC nodes watch) is
+ * not tried again, the reads go on.
  *
  * Transient failures (the apiserver restarting, 5xx) and a missing node (re-registering) are
  * waited through; other answers to reading the node (401, 403) fail at once.
@@ -18,6 +19,7 @@ import {
   type DrainClients,
   apiErrorMessage,
   apiStatusCode,
+  isPermissionError,
   loadClientNode,
   makeClients,
 } from "./client";
@@ -137,6 +139,8 @@ class NodeWatch {
   private abort?: AbortController;
   private running = false;
   private stopped = false;
+  /** The identity may not watch nodes (401/403): reads only from then on. */
+  private refused = false;
   private resourceVersion?: string;
   /** A watch error: wait for the next read before watching again (and not more often than the poll). */
   private failedAt?: number;
@@ -150,7 +154,7 @@ class NodeWatch {
 
   /** Starts the watch if none runs, from this resourceVersion. */
   ensure(resourceVersion: string | undefined): void {
-    if (this.stopped || this.running) return;
+    if (this.stopped || this.running || this.refused) return;
     if (this.failedAt !== undefined && Date.now() - this.failedAt < Math.max(this.pollMs, 1000))
       return;
     this.failedAt = undefined;
@@ -189,6 +193,7 @@ class NodeWatch {
           this.running = false;
           this.abort = undefined;
           if (this.stopped) return;
+          if (isPermissionError(err)) this.refused = true;
           const timeout = err instanceof Error && err.name === "TimeoutError";
           if (error || (err && !timeout) || Date.now() - started < 1000) {
             this.failedAt = Date.now();
@@ -202,9 +207,10 @@ class NodeWatch {
           if (this.stopped) ctrl.abort();
           else this.abort = ctrl;
         },
-        () => {
+        (e: unknown) => {
           this.running = false;
           this.failedAt = Date.now();
+          if (isPermissionError(e)) this.refused = true;
         },
       );
   }
