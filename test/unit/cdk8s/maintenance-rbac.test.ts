@@ -168,6 +168,11 @@ const CALLS: Record<string, [string, string, string]> = {
   readNamespacedDaemonSet: ["apps", "daemonsets", "get"],
 };
 
+/** Calls the code makes but the role deliberately does not grant, with the fallback that covers them. */
+const NOT_GRANTED: Record<string, string> = {
+  "watch /api/v1/nodes": "waitNodeReady reads the node every pollSeconds when the watch is refused",
+};
+
 describe("the rules are the API calls of the drain engine and NodeReadyWait", () => {
   const root = join(__dirname, "..", "..", "..", "lib");
   const files = [
@@ -185,6 +190,7 @@ describe("the rules are the API calls of the drain engine and NodeReadyWait", ()
     ];
     for (const c of found) calls.set(c, [...(calls.get(c) ?? []), f.slice(root.length + 1)]);
   }
+  for (const c of Object.keys(NOT_GRANTED)) calls.delete(c);
 
   test("every call has its rule", () => {
     expect(calls.size).toBeGreaterThan(0);
