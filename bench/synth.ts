@@ -89,7 +89,10 @@ export function growthExponent(n1: number, t1: number, n2: number, t2: number): 
   return Math.log(t2 / t1) / Math.log(n2 / n1);
 }
 
-function exponentsOf(rows: readonly SynthRow[]): { from: number; to: number; exponent: number }[] {
+function exponentsOf(
+  rows: readonly SynthRow[],
+  time: (r: SynthChildResult) => number = (r) => r.totalMs,
+): { from: number; to: number; exponent: number }[] {
   const out: { from: number; to: number; exponent: number }[] = [];
   for (let i = 1; i < rows.length; i++) {
     const a = rows[i - 1].result;
@@ -98,7 +101,7 @@ function exponentsOf(rows: readonly SynthRow[]): { from: number; to: number; exp
       out.push({
         from: a.pairs,
         to: b.pairs,
-        exponent: growthExponent(a.pairs, a.totalMs, b.pairs, b.totalMs),
+        exponent: growthExponent(a.pairs, time(a), b.pairs, time(b)),
       });
     }
   }
@@ -183,6 +186,13 @@ export async function synthBench(opts: SynthBenchOptions = {}): Promise<SynthBen
     ...baselineRows.filter((r) => r.pairs === n).map((r) => line(r, baselineExponents)),
   ]);
   const share = shareLines(rows, baselineRows);
+  const cpuExp = (rs: readonly SynthRow[]) =>
+    exponentsOf(rs, (r) => r.cpuMs)
+      .map((e) => `${e.exponent.toFixed(2)} (${e.from} to ${e.to})`)
+      .join(", ") || "-";
+  share.push(
+    `- growth exponent of the CPU time (less sensitive to the machine's load than the wall time): DrainSafety ${cpuExp(rows)}; cdk8s alone ${cpuExp(baselineRows)}.`,
+  );
   const markdown = [
     `### P3 synth: Deployment + PDB pairs with DrainSafety (${workload === "plus" ? "cdk8s-plus Deployment" : "k8s.KubeDeployment"}, ${perChart} pairs and one DrainSafety per chart)`,
     "",
