@@ -30,7 +30,8 @@ export interface NodeReadyWaitArgs {
    */
   readonly timeoutSeconds?: pulumi.Input<number>;
   /**
-   * How often to read the node.
+   * How often to read the node while its watch has not shown it at the target (the fallback: the
+   * watch ends the wait as soon as the kubelet reports the target version).
    * @default 2
    */
   readonly pollSeconds?: pulumi.Input<number>;
