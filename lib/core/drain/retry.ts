@@ -75,6 +75,9 @@ export interface Backoff {
 
 export const DEFAULT_TRANSIENT_BUDGET_MS = 120_000;
 
+/** How long 401/403 answers are retried after the API server was unreachable or answered 5xx. */
+export const RESTARTED_SERVER_DENIAL_MS = 30_000;
+
 /** Delay before retry `attempt` (1-based): doubling from initialMs up to maxMs, with +-20% jitter. */
 export function backoffDelay(attempt: number, b: Backoff = {}): number {
   const base = Math.min(b.maxMs ?? 5000, (b.initialMs ?? 200) * 2 ** Math.max(0, attempt - 1));
@@ -117,11 +120,22 @@ export async function withTransientRetry<T>(
   const classify = opts.classify ?? transientReason;
   const budgetMs = opts.budgetMs ?? DEFAULT_TRANSIENT_BUDGET_MS;
   let firstFailure: number | undefined;
+  // An API server that was just down (a kubeadm upgrade restarts it) can answer 401/403 until its
+  // authorizer has synced: after a network error or 5xx, such answers are retried for a while.
+  let serverWasDown = false;
+  let firstDenial: number | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      const reason = classify(e);
+      let reason = classify(e);
+      const code = apiStatusCode(e);
+      if (reason === "network" || reason === "server error") serverWasDown = true;
+      else if (reason === undefined && serverWasDown && (code === 401 || code === 403)) {
+        firstDenial ??= Date.now();
+        if (Date.now() - firstDenial < RESTARTED_SERVER_DENIAL_MS)
+          reason = "denied by an API server that just came back";
+      }
       firstFailure ??= Date.now();
       const delayMs = backoffDelay(attempt, opts);
       if (

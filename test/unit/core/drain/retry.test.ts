@@ -109,3 +109,36 @@ test("an aborted signal stops the retries with the last error", async () => {
   ).rejects.toBe(refused);
   expect(calls).toBe(1);
 });
+
+test("a 403 right after the API server was unreachable is retried (its authorizer may not have synced); a 403 from a server that was up is not", async () => {
+  const forbidden = apiException(403, {
+    message: 'nodes "cp1" is forbidden: User "kubernetes-admin" cannot get resource "nodes"',
+  });
+  const answers: unknown[] = [refused, forbidden, forbidden, "ok"];
+  const seen: string[] = [];
+  const out = await withTransientRetry(
+    async () => {
+      const a = answers.shift();
+      if (a !== "ok") throw a;
+      return "patched";
+    },
+    { initialMs: 1, maxMs: 2, onRetry: (r) => seen.push(r.reason) },
+  );
+  expect(out).toBe("patched");
+  expect(seen).toEqual([
+    "network",
+    "denied by an API server that just came back",
+    "denied by an API server that just came back",
+  ]);
+  let calls = 0;
+  await expect(
+    withTransientRetry(
+      async () => {
+        calls++;
+        throw forbidden;
+      },
+      { initialMs: 1, maxMs: 2 },
+    ),
+  ).rejects.toBe(forbidden);
+  expect(calls).toBe(1);
+});
