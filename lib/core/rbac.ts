@@ -75,6 +75,13 @@ export const MAINTENANCE_RULES: readonly MaintenanceRule[] = [
     verbs: ["get"],
     usedBy: "drainNode: whether a DaemonSet pod's controller still exists",
   },
+  {
+    apiGroups: ["apps"],
+    resources: ["replicasets", "statefulsets"],
+    verbs: ["get"],
+    usedBy:
+      "drainNode: a never-allowing budget's verdict checked against its pods' controllers (replacements still coming)",
+  },
 ];
 
 /** The extra rule for drains with `disableEviction: true` (plain DELETE, bypasses PodDisruptionBudgets). */

@@ -29,6 +29,7 @@ const EXPECTED_RULES = [
   { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
   { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
   { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
 ];
 
 describe("MaintenanceRbac: synthesized objects", () => {
@@ -166,6 +167,8 @@ const CALLS: Record<string, [string, string, string]> = {
   deleteNamespacedPod: ["", "pods", "delete"],
   listNamespacedPodDisruptionBudget: ["policy", "poddisruptionbudgets", "list"],
   readNamespacedDaemonSet: ["apps", "daemonsets", "get"],
+  readNamespacedReplicaSet: ["apps", "replicasets", "get"],
+  readNamespacedStatefulSet: ["apps", "statefulsets", "get"],
 };
 
 /** Calls the code makes but the role deliberately does not grant, with the fallback that covers them. */

@@ -61,6 +61,7 @@ describe("MaintenanceServiceAccount", () => {
       { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
       { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
       { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
+      { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
     ]);
   });
 
@@ -80,6 +81,7 @@ describe("MaintenanceServiceAccount", () => {
       "pods/eviction",
       "poddisruptionbudgets",
       "daemonsets",
+      "replicasets,statefulsets",
     ]);
   });
 
