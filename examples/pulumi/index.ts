@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import { renderNodeUpgradeScript, shq } from "kube-upkeep/core";
+import { renderNodeUpgradeScript, shq, type HealthCheck } from "kube-upkeep/core";
 import { ClusterUpgrade, type ClusterNode, type NodeCommandContext } from "kube-upkeep/pulumi";
 
 const config = new pulumi.Config();
@@ -37,6 +37,10 @@ const neverReadyNodes = new Set(config.getObject<string[]>("neverReadyNodes") ??
 const upgradeLog = config.get("upgradeLog") ?? "";
 /** Where each `pulumi up` writes its roll report (report.html, report.json); empty for none. */
 const reportDir = config.get("reportDir") ?? "";
+/** JSON list of ClusterUpgrade health checks run after each node's uncordon ("" for none). */
+const healthChecksText = config.get("healthChecks") ?? "";
+const healthChecks: HealthCheck[] | undefined =
+  healthChecksText === "" ? undefined : (JSON.parse(healthChecksText) as HealthCheck[]);
 /**
  * When set, each node runs the real rendered upgrade script (renderNodeUpgradeScript) with the
  * fake kubeadm node tools in <nodeTools>/<node>/bin first on PATH (the e2e tests write them:
@@ -144,6 +148,7 @@ const upgrade = new ClusterUpgrade("upgrade", {
     waitForBlockedPdbs: config.getBoolean("drainWaitForBlockedPdbs") ?? false,
   },
   readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds") ?? 120,
+  healthChecks,
   // each `pulumi up` writes <reportDir>/<UTC start time>/report.html (a timeline of the roll)
   report: reportDir === "" ? undefined : { path: reportDir },
   etcdSnapshot:
@@ -167,18 +172,31 @@ export const kubeletVersions = upgrade.kubeletVersions;
 export const etcdSnapshotPath = upgrade.snapshot ? upgrade.snapshot.stdout : "";
 /** This run's report page ("" without reportDir, and in a preview). */
 export const report = upgrade.reportFile ?? "";
-/** Per node: evicted pods and PDB retries of its drain. */
-export const drains = pulumi
-  .all(
-    Object.entries(upgrade.nodeUpgrades).map(([name, u]) =>
-      pulumi
-        .all([u.drain.evictedPods, u.drain.retries, u.drain.durationMs])
-        .apply(([evicted, retries, durationMs]) => ({
-          name,
-          evicted: evicted.length,
-          retries,
-          durationMs,
-        })),
+/**
+ * Per node: evicted pods and PDB retries of its drain. The node resources exist once the plan is
+ * made from the cluster (upgrade.ready).
+ */
+export const drains = pulumi.output(
+  upgrade.ready.then(() =>
+    pulumi.all(
+      Object.entries(upgrade.nodeUpgrades).map(([name, u]) =>
+        pulumi
+          .all([u.drain.evictedPods, u.drain.retries, u.drain.durationMs])
+          .apply(([evicted, retries, durationMs]) => ({
+            name,
+            evicted: evicted.length,
+            retries,
+            durationMs,
+          })),
+      ),
     ),
-  )
-  .apply((rows) => rows);
+  ),
+);
+/** Per node with health checks: what each check saw. */
+export const healthGates = pulumi.output(
+  upgrade.ready.then(() =>
+    pulumi.all(
+      Object.fromEntries(Object.entries(upgrade.healthGates).map(([n, g]) => [n, g.results])),
+    ),
+  ),
+);

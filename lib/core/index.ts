@@ -13,3 +13,6 @@ export * from "./scripts/etcd-restore";
 export * from "./rbac";
 export * from "./scripts/resource-backup";
 export * from "./report";
+export * from "./progress";
+export * from "./health";
+export * from "./live";

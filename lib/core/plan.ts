@@ -37,6 +37,47 @@ export interface PlanNodeInput {
    * @default the plan's `currentVersion`
    */
   readonly version?: string;
+  /**
+   * What this run already did on the node (its kube-upkeep.io/upgrade annotation, read by the
+   * live plan; lib/core/live): a "done" or "resume" node at the target keeps its step (and so its
+   * resources: a finished roll's second `pulumi up` changes nothing, a node upgraded but not
+   * uncordoned is resumed), and every such node keeps the mode and from-version it was drained
+   * with.
+   */
+  readonly progress?: PlanNodeProgress;
+}
+
+/** A node's progress in this run, as the live plan read it. */
+export interface PlanNodeProgress {
+  /**
+   * done: upgraded and uncordoned; resume: upgraded, not uncordoned; started: drained, the
+   * upgrade did not take effect yet.
+   */
+  readonly state: "done" | "resume" | "started";
+  readonly mode?: "apply" | "node";
+  readonly from?: string;
+  /** The last step recorded. */
+  readonly step?: string;
+}
+
+/** Where the plan's versions come from (shown by formatPlan). */
+export type PlanSource =
+  | {
+      readonly kind: "cluster";
+      readonly server?: string;
+      readonly apiserverVersion?: string;
+      readonly kubeadmVersion?: string;
+      readonly nodes: number;
+    }
+  | { readonly kind: "declared"; readonly reason: string };
+
+/** A component row of the plan (kubeadm upgrade plan's table), from the cluster. */
+export interface PlanComponent {
+  readonly component: string;
+  /** The node (static pods) or "<n> pods". */
+  readonly where: string;
+  readonly current: string;
+  readonly target: string;
 }
 
 /**
@@ -77,6 +118,20 @@ export interface UpgradePlanInput {
    * @default true
    */
   readonly etcdSnapshot?: boolean;
+  /**
+   * Whether `kubeadm upgrade apply` already ran for the target (kubeadm's ClusterConfiguration
+   * says the target): every control-plane node then runs `kubeadm upgrade node`.
+   * @default - judged from the nodes: apply ran when a control-plane node is at the target
+   */
+  readonly controlPlaneUpgraded?: boolean;
+  /** Shown in the plan: where the versions come from. */
+  readonly source?: PlanSource;
+  /** Shown in the plan: the cluster's component versions. */
+  readonly components?: readonly PlanComponent[];
+  /** Shown in the plan: cluster nodes the roll leaves alone. */
+  readonly unlisted?: readonly { name: string; role: NodeRole; kubeletVersion: string }[];
+  /** More warnings to show (the live plan's). */
+  readonly notes?: readonly string[];
 }
 
 export type PlanAction =
@@ -97,6 +152,10 @@ export interface PlanStep {
   readonly chain?: number;
   /** Ids of the steps that must complete before this one starts. */
   readonly dependsOn: readonly string[];
+  /** The node's kubelet version now, when it is not `from` (a node this run already upgraded). */
+  readonly current?: string;
+  /** What this run already did on the node (see PlanNodeInput.progress). */
+  readonly progress?: PlanNodeProgress["state"];
 }
 
 export interface UpgradePlan {
@@ -116,6 +175,10 @@ export interface UpgradePlan {
   readonly skipped: readonly string[];
   /** Skew-policy warnings (errors throw). */
   readonly warnings: readonly SkewFinding[];
+  readonly source?: PlanSource;
+  readonly components?: readonly PlanComponent[];
+  readonly unlisted?: readonly { name: string; role: NodeRole; kubeletVersion: string }[];
+  readonly notes?: readonly string[];
 }
 
 const WHERE = "planUpgrade";
@@ -239,7 +302,24 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
   const target = tryParseKubeVersion(input.targetVersion)!;
   const version = (n: PlanNodeInput): KubeVersion =>
     tryParseKubeVersion(n.version ?? input.currentVersion)!;
-  const atTarget = (n: PlanNodeInput) => compareKubeVersions(version(n), target) === 0;
+  // a node this run upgraded keeps its step (its resources) until the run is over
+  const atTarget = (n: PlanNodeInput) =>
+    compareKubeVersions(version(n), target) === 0 &&
+    n.progress?.state !== "done" &&
+    n.progress?.state !== "resume";
+  /** The version the node's upgrade is from: the one recorded when this run drained it. */
+  const fromOf = (n: PlanNodeInput): string => {
+    const recorded = tryParseKubeVersion(n.progress?.from);
+    return recorded ? recorded.text : version(n).text;
+  };
+  const progressOf = (n: PlanNodeInput): Partial<PlanStep> => {
+    const from = fromOf(n);
+    const now = version(n).text;
+    return {
+      ...(now !== from ? { current: now } : {}),
+      ...(n.progress ? { progress: n.progress.state } : {}),
+    };
+  };
 
   const cps = input.nodes.filter((n) => n.role === "control-plane");
   const workers = input.nodes.filter((n) => n.role === "worker");
@@ -263,24 +343,34 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     last = "etcd-snapshot";
   }
 
-  const applyDone = cps.some(atTarget);
+  // `kubeadm upgrade apply` runs once per target, on the first control-plane node that needs
+  // work, while the control plane is below the target (kubeadm's ClusterConfiguration when it was
+  // read; else: no control-plane node at the target yet). A node this run drained keeps the mode
+  // it was drained with.
+  const applyDone =
+    input.controlPlaneUpgraded ?? cps.some((n) => compareKubeVersions(version(n), target) === 0);
+  const applyNode =
+    applyDone || cpTodo.some((n) => n.progress?.mode === "apply")
+      ? undefined
+      : cpTodo.find((n) => n.progress?.mode === undefined);
   for (const n of cps) {
     if (atTarget(n)) {
       skipSteps.push(skipStep(n, version(n), target));
       skipped.push(n.name);
       continue;
     }
-    const action: PlanAction =
-      !applyDone && n === cpTodo[0] ? "kubeadm-upgrade-apply" : "kubeadm-upgrade-node";
+    const mode = n.progress?.mode ?? (n === applyNode ? "apply" : "node");
+    const action: PlanAction = mode === "apply" ? "kubeadm-upgrade-apply" : "kubeadm-upgrade-node";
     const id = `node/${n.name}`;
     steps.push({
       id,
       action,
       node: n.name,
       role: n.role,
-      from: version(n).text,
+      from: fromOf(n),
       to: target.text,
       dependsOn: last ? [last] : [],
+      ...progressOf(n),
     });
     last = id;
   }
@@ -297,10 +387,11 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
       action: "kubeadm-upgrade-node",
       node: n.name,
       role: "worker",
-      from: version(n).text,
+      from: fromOf(n),
       to: target.text,
       chain,
       dependsOn,
+      ...progressOf(n),
     });
   });
   for (const n of workers.filter(atTarget)) {
@@ -318,6 +409,10 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     chains,
     skipped,
     warnings: findings.filter((f) => f.severity === "warning"),
+    ...(input.source ? { source: input.source } : {}),
+    ...(input.components ? { components: input.components } : {}),
+    ...(input.unlisted?.length ? { unlisted: input.unlisted } : {}),
+    ...(input.notes?.length ? { notes: input.notes } : {}),
   };
 }
 
@@ -333,50 +428,107 @@ function skipStep(n: PlanNodeInput, from: KubeVersion, to: KubeVersion): PlanSte
   };
 }
 
+/** The ACTION column of a step. */
+function actionText(plan: UpgradePlan, s: PlanStep): string {
+  const kubeadm: Record<PlanAction, string> = {
+    "etcd-snapshot": "etcd snapshot",
+    "kubeadm-upgrade-apply": `kubeadm upgrade apply ${plan.targetVersion}`,
+    "kubeadm-upgrade-node": "kubeadm upgrade node",
+    skip: "up to date: not drained",
+  };
+  const base = kubeadm[s.action];
+  switch (s.progress) {
+    case "done":
+      return `${base} (done by this run)`;
+    case "resume":
+      return `${base} (upgraded by this run: resume at the ready wait)`;
+    case "started":
+      return `${base} (drained by this run: upgrade again)`;
+    default:
+      return base;
+  }
+}
+
+/** Where the versions come from, as the plan's second line. */
+export function planSourceText(source: PlanSource | undefined): string | undefined {
+  if (!source) return undefined;
+  if (source.kind === "declared")
+    return `Versions as declared (currentVersion / nodes[].version): the cluster was not read (${source.reason}); the plan may not match the cluster`;
+  const parts = [
+    source.server ? `${source.server}` : undefined,
+    source.apiserverVersion ? `kube-apiserver ${source.apiserverVersion}` : undefined,
+    source.kubeadmVersion ? `kubeadm ClusterConfiguration ${source.kubeadmVersion}` : undefined,
+    `${source.nodes} node(s)`,
+  ].filter(Boolean);
+  return `Versions from the cluster (read now: ${parts.join(", ")})`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ");
+  return [line(header), ...rows.map(line)];
+}
+
 /**
  * Renders the plan as a table, in the spirit of `kubeadm upgrade plan`:
  *
  * ```
  * Upgrade plan: control plane v1.34.2 -> v1.35.4, workers 2 at a time (failure policy: leave-cordoned)
+ * Versions from the cluster (read now: https://10.0.0.10:6443, kube-apiserver v1.34.2, ...)
  *
  * STEP  NODE     ROLE           CURRENT  TARGET   ACTION                 AFTER
  * 1     cp-1     control-plane  -        -        etcd-snapshot          -
  * 2     cp-1     control-plane  v1.34.2  v1.35.4  kubeadm upgrade apply  etcd-snapshot
  * ...
+ *
+ * COMPONENT                NODE  CURRENT  TARGET
+ * kube-apiserver           cp-1  v1.34.2  v1.35.4
+ * ...
  * ```
+ *
+ * CURRENT is the node's kubelet version now; a node this run already upgraded shows it (and the
+ * step keeps the version it was upgraded from). The second line, the components and the nodes
+ * not in the roll are shown when the plan has them (the live plan).
  */
 export function formatPlan(plan: UpgradePlan): string {
-  const actionText: Record<PlanAction, string> = {
-    "etcd-snapshot": "etcd snapshot",
-    "kubeadm-upgrade-apply": `kubeadm upgrade apply ${plan.targetVersion}`,
-    "kubeadm-upgrade-node": "kubeadm upgrade node",
-    skip: "skip (already at target)",
-  };
   const header = ["STEP", "NODE", "ROLE", "CURRENT", "TARGET", "ACTION", "CHAIN", "AFTER"];
   const rows = plan.steps.map((s, i) => [
     String(i + 1),
     s.node ?? "-",
     s.role ?? "-",
-    s.from ?? "-",
+    s.action === "etcd-snapshot" ? "-" : (s.current ?? s.from ?? "-"),
     s.to ?? "-",
-    actionText[s.action],
+    actionText(plan, s),
     s.chain === undefined ? "-" : String(s.chain + 1),
     s.dependsOn.length ? s.dependsOn.map((d) => d.replace(/^node\//, "")).join(",") : "-",
   ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ");
+  const source = planSourceText(plan.source);
   const out = [
     `Upgrade plan: control plane ${plan.controlPlaneVersion} -> ${plan.targetVersion}, ` +
       `workers ${plan.maxUnavailable} at a time in ${plan.chains.length} chain(s) ` +
       `(failure policy: ${plan.failurePolicy})`,
+    ...(source ? [source] : []),
     "",
-    line(header),
-    ...rows.map(line),
+    ...table(header, rows),
   ];
-  if (plan.warnings.length > 0) {
+  if (plan.components?.length) {
+    out.push(
+      "",
+      ...table(
+        ["COMPONENT", "NODE", "CURRENT", "TARGET"],
+        plan.components.map((c) => [c.component, c.where, c.current, c.target]),
+      ),
+    );
+  }
+  if (plan.unlisted?.length) {
+    out.push("", "Not in the roll (allowUnlistedNodes; left at their version):");
+    for (const n of plan.unlisted) out.push(`  ${n.name}  ${n.role}  ${n.kubeletVersion}`);
+  }
+  if (plan.warnings.length > 0 || plan.notes?.length) {
     out.push("", "Warnings:");
     for (const w of plan.warnings) out.push(`  [${w.rule}] ${w.message}`);
+    for (const n of plan.notes ?? []) out.push(`  ${n}`);
   }
   return out.join("\n");
 }

@@ -1,7 +1,8 @@
 /**
  * Least-privilege RBAC for the identity that drains, uncordons and waits for nodes: the exact
- * API calls of the drain engine (lib/core/drain) and `NodeReadyWait` (lib/pulumi/node-ready-wait.ts),
- * as RBAC rules, and the ServiceAccount + ClusterRole + ClusterRoleBinding granting them. The
+ * API calls of the drain engine (lib/core/drain), `NodeReadyWait` (lib/pulumi/node-ready-wait.ts),
+ * the progress Events and annotation (lib/core/progress), the live plan (lib/core/live) and the
+ * health gates (lib/core/health), as RBAC rules, and the ServiceAccount + ClusterRole + ClusterRoleBinding granting them. The
  * cdk8s construct `MaintenanceRbac` and the Pulumi component `MaintenanceServiceAccount` both
  * build their objects from {@link maintenanceRbacManifests}, so the rules live here once.
  *
@@ -21,10 +22,23 @@
  *    instead of evicting them, which bypasses PodDisruptionBudgets. Without the rule such a drain
  *    is refused by the API server, so the identity can never bypass a budget.
  *
- * Not granted, because no kube-upkeep code makes the call: nodes list/watch, pods get,
- * poddisruptionbudgets watch, events create (kube-upkeep reports through callbacks and Pulumi
- * logs, it writes no Events). The ClusterUpgrade pre-upgrade etcd snapshot runs over SSH and the
- * optional EtcdBackup CronJob deployment needs its own (admin) provider: neither is covered here.
+ *  - events create: the Kubernetes Events each step writes on its node (Cordoned, Drained,
+ *    UpgradeStarted, Upgraded, Uncordoned, Failed; namespace "default", lib/core/progress).
+ *  - nodes list: ClusterUpgrade's live plan reads every node (kubelet version, Ready, roles, the
+ *    kube-upkeep.io/upgrade annotation) at preview (lib/core/live). The annotation itself is a
+ *    nodes patch.
+ *  - configmaps get, only `kubeadm-config`: the live plan reads kubeadm's ClusterConfiguration
+ *    (kube-system/kubeadm-config) for the version the control plane is configured at. The live
+ *    plan's other reads are pods list (kube-system's static pods, CoreDNS and kube-proxy) and
+ *    /version (public).
+ *  - deployments, statefulsets get: health gates that wait for a workload's rollout
+ *    (lib/core/health; DaemonSets use the daemonsets get above, "pods Ready" checks pods list).
+ *
+ * Not granted, because no kube-upkeep code makes the call: nodes watch (the ready wait's watch
+ * falls back to reads when refused), pods get, poddisruptionbudgets watch, events list / patch
+ * (every Event is a new object). The ClusterUpgrade pre-upgrade etcd snapshot and health checks of
+ * kind `command` run over SSH, HTTP and Prometheus checks do not use the API, and the optional
+ * EtcdBackup CronJob deployment needs its own (admin) provider: none is covered here.
  */
 import { ValidationError } from "./errors";
 import { validateDnsName } from "./scripts/shell";
@@ -33,6 +47,8 @@ import { validateDnsName } from "./scripts/shell";
 export interface PolicyRule {
   readonly apiGroups: readonly string[];
   readonly resources: readonly string[];
+  /** Only these objects (absent: any). */
+  readonly resourceNames?: readonly string[];
   readonly verbs: readonly string[];
 }
 
@@ -73,7 +89,8 @@ export const MAINTENANCE_RULES: readonly MaintenanceRule[] = [
     apiGroups: ["apps"],
     resources: ["daemonsets"],
     verbs: ["get"],
-    usedBy: "drainNode: whether a DaemonSet pod's controller still exists",
+    usedBy:
+      "drainNode: whether a DaemonSet pod's controller still exists; health gates: a DaemonSet rolled out",
   },
   {
     apiGroups: ["apps"],
@@ -81,6 +98,33 @@ export const MAINTENANCE_RULES: readonly MaintenanceRule[] = [
     verbs: ["get"],
     usedBy:
       "drainNode: a never-allowing budget's verdict checked against its pods' controllers (replacements still coming)",
+  },
+  {
+    apiGroups: [""],
+    resources: ["events"],
+    verbs: ["create"],
+    usedBy:
+      "NodeDrain, NodeReadyWait, NodeUncordon, NodeHealthGate: an Event on the node for each step (namespace default)",
+  },
+  {
+    apiGroups: [""],
+    resources: ["nodes"],
+    verbs: ["list"],
+    usedBy: "ClusterUpgrade's live plan: every node's kubelet version, Ready, roles and progress",
+  },
+  {
+    apiGroups: [""],
+    resources: ["configmaps"],
+    resourceNames: ["kubeadm-config"],
+    verbs: ["get"],
+    usedBy:
+      "ClusterUpgrade's live plan: kubeadm's ClusterConfiguration (kube-system/kubeadm-config)",
+  },
+  {
+    apiGroups: ["apps"],
+    resources: ["deployments", "statefulsets"],
+    verbs: ["get"],
+    usedBy: "health gates: a Deployment or StatefulSet fully rolled out",
   },
 ];
 
@@ -170,11 +214,13 @@ export function resolveMaintenanceRbac(
 export function policyRules(rules: readonly PolicyRule[]): {
   apiGroups: string[];
   resources: string[];
+  resourceNames?: string[];
   verbs: string[];
 }[] {
   return rules.map((r) => ({
     apiGroups: [...r.apiGroups],
     resources: [...r.resources],
+    ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}),
     verbs: [...r.verbs],
   }));
 }

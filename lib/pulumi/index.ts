@@ -7,3 +7,4 @@ export * from "./cluster-upgrade";
 export * from "./cdk8s-chart";
 export * from "./maintenance-service-account";
 export * from "./roll-report";
+export * from "./node-health-gate";

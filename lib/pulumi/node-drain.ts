@@ -7,6 +7,9 @@
  *    (filter errors: nothing evicted, node left as it was; timeout / eviction errors: the node
  *    stays cordoned) the resource is not created and the next `pulumi up` retries it; the retry
  *    takes over the cordon the failed attempt left.
+ *    With `progress` (NodeUpgrade passes it) it writes the Cordoned / Drained / UpgradeStarted
+ *    (or Failed) Events and the kube-upkeep.io/upgrade annotation, and a node this run already
+ *    upgraded (annotation and kubelet say so: the state lost the drain) is not drained again.
  *  - update (drain options, kubeconfig, uncordonOnDelete changed): only recorded, nothing runs.
  *    To drain again, change runId.
  *  - replace (nodeName or runId changed): create-before-delete: the new drain runs first, then
@@ -28,6 +31,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
 import type { DrainOptions, DrainProgress } from "../core/drain";
+import type { NodeProgressTarget } from "../core/progress/reporter";
 import type { StepReportTarget } from "../core/report/recorder";
 
 /** The type token Pulumi gives this dynamic resource. */
@@ -52,6 +56,13 @@ export interface NodeDrainArgs {
   readonly uncordonOnDelete?: pulumi.Input<boolean>;
   /** Record the drain in this roll report run (ClusterUpgrade's `report`); never causes an update. */
   readonly report?: pulumi.Input<StepReportTarget>;
+  /**
+   * Show the drain in the cluster: Events on the node (Cordoned, Drained, UpgradeStarted, or
+   * Failed) and the kube-upkeep.io/upgrade annotation (step "drained"); see
+   * lib/core/progress. A node this run already upgraded (the annotation says so and the kubelet
+   * is at the target) is not drained again. NodeUpgrade passes it; never causes an update.
+   */
+  readonly progress?: pulumi.Input<NodeProgressTarget>;
 }
 
 /** The inputs as the provider receives them (plain values). */
@@ -62,6 +73,7 @@ export interface NodeDrainInputs {
   readonly options?: NodeDrainOptions;
   readonly uncordonOnDelete?: boolean;
   readonly report?: StepReportTarget;
+  readonly progress?: NodeProgressTarget;
 }
 
 /** The outputs stored in the state. */
@@ -78,6 +90,11 @@ export interface NodeDrainOutputs extends NodeDrainInputs {
   readonly durationMs: number;
   /** Whether the cordon is kube-upkeep's (false: an admin had cordoned the node before). */
   readonly cordonedByUs: boolean;
+  /**
+   * Set when the node was not drained because this run had already upgraded it (see `progress`):
+   * "done" (upgraded and uncordoned) or "resume" (upgraded, not uncordoned yet).
+   */
+  readonly resumed?: string;
 }
 
 // bound to constants so the provider's serialized closure holds the functions, not this
@@ -135,15 +152,34 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
       log(level, `NodeDrain ${inputs.nodeName}: ${m}`);
     const kc = core.clientsFromYaml(inputs.kubeconfig);
     const rec = core.stepRecorder(inputs.report, inputs.nodeName, "drain", (m) => say("warn", m));
+    const shown = core.nodeProgress(kc, inputs.nodeName, inputs.progress, (m) => say("warn", m));
+    const resumed = await core.resumedDrain(shown, inputs.nodeName, inputs.progress);
+    if (resumed) {
+      say("info", resumed.message);
+      await shown.flush();
+      const outs: NodeDrainOutputs = {
+        ...inputs,
+        evictedPods: [],
+        skippedPods: [],
+        warnings: [resumed.message],
+        retries: 0,
+        durationMs: 0,
+        cordonedByUs: resumed.cordonedByUs,
+        resumed: resumed.state,
+      };
+      return { id: `${inputs.nodeName}/${inputs.runId}`, outs };
+    }
     rec.started();
     const progress: DrainProgress = {
-      onCordoned: (r) =>
+      onCordoned: (r) => {
+        shown.event("Cordoned", r.cordonedByUs ? r.message : `${r.message} (by someone else)`);
         say(
           "info",
           r.cordonedByUs
             ? r.message
             : `${r.message} (by someone else; it stays so after the drain)`,
-        ),
+        );
+      },
       onEvicting: (e) => say("info", e.message),
       onPdbRetry: (e) => say("warn", e.message),
       onDeleted: (e) => say("info", e.message),
@@ -155,8 +191,10 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
         runId: inputs.runId,
         ...core.recordDrainProgress(rec, progress),
       })
-      .catch((e: unknown) => {
+      .catch(async (e: unknown) => {
         rec.failed(e);
+        shown.failed("drain", e);
+        await shown.flush();
         throw e;
       });
     rec.finished({
@@ -164,11 +202,16 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
       retries: result.retries,
       transientRetries: result.transientRetries,
     });
+    const drained = core.drainedEventMessage(result);
+    shown.event("Drained", drained);
+    shown.step("drained");
+    shown.event("UpgradeStarted", core.upgradeStartedMessage(inputs.progress));
     say(
       "info",
       `drained: ${result.evictedPods.length} pod(s) evicted in ${result.durationMs} ms, ${result.retries} PDB retries` +
         (result.transientRetries ? `, ${result.transientRetries} transient API retries` : ""),
     );
+    await shown.flush();
     const outs: NodeDrainOutputs = {
       ...inputs,
       evictedPods: [...result.evictedPods],
@@ -243,6 +286,7 @@ export class NodeDrain extends pulumi.dynamic.Resource {
         options: args.options ?? {},
         uncordonOnDelete: args.uncordonOnDelete ?? true,
         report: args.report,
+        progress: args.progress,
         evictedPods: undefined,
         skippedPods: undefined,
         warnings: undefined,

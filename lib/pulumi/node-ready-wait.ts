@@ -12,6 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
+import type { NodeProgressTarget } from "../core/progress/reporter";
 import type { StepReportTarget } from "../core/report/recorder";
 
 const loadCore = runtime.loadCore;
@@ -39,6 +40,12 @@ export interface NodeReadyWaitArgs {
   readonly trigger?: pulumi.Input<string>;
   /** Record the wait in this roll report run (ClusterUpgrade's `report`); never causes an update. */
   readonly report?: pulumi.Input<StepReportTarget>;
+  /**
+   * Show the result in the cluster: an Upgraded (or Failed) Event on the node and the
+   * kube-upkeep.io/upgrade annotation's step "upgraded" (lib/core/progress). NodeUpgrade passes
+   * it; never causes an update.
+   */
+  readonly progress?: pulumi.Input<NodeProgressTarget>;
 }
 
 interface WaitInputs {
@@ -49,6 +56,7 @@ interface WaitInputs {
   pollSeconds?: number;
   trigger?: string;
   report?: StepReportTarget;
+  progress?: NodeProgressTarget;
 }
 
 interface WaitOutputs {
@@ -67,18 +75,25 @@ export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
       log("warn", `NodeReadyWait ${inputs.nodeName}: ${m}`),
     );
     rec.started();
+    const kc = core.clientsFromYaml(inputs.kubeconfig);
+    const shown = core.nodeProgress(kc, inputs.nodeName, inputs.progress, (m) =>
+      log("warn", `NodeReadyWait ${inputs.nodeName}: ${m}`),
+    );
     const r = await core
-      .waitNodeReady(
-        core.clientsFromYaml(inputs.kubeconfig),
-        inputs.nodeName,
-        inputs.targetVersion,
-        { timeoutSeconds: inputs.timeoutSeconds, pollSeconds: inputs.pollSeconds },
-      )
-      .catch((e: unknown) => {
+      .waitNodeReady(kc, inputs.nodeName, inputs.targetVersion, {
+        timeoutSeconds: inputs.timeoutSeconds,
+        pollSeconds: inputs.pollSeconds,
+      })
+      .catch(async (e: unknown) => {
         rec.failed(e);
+        shown.failed(`the wait for Ready at ${inputs.targetVersion}`, e);
+        await shown.flush();
         throw e;
       });
     rec.finished({ kubeletVersion: r.kubeletVersion, waitedMs: r.waitedMs });
+    shown.event("Upgraded", core.upgradedMessage(r.kubeletVersion, r.waitedMs));
+    shown.step("upgraded");
+    await shown.flush();
     return {
       id: `${inputs.nodeName}@${inputs.targetVersion}`,
       outs: {
@@ -124,6 +139,7 @@ export class NodeReadyWait extends pulumi.dynamic.Resource {
         pollSeconds: args.pollSeconds,
         trigger: args.trigger,
         report: args.report,
+        progress: args.progress,
         kubeletVersion: undefined,
         waitedSeconds: undefined,
       },

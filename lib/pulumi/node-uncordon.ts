@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
+import type { NodeProgressTarget } from "../core/progress/reporter";
 import type { StepReportTarget } from "../core/report/recorder";
 
 export const NODE_UNCORDON_TYPE = "pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon";
@@ -26,6 +27,12 @@ export interface NodeUncordonArgs {
   readonly triggers?: pulumi.Input<unknown[]>;
   /** Record the uncordon in this roll report run (ClusterUpgrade's `report`); never causes an update. */
   readonly report?: pulumi.Input<StepReportTarget>;
+  /**
+   * Show the uncordon in the cluster: an Uncordoned (or Failed) Event on the node and the
+   * kube-upkeep.io/upgrade annotation's step "uncordoned" (lib/core/progress). NodeUpgrade passes
+   * it; never causes an update.
+   */
+  readonly progress?: pulumi.Input<NodeProgressTarget>;
 }
 
 export interface NodeUncordonInputs {
@@ -35,6 +42,7 @@ export interface NodeUncordonInputs {
   readonly force?: boolean;
   readonly triggers?: unknown[];
   readonly report?: StepReportTarget;
+  readonly progress?: NodeProgressTarget;
 }
 
 export interface NodeUncordonOutputs extends NodeUncordonInputs {
@@ -98,13 +106,21 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
       log("warn", `NodeUncordon ${inputs.nodeName}: ${m}`),
     );
     rec.started();
+    const shown = core.nodeProgress(kc, inputs.nodeName, inputs.progress, (m) =>
+      log("warn", `NodeUncordon ${inputs.nodeName}: ${m}`),
+    );
     const r = await core
       .uncordon(kc, inputs.nodeName, { runId: inputs.runId || undefined, force: inputs.force })
-      .catch((e: unknown) => {
+      .catch(async (e: unknown) => {
         rec.failed(e);
+        shown.failed("uncordon", e);
+        await shown.flush();
         throw e;
       });
     rec.finished({ outcome: r.outcome, uncordoned: r.uncordoned, message: r.message });
+    shown.event("Uncordoned", r.message);
+    shown.step("uncordoned");
+    await shown.flush();
     log(
       r.uncordoned || r.outcome === "not-cordoned" ? "info" : "warn",
       `NodeUncordon ${inputs.nodeName}: ${r.message}`,
@@ -149,6 +165,7 @@ export class NodeUncordon extends pulumi.dynamic.Resource {
         force: args.force ?? false,
         triggers: args.triggers,
         report: args.report,
+        progress: args.progress,
         uncordoned: undefined,
         outcome: undefined,
         message: undefined,

@@ -29,6 +29,10 @@
  *   the renderer.
  * - The command can be replaced (`command`): users with other OS tooling, or simulated nodes.
  * - NodeReadyWait gates the uncordon on the node being Ready at the target kubelet version.
+ * - The drain, the ready wait and the uncordon show the upgrade in the cluster (`progress`,
+ *   lib/core/progress): Events on the node (Cordoned, Drained, UpgradeStarted, Upgraded,
+ *   Uncordoned, Failed) and the kube-upkeep.io/upgrade annotation with the last step done, from
+ *   which ClusterUpgrade's live plan resumes a node.
  * - If any step fails, the later ones do not run: the node stays cordoned (failure policy
  *   `leave-cordoned`), and the error names the node (the command's stderr, secrets redacted by
  *   the engine).
@@ -55,6 +59,7 @@ import { NodeDrain, type NodeDrainOptions } from "./node-drain";
 import { NodeReadyWait } from "./node-ready-wait";
 import { NodeUncordon } from "./node-uncordon";
 import type { StepReportTarget } from "../core/report/recorder";
+import type { NodeProgressTarget } from "../core/progress/reporter";
 
 /**
  * How to reach a node over SSH (the fields of @pulumi/command's remote.Connection that
@@ -186,6 +191,19 @@ export interface NodeUpgradeArgs {
    * `report` passes it; see lib/pulumi/roll-report.ts).
    */
   readonly report?: StepReportTarget;
+  /**
+   * The node's kubelet version before the upgrade, recorded in its kube-upkeep.io/upgrade
+   * annotation (ClusterUpgrade passes the plan's).
+   */
+  readonly fromVersion?: string;
+  /**
+   * Show the upgrade in the cluster (lib/core/progress): Kubernetes Events on the node (Cordoned,
+   * Drained, UpgradeStarted, Upgraded, Uncordoned, Failed; reportingComponent kube-upkeep) and the
+   * kube-upkeep.io/upgrade annotation (run id, target, last completed step), or `false` for
+   * neither. A failed write is logged and never fails the upgrade.
+   * @default true (both)
+   */
+  readonly progress?: boolean | { readonly events?: boolean; readonly annotation?: boolean };
 }
 
 /** The options of the rendered script that are not per node, as keys (for error messages). */
@@ -534,6 +552,17 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       drainDeps = deps;
     }
 
+    // what the drain, the ready wait and the uncordon show in the cluster (Events, annotation)
+    const progress: NodeProgressTarget | undefined =
+      args.progress === false
+        ? undefined
+        : {
+            runId,
+            targetVersion: target.text,
+            mode: args.mode,
+            fromVersion: args.fromVersion,
+            ...(typeof args.progress === "object" ? args.progress : {}),
+          };
     this.drain = new NodeDrain(
       `${name}-drain`,
       {
@@ -542,6 +571,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         runId,
         options: { ...NODE_UPGRADE_DRAIN_DEFAULTS, ...args.drain },
         report: args.report,
+        progress,
       },
       { parent: this, dependsOn: drainDeps },
     );
@@ -569,12 +599,20 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         timeoutSeconds: args.readyTimeoutSeconds ?? 600,
         trigger: this.upgrade.id,
         report: args.report,
+        progress,
       },
       { parent: this, dependsOn: [this.upgrade] },
     );
     this.uncordon = new NodeUncordon(
       `${name}-uncordon`,
-      { nodeName: args.nodeName, kubeconfig, runId, triggers: [target.text], report: args.report },
+      {
+        nodeName: args.nodeName,
+        kubeconfig,
+        runId,
+        triggers: [target.text],
+        report: args.report,
+        progress,
+      },
       { parent: this, dependsOn: [this.ready] },
     );
     this.kubeletVersion = this.ready.kubeletVersion;

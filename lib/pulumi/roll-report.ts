@@ -78,42 +78,54 @@ export interface RollReportRun {
 
 /**
  * Starts the run's report (in a preview: nothing, undefined): the run directory, the
- * `run-started` record, a first page, and the `run-ended` record and last page at exit.
+ * `run-started` record and a first page (once the plan is known: ClusterUpgrade's live plan is a
+ * promise; `started` resolves after them), and the `run-ended` record and last page at exit.
  */
 export function startRollReport(
   component: string,
   settings: RollReportSettings | undefined,
-  plan: UpgradePlan,
+  plan: UpgradePlan | Promise<UpgradePlan>,
   runId: string,
   parent: pulumi.Resource,
-): RollReportRun | undefined {
+): (RollReportRun & { readonly started: Promise<void> }) | undefined {
   if (settings === undefined || pulumi.runtime.isDryRun()) return undefined;
   const now = Date.now();
-  let dir: string;
-  try {
-    dir = createRunDir(settings.path, now);
-    appendReportEvent(dir, {
-      type: "run-started",
-      t: now,
-      component,
-      project: pulumi.getProject(),
-      stack: pulumi.getStack(),
-      runId,
-      controlPlaneVersion: plan.controlPlaneVersion,
-      targetVersion: plan.targetVersion,
-      maxUnavailable: plan.maxUnavailable,
-      failurePolicy: plan.failurePolicy,
-      etcdSnapshot: plan.steps.some((s) => s.action === "etcd-snapshot"),
-      nodes: reportPlanNodes(plan.steps),
-    });
-    writeRollReport(dir);
-  } catch (e) {
+  const cannot = (e: unknown) =>
     pulumi.log.warn(
       `roll report: could not start it in ${settings.path} (${e instanceof Error ? e.message : String(e)}); the roll goes on without it`,
       parent,
     );
+  let dir: string;
+  try {
+    dir = createRunDir(settings.path, now);
+  } catch (e) {
+    cannot(e);
     return undefined;
   }
+  const started = Promise.resolve(plan).then(
+    (p) => {
+      try {
+        appendReportEvent(dir, {
+          type: "run-started",
+          t: now,
+          component,
+          project: pulumi.getProject(),
+          stack: pulumi.getStack(),
+          runId,
+          controlPlaneVersion: p.controlPlaneVersion,
+          targetVersion: p.targetVersion,
+          maxUnavailable: p.maxUnavailable,
+          failurePolicy: p.failurePolicy,
+          etcdSnapshot: p.steps.some((s) => s.action === "etcd-snapshot"),
+          nodes: reportPlanNodes(p.steps),
+        });
+        writeRollReport(dir);
+      } catch (e) {
+        cannot(e);
+      }
+    },
+    () => undefined, // no plan: the component reports why; nothing will run
+  );
   const runDir = dir;
   let ended = false;
   const end = () => {
@@ -133,6 +145,7 @@ export function startRollReport(
   process.once("beforeExit", end);
   process.once("exit", end);
   return {
+    started,
     dir: runDir,
     html: join(runDir, REPORT_FILES.html),
     json: join(runDir, REPORT_FILES.json),

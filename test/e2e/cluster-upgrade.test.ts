@@ -238,6 +238,8 @@ test("a failing upgrade command stops the roll at that node: later nodes untouch
   upgradeLog = join(mkdtempSync(join(tmpdir(), "ku-e2e-log-")), "upgrades.log");
   demo = await createDemoStack(cluster, `e2e-fail-${process.pid}`, {
     maxUnavailable: 1,
+    // a new stack of the same cluster: the nodes are where the last roll left them
+    currentVersion: NEXT_VERSION,
     targetVersion: next,
     failNodes: ["w-2"],
     drainRetryIntervalMs: 500,

@@ -209,6 +209,8 @@ export async function buildLibrary(): Promise<void> {
 
 export interface StackOptions {
   readonly maxUnavailable?: number | string;
+  /** The declared version of the nodes (checked against the cluster). @default CURRENT_VERSION */
+  readonly currentVersion?: string;
   readonly targetVersion?: string;
   readonly simulatedUpgradeSeconds?: number;
   readonly failNodes?: readonly string[];
@@ -233,6 +235,8 @@ export interface StackOptions {
   readonly nodeTools?: string;
   /** ClusterUpgrade's report directory (the program's `reportDir`). @default none */
   readonly reportDir?: string;
+  /** ClusterUpgrade's health checks (the program's `healthChecks`). @default none */
+  readonly healthChecks?: readonly object[];
 }
 
 export interface DemoStack {
@@ -244,6 +248,7 @@ export interface DemoStack {
   readonly envVars: Record<string, string>;
   /** Local backend + backup dir: removed by dispose(). */
   readonly dirs: string[];
+  /** Sets the target, and currentVersion to the previous target (where a finished roll left the nodes). */
   setTarget(version: string): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -272,7 +277,7 @@ export async function createDemoStack(
   const pki = join(c.info.workdir, "pki");
   const bins = binaries();
   await stack.setAllConfig({
-    currentVersion: { value: CURRENT_VERSION },
+    currentVersion: { value: o.currentVersion ?? CURRENT_VERSION },
     targetVersion: { value: o.targetVersion ?? TARGET_VERSION },
     maxUnavailable: { value: String(o.maxUnavailable ?? 1) },
     kubeconfig: { value: c.kubeconfigYaml, secret: true },
@@ -299,6 +304,7 @@ export async function createDemoStack(
     upgradeLog: { value: o.upgradeLog ?? "" },
     nodeTools: { value: o.nodeTools ?? "" },
     reportDir: { value: o.reportDir ?? "" },
+    healthChecks: { value: o.healthChecks ? JSON.stringify(o.healthChecks) : "" },
     readyTimeoutSeconds: { value: String(o.readyTimeoutSeconds ?? 120) },
     etcdTimeoutSeconds: { value: String(o.etcdTimeoutSeconds ?? 300) },
   });
@@ -316,7 +322,13 @@ export async function createDemoStack(
     engine,
     envVars,
     dirs,
-    setTarget: (version) => stack.setConfig("targetVersion", { value: version }),
+    // the stack's nodes are at the old target now: the declared currentVersion follows (the
+    // live plan checks it against the cluster)
+    setTarget: async (version) => {
+      const previous = (await stack.getConfig("targetVersion")).value;
+      await stack.setConfig("currentVersion", { value: previous });
+      await stack.setConfig("targetVersion", { value: version });
+    },
     dispose: async () => {
       await stack.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
       for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -10,6 +10,7 @@
  * the permission named (neither reads as "no budgets" or as a dropped connection).
  */
 import { readFileSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
 import {
   AuthenticationV1Api,
   AuthorizationV1Api,
@@ -34,9 +35,16 @@ import {
   uncordon,
 } from "../../../lib/core/drain";
 import { nodeReadyWaitProvider } from "../../../lib/pulumi/node-ready-wait";
+import { nodeDrainProvider } from "../../../lib/pulumi/node-drain";
+import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
+import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress";
+import { readClusterState } from "../../../lib/core/live";
+import { runHealthChecks } from "../../../lib/core/health";
 import {
   createDaemonSet,
+  createDeployment,
   createPdb,
+  createStatefulSet,
   statusOf,
   uniqueName,
   waitFor,
@@ -128,9 +136,12 @@ async function allowed(
   resource: string,
   subresource: string | undefined,
   namespace: string,
+  name?: string,
 ): Promise<boolean> {
   const r = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
-    body: { spec: { resourceAttributes: { group, verb, resource, subresource, namespace } } },
+    body: {
+      spec: { resourceAttributes: { group, verb, resource, subresource, namespace, name } },
+    },
   });
   return r.status?.allowed === true;
 }
@@ -276,17 +287,21 @@ test("without each rule: which call fails, and whether the 403 reaches the user"
     role.rules = MAINTENANCE_RULES.map((r) => ({
       apiGroups: [...r.apiGroups],
       resources: [...r.resources],
+      ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}),
       verbs: r.resources.includes(resource) ? r.verbs.filter((v) => v !== verb) : [...r.verbs],
     })).filter((r) => r.verbs.length > 0);
     await rbacApi.replaceClusterRole({ name: rbac.name, body: role });
     const checks = MAINTENANCE_RULES.flatMap((r) =>
-      r.resources.flatMap((rs) => r.verbs.map((v) => [r.apiGroups[0], rs, v] as const)),
+      r.resources.flatMap((rs) =>
+        r.verbs.map((v) => [r.apiGroups[0], rs, v, r.resourceNames?.[0]] as const),
+      ),
     );
     await waitFor(
       async () => {
-        for (const [group, rs, v] of checks) {
+        for (const [group, rs, v, name] of checks) {
           const [res, sub] = rs.split("/");
-          const ok = await allowed(kc, group, v, res, sub, rs === "nodes" ? "" : ns);
+          const where = rs === "nodes" ? "" : name === "kubeadm-config" ? "kube-system" : ns;
+          const ok = await allowed(kc, group, v, res, sub, where, name);
           if (ok !== !(rs === resource && v === verb)) return false;
         }
         return true;
@@ -394,4 +409,127 @@ test("without each rule: which call fails, and whether the 403 reaches the user"
   );
 
   process.stderr.write(`[rbac] drain without one rule each:\n${JSON.stringify(report, null, 2)}\n`);
+});
+
+test("the steps' Events and annotation as the ServiceAccount; without events create the roll goes on and says so once", async () => {
+  const { kc: admin, ns } = env;
+  const rbac = await applyRbac(admin, ns, "ku-prog");
+  const { yaml, kc } = await serviceAccountKubeconfig(admin, ns, rbac.name);
+  const { a } = await env.podsToEvict("rp", "prog");
+  const core = admin.makeApiClient(CoreV1Api);
+  const reasons = async () =>
+    (
+      await core.listNamespacedEvent({
+        namespace: "default",
+        fieldSelector: `involvedObject.kind=Node,involvedObject.name=${a}`,
+      })
+    ).items
+      .filter((e) => e.reportingComponent === "kube-upkeep")
+      .sort((x, y) => Number(x.metadata.resourceVersion) - Number(y.metadata.resourceVersion))
+      .map((e) => e.reason);
+  const recorded = async () =>
+    parseUpgradeProgress((await env.readNode(a)).metadata?.annotations?.[UPGRADE_ANNOTATION]);
+  const step = (runId: string) => ({
+    nodeName: a,
+    kubeconfig: yaml,
+    runId,
+    progress: { runId, targetVersion: KUBELET_VERSION, mode: "node" as const },
+  });
+
+  const first = "rbac-progress@v1.35.4";
+  await nodeDrainProvider.create!({
+    ...step(first),
+    options: { ignoreDaemonSets: true, timeoutSeconds: 60, retryIntervalMs: 500 },
+  });
+  await nodeUncordonProvider.create!(step(first));
+  expect(await reasons()).toEqual(["Cordoned", "Drained", "UpgradeStarted", "Uncordoned"]);
+  expect(await recorded()).toMatchObject({ runId: first, step: "uncordoned" });
+
+  // without events create: the drain and the uncordon succeed, one warning says what is missing
+  const role = await rbacApi.readClusterRole({ name: rbac.name });
+  role.rules = (role.rules ?? []).filter((r) => !(r.resources ?? []).includes("events"));
+  await rbacApi.replaceClusterRole({ name: rbac.name, body: role });
+  await waitFor(async () => !(await allowed(kc, "", "create", "events", undefined, "default")), {
+    what: "the authorizer to see the ClusterRole without events create",
+  });
+  const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(async () => undefined);
+  try {
+    const second = "rbac-progress-2@v1.35.4";
+    const drained = await nodeDrainProvider.create!({
+      ...step(second),
+      options: { ignoreDaemonSets: true, timeoutSeconds: 60, retryIntervalMs: 500 },
+    });
+    expect(drained.outs.cordonedByUs).toBe(true);
+    const u = await nodeUncordonProvider.create!(step(second));
+    expect(u.outs.outcome).toBe("uncordoned");
+    const warnings = warn.mock.calls.map((c) => String(c[0]));
+    process.stderr.write(`[rbac] without events create:\n${warnings.join("\n")}\n`);
+    // once per step (each provider call is its own process in a deployment)
+    const missing = warnings.filter((w) => w.includes("could not emit"));
+    expect(missing).toHaveLength(2);
+    expect(missing[0]).toContain(`NodeDrain ${a}: could not emit the Cordoned event on node ${a}`);
+    expect(missing[0]).toContain(`User "${rbac.userName}" cannot create resource "events"`);
+    expect(missing[0]).toContain("the roll goes on without it");
+    // no new events; the annotation (nodes patch) is still written
+    expect(await reasons()).toEqual(["Cordoned", "Drained", "UpgradeStarted", "Uncordoned"]);
+    expect(await recorded()).toMatchObject({ runId: second, step: "uncordoned" });
+  } finally {
+    warn.mockRestore();
+  }
+});
+
+test("the live plan's reads and a rollout health gate as the ServiceAccount: nothing refused", async () => {
+  const { kc: admin, ns } = env;
+  const rbac = await applyRbac(admin, ns, "ku-live");
+  const { kc } = await serviceAccountKubeconfig(admin, ns, rbac.name);
+  const live = await readClusterState(kc);
+  expect(live.nodes.length).toBeGreaterThan(0);
+  // the shared cluster is no kubeadm cluster: a 404, not a 403
+  expect(live.notes.filter((n) => /forbidden|cannot/i.test(n))).toEqual([]);
+  expect(live.notes).toEqual([expect.stringContaining("kube-system/kubeadm-config not found")]);
+  const [a] = await env.workers("rg", 1);
+  await createDeployment(admin, ns, {
+    name: "gated",
+    replicas: 1,
+    nodeNames: [a],
+    tolerations: TOLERATIONS,
+  });
+  await createStatefulSet(admin, ns, {
+    name: "gated-db",
+    replicas: 1,
+    nodeNames: [a],
+    tolerations: TOLERATIONS,
+  });
+  const results = await runHealthChecks(kc, [
+    {
+      kind: "rollout",
+      namespace: ns,
+      workload: "deployment/gated",
+      intervalSeconds: 0.5,
+      timeoutSeconds: 60,
+    },
+    {
+      kind: "rollout",
+      namespace: ns,
+      workload: "statefulset/gated-db",
+      intervalSeconds: 0.5,
+      timeoutSeconds: 60,
+    },
+    {
+      kind: "pods",
+      namespace: ns,
+      selector: { app: "gated" },
+      intervalSeconds: 0.5,
+      timeoutSeconds: 60,
+    },
+  ]);
+  expect(results.map((r) => [r.name, r.passed, r.message])).toEqual([
+    [`rollout ${ns}/deployment/gated`, true, 'deployment "gated" successfully rolled out'],
+    [
+      `rollout ${ns}/statefulset/gated-db`,
+      true,
+      "partitioned roll out complete: 1 new pods have been updated...",
+    ],
+    [`pods ${ns}/app=gated Ready`, true, "1 of 1 pod(s) Ready"],
+  ]);
 });

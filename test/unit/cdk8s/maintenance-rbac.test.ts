@@ -29,7 +29,10 @@ const EXPECTED_RULES = [
   { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
   { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
   { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
-  { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
+  { apiGroups: [""], resources: ["configmaps"], resourceNames: ["kubeadm-config"], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["get"] },
 ];
 
 describe("MaintenanceRbac: synthesized objects", () => {
@@ -106,7 +109,7 @@ describe("MaintenanceRbac: synthesized objects", () => {
     ]);
   });
 
-  test("no wildcard; the only writes are nodes patch, pods/eviction create and the opt-in pods delete", () => {
+  test("no wildcard; the only writes are nodes patch, pods/eviction create, events create and the opt-in pods delete", () => {
     const all = [...MAINTENANCE_RULES, POD_DELETION_RULE];
     for (const r of all) {
       expect([...r.apiGroups, ...r.resources, ...r.verbs]).not.toContain("*");
@@ -117,7 +120,11 @@ describe("MaintenanceRbac: synthesized objects", () => {
         .filter((v) => !["get", "list", "watch"].includes(v))
         .flatMap((v) => r.resources.map((res) => `${res} ${v}`)),
     );
-    expect(writes).toEqual(["nodes patch", "pods/eviction create", "pods delete"]);
+    expect(writes).toEqual(["nodes patch", "pods/eviction create", "events create", "pods delete"]);
+    // the one read of a kind of object that may hold anything is limited to kubeadm's
+    expect(all.filter((r) => r.resources.includes("configmaps"))).toEqual([
+      expect.objectContaining({ resourceNames: ["kubeadm-config"], verbs: ["get"] }),
+    ]);
   });
 });
 
@@ -168,6 +175,10 @@ const CALLS: Record<string, [string, string, string]> = {
   listNamespacedPodDisruptionBudget: ["policy", "poddisruptionbudgets", "list"],
   readNamespacedDaemonSet: ["apps", "daemonsets", "get"],
   readNamespacedReplicaSet: ["apps", "replicasets", "get"],
+  createNamespacedEvent: ["", "events", "create"],
+  listNode: ["", "nodes", "list"],
+  readNamespacedConfigMap: ["", "configmaps", "get"],
+  readNamespacedDeployment: ["apps", "deployments", "get"],
   readNamespacedStatefulSet: ["apps", "statefulsets", "get"],
 };
 
@@ -176,11 +187,14 @@ const NOT_GRANTED: Record<string, string> = {
   "watch /api/v1/nodes": "waitNodeReady reads the node every pollSeconds when the watch is refused",
 };
 
-describe("the rules are the API calls of the drain engine and NodeReadyWait", () => {
+describe("the rules are the API calls of the drain engine, NodeReadyWait, the progress writes, the live plan and the health gates", () => {
   const root = join(__dirname, "..", "..", "..", "lib");
   const files = [
-    ...readdirSync(join(root, "core", "drain")).map((f) => join(root, "core", "drain", f)),
+    ...["drain", "progress", "live", "health"].flatMap((d) =>
+      readdirSync(join(root, "core", d)).map((f) => join(root, "core", d, f)),
+    ),
     join(root, "pulumi", "node-ready-wait.ts"),
+    join(root, "pulumi", "node-health-gate.ts"),
   ].filter((f) => f.endsWith(".ts"));
   const calls = new Map<string, string[]>();
   for (const f of files) {

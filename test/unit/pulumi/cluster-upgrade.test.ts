@@ -56,6 +56,7 @@ function cluster(cp: number, workers: number): ClusterNode[] {
 }
 
 async function settle(cu: ClusterUpgrade) {
+  await cu.ready;
   await value(cu.urn);
   await Promise.all(Object.values(cu.nodeUpgrades).map((u) => value(u.uncordon.urn)));
   if (cu.snapshot) await value(cu.snapshot.urn);
@@ -272,7 +273,7 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
     expect(registered.get("sim-c-drain")?.dependencies).toEqual(["sim-b-uncordon"]);
   });
 
-  test("skew and input errors throw at construction (preview), naming node and rule", () => {
+  test("skew and input errors throw at construction (preview, livePlan: false), naming node and rule", () => {
     const errs = (f: () => unknown) => {
       try {
         f();
@@ -282,7 +283,7 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
       }
       throw new Error("did not throw");
     };
-    const base = { kubeconfig: KUBECONFIG, currentVersion: "v1.34.2" };
+    const base = { kubeconfig: KUBECONFIG, currentVersion: "v1.34.2", livePlan: false as const };
     expect(
       errs(
         () =>
@@ -314,8 +315,10 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
     ]);
     const msgs = errs(
       () =>
+        // the live plan (the default) checks everything but the versions at construction too
         new ClusterUpgrade("bad3", {
-          ...base,
+          kubeconfig: KUBECONFIG,
+          currentVersion: "v1.34.2",
           nodes: [
             { name: "w", role: "worker", connection: { host: "" } },
             { name: "w", role: "worker", connection: { host: "h" } },

@@ -6,6 +6,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as ts from "typescript";
+import { waitForRPCs } from "./rpcs";
+import { planFromCluster } from "../../../lib/pulumi/live-plan";
+import { formatPlan } from "../../../lib/core/plan";
+import { DOC_NODES, docCluster } from "./docs-cluster";
 
 const DOC = path.join(__dirname, "../../../docs/pulumi.md");
 const registered: { type: string; name: string }[] = [];
@@ -86,7 +90,22 @@ test("docs/pulumi.md index.ts builds the documented plan", async () => {
     expect(Object.keys(versions)).toHaveLength(8);
     expect(registered.filter((r) => r.type === "kube-upkeep:index:NodeUpgrade")).toHaveLength(8);
     expect(registered.some((r) => r.name === "upgrade-etcd-snapshot")).toBe(true);
+    // the node resources are registered once the plan is made: let their registrations finish
+    // before the test environment goes
+    await waitForRPCs();
   }
+});
+
+test("docs/pulumi.md's live plans are what the plan prints for its cluster (test/unit/pulumi/docs-cluster.ts)", () => {
+  const { md } = docProgram();
+  const declared = { nodes: DOC_NODES, targetVersion: "v1.35.4", maxUnavailable: 2 };
+  const r = { where: "ClusterUpgrade upgrade", declared, runId: "upgrade@v1.35.4" };
+  const fresh = formatPlan(planFromCluster(r, docCluster()).plan);
+  const stopped = formatPlan(
+    planFromCluster(r, docCluster({ stoppedAfter: ["cp-1", "cp-2", "cp-3", "w-1"], resume: "w-2" }))
+      .plan,
+  );
+  for (const text of [fresh, stopped]) expect(md).toContain("```\n" + text + "\n```");
 });
 
 test("docs/pulumi.md index.ts type-checks against the library (tsconfig.json, strict)", () => {

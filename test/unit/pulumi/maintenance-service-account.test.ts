@@ -61,7 +61,15 @@ describe("MaintenanceServiceAccount", () => {
       { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
       { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
       { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
-      { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        resourceNames: ["kubeadm-config"],
+        verbs: ["get"],
+      },
+      { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["get"] },
     ]);
   });
 
@@ -81,7 +89,10 @@ describe("MaintenanceServiceAccount", () => {
       "pods/eviction",
       "poddisruptionbudgets",
       "daemonsets",
-      "replicasets,statefulsets",
+      "events",
+      "nodes",
+      "configmaps",
+      "deployments,statefulsets",
     ]);
   });
 

@@ -1,0 +1,6 @@
+export * from "./checks";
+export * from "./judge";
+export * from "./poll";
+export * from "./http";
+export * from "./run";
+export * from "./record";

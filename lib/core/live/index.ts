@@ -1,0 +1,4 @@
+export * from "./state";
+export * from "./read";
+export * from "./reconcile";
+export * from "./components";

@@ -1,0 +1,4 @@
+export * from "./annotation";
+export * from "./events";
+export * from "./reporter";
+export * from "./steps";
