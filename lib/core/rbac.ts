@@ -31,8 +31,9 @@
  *    (kube-system/kubeadm-config) for the version the control plane is configured at. The live
  *    plan's other reads are pods list (kube-system's static pods, CoreDNS and kube-proxy) and
  *    /version (public).
- *  - deployments, statefulsets get: health gates that wait for a workload's rollout
- *    (lib/core/health; DaemonSets use the daemonsets get above, "pods Ready" checks pods list).
+ *  - deployments get: health gates that wait for a Deployment's rollout (lib/core/health; a
+ *    StatefulSet's and a DaemonSet's use the statefulsets / daemonsets get above, "pods Ready"
+ *    checks pods list).
  *
  * Not granted, because no kube-upkeep code makes the call: nodes watch (the ready wait's watch
  * falls back to reads when refused), pods get, poddisruptionbudgets watch, events list / patch
@@ -122,9 +123,10 @@ export const MAINTENANCE_RULES: readonly MaintenanceRule[] = [
   },
   {
     apiGroups: ["apps"],
-    resources: ["deployments", "statefulsets"],
+    resources: ["deployments"],
     verbs: ["get"],
-    usedBy: "health gates: a Deployment or StatefulSet fully rolled out",
+    usedBy:
+      "health gates: a Deployment fully rolled out (StatefulSets and DaemonSets: the rules above)",
   },
 ];
 

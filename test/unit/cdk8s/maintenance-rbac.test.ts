@@ -29,10 +29,11 @@ const EXPECTED_RULES = [
   { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
   { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
   { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
   { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
   { apiGroups: [""], resources: ["configmaps"], resourceNames: ["kubeadm-config"], verbs: ["get"] },
-  { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
 ];
 
 describe("MaintenanceRbac: synthesized objects", () => {

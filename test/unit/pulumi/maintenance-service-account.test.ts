@@ -61,6 +61,7 @@ describe("MaintenanceServiceAccount", () => {
       { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
       { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
       { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
+      { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
       { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
       {
@@ -69,7 +70,7 @@ describe("MaintenanceServiceAccount", () => {
         resourceNames: ["kubeadm-config"],
         verbs: ["get"],
       },
-      { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["get"] },
+      { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
     ]);
   });
 
@@ -89,10 +90,11 @@ describe("MaintenanceServiceAccount", () => {
       "pods/eviction",
       "poddisruptionbudgets",
       "daemonsets",
+      "replicasets,statefulsets",
       "events",
       "nodes",
       "configmaps",
-      "deployments,statefulsets",
+      "deployments",
     ]);
   });
 
