@@ -95,13 +95,16 @@ export function neverAllows(
       fix: `set maxUnavailable to at least 1 for the maintenance, or drain with disableEviction (bypasses the budget)`,
     };
   }
-  if (minAvailable === "100%" || (typeof minAvailable === "number" && minAvailable >= expected)) {
+  // the status may lag the pods: a replacement that exists already counts (it is not in
+  // expectedPods until the disruption controller has seen it)
+  const canHave = Math.max(expected, covered.length);
+  if (minAvailable === "100%" || (typeof minAvailable === "number" && minAvailable >= canHave)) {
     return {
       pdb: block,
       podsOnNode,
       unconditional: minAvailable === "100%",
       owners,
-      reason: `minAvailable ${JSON.stringify(minAvailable)} >= the ${expected} pod(s) the workload can have`,
+      reason: `minAvailable ${JSON.stringify(minAvailable)} >= the ${canHave} pod(s) the workload can have`,
       fix: scale,
     };
   }

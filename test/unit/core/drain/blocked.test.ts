@@ -126,6 +126,12 @@ test.each([
     [pod("a", NODE), pod("b", "w-2"), pod("c", "w-3", { ready: false })],
   ],
   [
+    "a replacement exists that the status does not count yet (expectedPods lags)",
+    { minAvailable: 2 },
+    s(0, 2, 2, 2),
+    [pod("a", NODE), pod("b", "w-2"), pod("c", "w-3")],
+  ],
+  [
     "a pending replica may schedule elsewhere",
     { minAvailable: 1 },
     s(0, 1, 1, 2),
