@@ -178,7 +178,10 @@ test("ClusterUpgrade's real inputs: a changed script setting on a node is an upd
     });
   const [a, b] = [program("a", "apt"), program("b", "dnf")];
   await Promise.all(
-    [a, b].map((c) => new Promise((r) => c.nodeUpgrades["w-1"]!.upgrade.urn.apply(r))),
+    [a, b].map(async (c) => {
+      await c.ready; // nodeUpgrades is filled in once the plan is made
+      await new Promise((r) => c.nodeUpgrades["w-1"]!.upgrade.urn.apply(r));
+    }),
   );
   await new Promise((r) => setTimeout(r, 200));
   const olds = { ...registered.get("a-w-1-upgrade")!.raw, stdout: "upgraded", stderr: "" };

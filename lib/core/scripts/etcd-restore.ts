@@ -296,6 +296,15 @@ export function resolveEtcdRestoreOptions(
     "manifestsDir",
     opts.manifestsDir ?? d.manifestsDir,
   );
+  // the restore moves every manifest out of this directory and back
+  if (manifestsDir === "/")
+    throw new ValidationError(
+      where,
+      "manifestsDir",
+      manifestsDir,
+      "the root directory cannot be the static pod manifests directory",
+      "give the kubelet's staticPodPath, such as /etc/kubernetes/manifests",
+    );
   const etcdManifest = validateFileName(where, "etcdManifest", opts.etcdManifest ?? d.etcdManifest);
   // the kubelet ignores hidden files in the manifests directory (and the stash moves `*`)
   if (etcdManifest.startsWith("."))

@@ -189,8 +189,8 @@ describe("etcd restore: validation", () => {
         resolveEtcdRestoreOptions({ snapshot: SNAP, stashDir: "/etc/kubernetes/manifests/old" }),
       "stashDir",
     );
-    // "/" as the manifests directory holds the default stash too
-    invalid(() => resolveEtcdRestoreOptions({ snapshot: SNAP, manifestsDir: "/" }), "stashDir");
+    // "/" as the manifests directory (it would hold the stash too) is refused as itself
+    invalid(() => resolveEtcdRestoreOptions({ snapshot: SNAP, manifestsDir: "/" }), "manifestsDir");
   });
 
   // found by the property test: the stash moves `*`, which skips hidden files, and the kubelet
