@@ -35,7 +35,26 @@ all_images() {
   echo "coredns:$NODES_FROM_COREDNS_VERSION"
   echo "coredns:$NODES_TO_COREDNS_VERSION"
   echo "pause:$NODES_PAUSE_VERSION"
+  echo "busybox:$BUSYBOX_VERSION"
 }
+
+# The host's busybox-static (Debian package), the shell image of the EtcdBackup and
+# CertificateRenewal jobs: a static binary, so the image needs nothing else.
+BUSYBOX=/bin/busybox
+busybox_version() {
+  local v
+  if ! [ -x "$BUSYBOX" ] || ! file_is_static "$BUSYBOX"; then
+    die "no static busybox at $BUSYBOX (the jobs' shell image is built from it): apt-get install -y busybox-static"
+  fi
+  # "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary." -> 1.35.0
+  v=$("$BUSYBOX" 2>/dev/null | sed -n '1s/^BusyBox v\([0-9][0-9.]*\) .*/\1/p')
+  [ -n "$v" ] || die "cannot read the version of $BUSYBOX"
+  echo "$v"
+}
+# A dynamically linked busybox (Debian's package busybox) would need its libraries in the image:
+# its ELF interpreter path sits in the first pages of the file.
+file_is_static() { ! head -c 8192 "$1" | grep -aq 'ld-linux'; }
+BUSYBOX_VERSION=$(busybox_version)
 
 # bins_of <name:tag>: the cached binaries an image is made of
 bins_of() {
@@ -45,6 +64,7 @@ bins_of() {
     etcd) echo "etcd-$ETCD_VERSION etcdctl-$ETCD_VERSION etcdutl-$ETCD_VERSION";;
     coredns) echo "coredns-$tag";;
     pause) echo "pause-$tag";;
+    busybox) ;; # the host's $BUSYBOX, not a cached build (its file id enters the key below)
     *) die "unknown image $1";;
   esac
 }
@@ -173,6 +193,12 @@ build_image() {
       # the official image: FROM scratch, /pause, USER 65535:65535
       install -m 755 "$BIN/pause-$tag" "$d/pause"
       user=65535:65535 ep=$(json_list /pause);;
+    busybox)
+      # as the official image: /bin/busybox and every applet as a link to it (busybox sh runs
+      # its applets itself; the links serve exec-form commands such as ["sh", "-c", ...])
+      base_files "$d"; mkdir -p "$d/bin"; install -m 755 "$BUSYBOX" "$d/bin/busybox"
+      for b in $("$BUSYBOX" --list); do [ "$b" = busybox ] || ln -s busybox "$d/bin/$b"; done
+      cmd=$(json_list sh);;
   esac
   write_oci "$OUT/${name}_${tag}.tar" "$REGISTRY/$img" "$d" "$user" "$ep" "$cmd"
   rm -rf "$d"
@@ -210,6 +236,7 @@ for img in "${sel[@]}"; do
   ids=()
   for b in "${bs[@]}"; do ids+=("$(file_ids "$BIN/$b")"); done
   [ -f /etc/ssl/certs/ca-certificates.crt ] && ids+=("$(file_ids /etc/ssl/certs/ca-certificates.crt)")
+  [ "$name" = busybox ] && ids+=("$(file_ids "$BUSYBOX")")
   # kube-proxy: the versions of the rootfs packages its iptables layer is made of (not the rootfs
   # path: a rebuilt rootfs with the same packages keeps the image)
   [ "$name" = kube-proxy ] && ids+=("$(dpkg-query --admindir="$ROOTFS/var/lib/dpkg" -W -f '${Package}=${Version} ' \

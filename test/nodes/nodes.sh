@@ -9,6 +9,10 @@
 #   nodes.sh status   print the state file (JSON) of the running cluster
 #   nodes.sh exec <node> <cmd...>   run a command in a node (nsenter)
 #
+# KU_NODES_CERT_VALIDITY=<hours>h (up only): kubeadm issues the cluster's leaf certificates with
+# that lifetime (ClusterConfiguration certificateValidityPeriod) instead of a year, for tests of
+# certificate renewal; unset (the default) leaves kubeadm's default.
+#
 # One cluster per machine (a lock); state in $KU_CACHE/nodes/run/state.json.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,11 +38,16 @@ NODES=(
   "w1 $NET.12 worker 10.244.1.0/24"
   "w2 $NET.13 worker 10.244.2.0/24"
 )
+CERT_VALIDITY="${KU_NODES_CERT_VALIDITY:-}"
 minor() { local v="${1#v}"; echo "v${v%.*}"; }
 pkgver() { echo "${1#v}-1.1"; }
 
 die() { log "error: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, mounts, cgroups)"
+# whole hours (a Go duration kubeadm accepts), at least one: anything else is refused here
+if [ -n "$CERT_VALIDITY" ] && ! [[ "$CERT_VALIDITY" =~ ^[1-9][0-9]{0,5}h$ ]]; then
+  die "KU_NODES_CERT_VALIDITY=$CERT_VALIDITY: give whole hours such as 72h"
+fi
 
 # --- teardown -----------------------------------------------------------------------------------
 
@@ -301,6 +310,7 @@ kind: ClusterConfiguration
 kubernetesVersion: $FROM
 imageRepository: registry.kube-upkeep.local
 etcd: { local: { imageTag: ${ETCD_VERSION#v}-0 } }
+${CERT_VALIDITY:+certificateValidityPeriod: $CERT_VALIDITY}
 networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12 }
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -320,7 +330,18 @@ write_state() {
   local spec n ip role cidr first=1
   {
     printf '{\n  "from": "%s",\n  "to": "%s",\n  "kubeconfig": "%s",\n  "sshKey": "%s",\n' "$FROM" "$TO" "$RUN/kubeconfig" "$KU_CACHE/nodes/ssh/id_ed25519"
-    printf '  "repository": "http://%s:%s",\n  "nodes": [' "$GW" "$REPO_PORT"
+    printf '  "repository": "http://%s:%s",\n' "$GW" "$REPO_PORT"
+    [ -z "$CERT_VALIDITY" ] || printf '  "certificateValidityPeriod": "%s",\n' "$CERT_VALIDITY"
+    # the images imported on the control-plane nodes (the build's <name>_<tag>.tar files)
+    printf '  "images": ['
+    local img f sep=""
+    for img in "${IMAGES[@]}"; do
+      f=${img##*/}; f=${f%.tar}
+      printf '%s"registry.kube-upkeep.local/%s:%s"' "$sep" "${f%%_*}" "${f#*_}"
+      sep=", "
+    done
+    printf '],\n  "nodes": ['
+
     for spec in "${NODES[@]}"; do
       read -r n ip role cidr <<<"$spec"
       [ $first -eq 1 ] || printf ','

@@ -24,6 +24,20 @@ export interface RealNodesState {
   /** Base URL of the pkgs.k8s.io-shaped repository, as the nodes reach it. */
   readonly repository: string;
   readonly nodes: readonly RealNode[];
+  /** The images imported on the control-plane nodes ("registry.kube-upkeep.local/etcd:3.6.16-0", ...). */
+  readonly images?: readonly string[];
+  /** The leaf certificates' lifetime kubeadm was given (`KU_NODES_CERT_VALIDITY`), e.g. "72h". */
+  readonly certificateValidityPeriod?: string;
+}
+
+/** Options of a cluster made by {@link realNodesUp}. */
+export interface RealNodesOptions {
+  /**
+   * Leaf certificate lifetime (kubeadm `certificateValidityPeriod`, whole hours such as "72h").
+   *
+   * @default - kubeadm's (a year)
+   */
+  readonly certificateValidity?: string;
 }
 
 export const NODES_SCRIPT = join(__dirname, "nodes.sh");
@@ -31,9 +45,16 @@ const CACHE = process.env.KU_CACHE ?? join(homedir(), ".cache", "kube-upkeep");
 export const STATE_FILE = join(CACHE, "nodes", "run", "state.json");
 
 /** Runs nodes.sh with its output streamed to `log` line by line; rejects with the last lines. */
-export function nodesScript(args: readonly string[], log: (line: string) => void): Promise<void> {
+export function nodesScript(
+  args: readonly string[],
+  log: (line: string) => void,
+  env: Readonly<Record<string, string>> = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn("bash", [NODES_SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn("bash", [NODES_SCRIPT, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     const tail: string[] = [];
     const onData = (b: Buffer) => {
       for (const line of b.toString().split("\n")) {
@@ -59,8 +80,15 @@ export function nodesScript(args: readonly string[], log: (line: string) => void
   });
 }
 
-export async function realNodesUp(log: (line: string) => void): Promise<RealNodesState> {
-  await nodesScript(["up"], log);
+export async function realNodesUp(
+  log: (line: string) => void,
+  o: RealNodesOptions = {},
+): Promise<RealNodesState> {
+  await nodesScript(
+    ["up"],
+    log,
+    o.certificateValidity ? { KU_NODES_CERT_VALIDITY: o.certificateValidity } : {},
+  );
   return JSON.parse(readFileSync(STATE_FILE, "utf8")) as RealNodesState;
 }
 
