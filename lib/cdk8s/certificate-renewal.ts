@@ -84,8 +84,9 @@ export interface CertificateRenewalProps
    */
   readonly privileged?: boolean;
   /**
-   * Seconds a renewal Job may run; the script needs check + renew + restartWaitSeconds +
-   * check, about a minute.
+   * Seconds a renewal Job may run; the script needs check + renew + restartWaitSeconds + the
+   * health wait (up to healthTimeoutSeconds) + check, about a minute and a half when the control
+   * plane comes back at once. Must exceed restartWaitSeconds + healthTimeoutSeconds.
    *
    * @default 600
    */
@@ -163,7 +164,10 @@ export function staggeredSchedule(
  * version the node was installed/upgraded with; kubeadm renews the kubeconfig files under the
  * fixed /etc/kubernetes, which only a chroot shows it). It renews only certificates expiring
  * within `renewBeforeDays`, restarts the static pods by moving their manifests out and back,
- * and fails the Job when anything is still due afterwards.
+ * waits until etcd, the API server, the controller-manager and the scheduler answer their
+ * health endpoints again (`healthChecks`), and fails the Job when one does not or anything is
+ * still due afterwards. The probes run on the host network with the host's curl when the image
+ * has none (`chroot /host curl`).
  */
 export class CertificateRenewal extends Construct {
   /** The CronJobs, in `nodes` order. */
@@ -221,6 +225,17 @@ export class CertificateRenewal extends Construct {
         staggerMinutes,
         `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
         `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
+      );
+    const restartAndWait =
+      options.restartWaitSeconds +
+      (options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0);
+    if (restartAndWait >= numbers.activeDeadlineSeconds)
+      throw new ValidationError(
+        where,
+        "activeDeadlineSeconds",
+        numbers.activeDeadlineSeconds,
+        `the Job could be stopped while the control plane restarts: restartWaitSeconds (${options.restartWaitSeconds}) + healthTimeoutSeconds (${options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0}) is not below it`,
+        `raise activeDeadlineSeconds above ${restartAndWait + 60}, or lower healthTimeoutSeconds`,
       );
     if (props.privileged !== undefined && typeof props.privileged !== "boolean")
       throw new ValidationError(

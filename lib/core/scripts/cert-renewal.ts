@@ -10,9 +10,20 @@
  *     the manifests directory into a stash directory next to it (on the same host filesystem,
  *     so an interrupted run leaves them where an operator finds them), waits longer than the
  *     kubelet's 20 s fileCheckFrequency, moves them back (also on error or SIGTERM);
- *  4. checks again and exits 1, naming them, if any certificate is still within the threshold.
+ *  4. waits until the restarted control plane answers its health endpoints again (etcd,
+ *     kube-apiserver, kube-controller-manager, kube-scheduler, in that order; `healthChecks`),
+ *     and exits 1 naming the one that did not within `healthTimeoutSeconds`;
+ *  5. checks again and exits 1, naming them, if any certificate is still within the threshold.
  * A kubeadm failure exits 1 with kubeadm's own output in the error line. Dry-run mode stops
  * after step 1's report.
+ *
+ * The health probes use curl when the container has it, else the host's curl (`chroot <rootfs>
+ * curl`: kubeadm's install guide installs curl on every node), else wget. busybox 1.35's own
+ * TLS (its wget without an openssl binary) sends no signature_algorithms extension, which Go
+ * servers built with recent Go (the control plane) refuse in the TLS 1.2 handshake, so wget
+ * is the last choice. The probes skip certificate verification (`-k`): the controller-manager
+ * and scheduler serve self-signed certificates on kubeadm clusters, and only the answer
+ * counts, not who signed it.
  *
  * Parsing without jq: the check runs with `-o jsonpath=...` (kubeadm's output flags accept
  * json, yaml, jsonpath and go-template since check-expiration gained structured output in
@@ -59,6 +70,29 @@ export const KUBEADM_CERTIFICATES = [
 
 /** A certificate name as `kubeadm certs renew` accepts it. */
 export type KubeadmCertificate = (typeof KUBEADM_CERTIFICATES)[number];
+
+/** A control-plane component's health endpoint, probed after the static pods restarted. */
+export interface ControlPlaneHealthCheck {
+  /** The component, for the log and error messages (lower-case letters, digits, '-'). */
+  readonly name: string;
+  /**
+   * `http(s)://host:port/path[?query]` that answers 2xx when the component is healthy, as the
+   * node reaches it (the CronJob's pod uses the host network).
+   */
+  readonly url: string;
+}
+
+/**
+ * kubeadm's control plane as its static pod manifests probe it (etcd's metrics listener
+ * `--listen-metrics-urls=http://127.0.0.1:2381`, the API server on 6443, the controller-manager
+ * and scheduler on their secure ports bound to 127.0.0.1), in the order they come up.
+ */
+export const KUBEADM_HEALTH_CHECKS: readonly ControlPlaneHealthCheck[] = [
+  { name: "etcd", url: "http://127.0.0.1:2381/readyz" },
+  { name: "kube-apiserver", url: "https://127.0.0.1:6443/readyz" },
+  { name: "kube-controller-manager", url: "https://127.0.0.1:10257/healthz" },
+  { name: "kube-scheduler", url: "https://127.0.0.1:10259/readyz" },
+];
 
 /** Options of the certificate renewal script. Paths must be absolute and normalized. */
 export interface CertRenewalScriptOptions {
@@ -143,6 +177,21 @@ export interface CertRenewalScriptOptions {
    * @default 30
    */
   readonly restartWaitSeconds?: number;
+  /**
+   * The endpoints that must answer 2xx, each in turn, after the manifests are back, before the
+   * script checks the certificates again and reports success. An empty list does not wait (the
+   * job then reports success while the control plane may still be starting).
+   *
+   * @default KUBEADM_HEALTH_CHECKS (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)
+   */
+  readonly healthChecks?: readonly ControlPlaneHealthCheck[];
+  /**
+   * Seconds, from the moment the manifests are back, within which every health check must
+   * pass (1..3600).
+   *
+   * @default 300
+   */
+  readonly healthTimeoutSeconds?: number;
 }
 
 /** Options with every default filled in, validated. */
@@ -159,6 +208,8 @@ export interface ResolvedCertRenewalOptions {
   readonly manifestsDir: string;
   readonly stashDir: string;
   readonly restartWaitSeconds: number;
+  readonly healthChecks: readonly ControlPlaneHealthCheck[];
+  readonly healthTimeoutSeconds: number;
 }
 
 export const CERT_RENEWAL_DEFAULTS = {
@@ -169,6 +220,7 @@ export const CERT_RENEWAL_DEFAULTS = {
   manifestsDir: "/etc/kubernetes/manifests",
   stashDir: "/etc/kubernetes/tmp",
   restartWaitSeconds: 30,
+  healthTimeoutSeconds: 300,
 } as const;
 
 /**
@@ -183,6 +235,65 @@ function bool(where: string, field: string, value: unknown, dflt: boolean): bool
   if (typeof value !== "boolean")
     throw new ValidationError(where, field, value, "not a boolean", "give true or false");
   return value;
+}
+
+/** An http(s) URL with a path and an optional query: nothing a shell or curl would read twice. */
+const HEALTH_URL =
+  /^https?:\/\/[A-Za-z0-9.\-[\]:]+(:\d{1,5})?\/[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=&,-]*)?$/;
+
+function validateHealthChecks(
+  where: string,
+  value: readonly ControlPlaneHealthCheck[] | undefined,
+): readonly ControlPlaneHealthCheck[] {
+  if (value === undefined) return KUBEADM_HEALTH_CHECKS;
+  if (!Array.isArray(value))
+    throw new ValidationError(
+      where,
+      "healthChecks",
+      value,
+      "not a list",
+      'give a list such as [{ name: "kube-apiserver", url: "https://127.0.0.1:6443/readyz" }], or [] to not wait',
+    );
+  const seen = new Set<string>();
+  return value.map((c: ControlPlaneHealthCheck, i) => {
+    const name = c?.name;
+    if (typeof name !== "string" || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))
+      throw new ValidationError(
+        where,
+        `healthChecks[${i}].name`,
+        name,
+        "not a component name",
+        "use lower-case letters, digits and '-', such as kube-apiserver",
+      );
+    if (seen.has(name))
+      throw new ValidationError(
+        where,
+        `healthChecks[${i}].name`,
+        name,
+        "listed twice",
+        "list each component once",
+      );
+    seen.add(name);
+    const url = c.url;
+    let ok = typeof url === "string" && HEALTH_URL.test(url);
+    if (ok) {
+      try {
+        const u = new URL(url);
+        ok = !u.username && !u.password;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok)
+      throw new ValidationError(
+        where,
+        `healthChecks[${i}].url`,
+        url,
+        "not a plain http(s)://host:port/path URL",
+        "give a URL such as https://127.0.0.1:6443/readyz",
+      );
+    return { name, url };
+  });
 }
 
 /** Validates the options and fills in defaults; `where` names the caller in error messages. */
@@ -252,6 +363,14 @@ export function resolveCertRenewalOptions(
       0,
       3600,
     ),
+    healthChecks: validateHealthChecks(where, opts.healthChecks),
+    healthTimeoutSeconds: validateInteger(
+      where,
+      "healthTimeoutSeconds",
+      opts.healthTimeoutSeconds ?? d.healthTimeoutSeconds,
+      1,
+      3600,
+    ),
   };
 }
 
@@ -291,6 +410,11 @@ export function renderCertRenewalScript(
     `manifests_dir=${shArg(hostPath(o.manifestsDir))}`,
     `stash_parent=${shArg(hostPath(o.stashDir))}`,
     `restart_wait=${o.restartWaitSeconds}`,
+    `rootfs=${shArg(o.rootfs ?? "")}`,
+    "# one `name url` line per endpoint that must answer 2xx after the restart",
+    `health_checks=${shArg(o.healthChecks.map((c) => `${c.name} ${c.url}`).join("\n"))}`,
+    `health_timeout=${o.healthTimeoutSeconds}`,
+    'probe_tool=""',
     'stash=""',
     'log() { printf \'%s cert-renewal: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
     `kubeadm_run() { ${kubeadmCall}; }`,
@@ -344,6 +468,57 @@ export function renderCertRenewalScript(
     "",
     ...manifests.restoreFunction,
     "",
+    "# The probe: curl in this container, else the host's curl, else wget (see the module",
+    "# comment for why wget comes last). Picked before anything is renewed.",
+    "pick_probe() {",
+    '  if [ -z "$health_checks" ]; then return 0; fi',
+    "  if command -v curl >/dev/null 2>&1; then",
+    "    probe_tool=curl",
+    '  elif [ -n "$rootfs" ] && chroot "$rootfs" sh -c \'command -v curl\' >/dev/null 2>&1; then',
+    "    probe_tool=host-curl",
+    "  elif command -v wget >/dev/null 2>&1; then",
+    "    probe_tool=wget",
+    "  else",
+    '    log "ERROR: neither curl nor wget here${rootfs:+ nor curl in $rootfs}: nothing to check the control plane\'s health with after the restart; install curl, or give healthChecks: [] to not wait"',
+    "    return 1",
+    "  fi",
+    '  log "health probes with $probe_tool"',
+    "}",
+    "",
+    "# probe <url>: succeeds when the endpoint answers 2xx within a few seconds",
+    "probe() {",
+    '  case "$probe_tool" in',
+    '    curl) curl -fsSk --max-time 5 -o /dev/null "$1" ;;',
+    '    host-curl) chroot "$rootfs" curl -fsSk --max-time 5 -o /dev/null "$1" ;;',
+    "    # busybox wget crashes on -T: timeout bounds it instead",
+    '    wget) timeout 10 wget -q -O /dev/null --no-check-certificate "$1" ;;',
+    "  esac",
+    "}",
+    "",
+    "# Each endpoint in turn until it answers, all within $health_timeout s of the manifests' return.",
+    "wait_healthy() {",
+    "  local t0 deadline name url err",
+    '  if [ -z "$health_checks" ]; then',
+    '    log "no health checks given: not waiting for the control plane"',
+    "    return 0",
+    "  fi",
+    "  t0=$(date +%s)",
+    "  deadline=$((t0 + health_timeout))",
+    "  while read -r name url; do",
+    '    [ -n "$name" ] || continue',
+    '    while ! err=$(probe "$url" 2>&1 </dev/null); do',
+    '      if [ "$(date +%s)" -ge "$deadline" ]; then',
+    '        log "ERROR: $name did not answer $url within ${health_timeout}s after the static pods were restarted: ${err:-no answer}"',
+    "        return 1",
+    "      fi",
+    "      sleep 2",
+    "    done",
+    '    log "$name healthy ($url), $(($(date +%s) - t0))s after the manifests came back"',
+    "  done <<EOF",
+    "$health_checks",
+    "EOF",
+    "}",
+    "",
     "restart_static_pods() {",
     ...manifests.refuseLeftovers,
     ...manifests.stash,
@@ -360,6 +535,7 @@ export function renderCertRenewalScript(
     '  if [ "$renew_all" = 1 ]; then log "dry run: would run kubeadm certs renew all (due: $to_renew)"; else log "dry run: would renew: $to_renew"; fi',
     '  log "dry run: would then restart the static pods in $manifests_dir"',
     "else",
+    "  pick_probe",
     '  if [ "$renew_all" = 1 ]; then targets=all; else targets=$to_renew; fi',
     "  for name in $targets; do",
     '    log "kubeadm certs renew $name"',
@@ -370,6 +546,7 @@ export function renderCertRenewalScript(
     "    printf '%s\\n' \"$out\" >&2",
     "  done",
     "  restart_static_pods",
+    "  wait_healthy",
     '  log "checking certificate expiration again"',
     "  check",
     '  still=$(names RENEW | tr "\\n" " ")',

@@ -132,6 +132,7 @@ describe("CertificateRenewal: synthesized CronJobs", () => {
       staggerMinutes: 14,
       startingDeadlineSeconds: 60,
       activeDeadlineSeconds: 300,
+      healthTimeoutSeconds: 120,
     });
     expect(cjs.map((c) => c.spec.schedule)).toEqual(["45 23 * * *", "59 23 * * *"]);
   });
@@ -144,7 +145,8 @@ describe("CertificateRenewal: synthesized CronJobs", () => {
   test("the synthesized script runs outside a container against a temp root (stub kubeadm)", () => {
     const s = makeStubs();
     try {
-      const [cj] = synth({ nodes: ["cp-1"], restartWaitSeconds: 21 });
+      // no control plane runs in the temp root: no health wait (its own tests use a stub curl)
+      const [cj] = synth({ nodes: ["cp-1"], restartWaitSeconds: 21, healthChecks: [] });
       const script: string = cj.spec.jobTemplate.spec.template.spec.containers[0].command[2];
       // /host is where the host's / is: map it to a temp root holding kubeadm and the manifests
       const root = path.join(s.dir, "root");
@@ -238,6 +240,16 @@ describe("CertificateRenewal: validation names the construct path, the field, th
       /invalid config .*must not reach a shell/,
     ],
     ["hostRoot /", { nodes: NODES, hostRoot: "/" }, /invalid hostRoot "\/"/],
+    [
+      "health wait longer than the Job",
+      { nodes: NODES, activeDeadlineSeconds: 300 },
+      /invalid activeDeadlineSeconds 300: the Job could be stopped while the control plane restarts: restartWaitSeconds \(30\) \+ healthTimeoutSeconds \(300\).*Fix: raise activeDeadlineSeconds above 390/,
+    ],
+    [
+      "bad health check URL",
+      { nodes: NODES, healthChecks: [{ name: "etcd", url: "http://127.0.0.1:2381/$(id)" }] },
+      /invalid healthChecks\[0\]\.url/,
+    ],
     [
       "rootfs given",
       { nodes: NODES, rootfs: "/host" } as CertificateRenewalProps,

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   CHECK_EXPIRATION_JSONPATH,
+  KUBEADM_HEALTH_CHECKS,
   renderCertRenewalScript,
   resolveCertRenewalOptions,
   type CertRenewalScriptOptions,
@@ -52,6 +53,8 @@ function fixture(certs: string, extra: CertRenewalScriptOptions = {}): Fixture {
     manifestsDir: manifests,
     stashDir: stash,
     restartWaitSeconds: 25,
+    // no control plane runs here: the health wait has its own tests below (a stub curl)
+    healthChecks: [],
     ...extra,
   };
   return { s, root, opts, certsFile, manifests, stash };
@@ -107,7 +110,15 @@ describe("certificate renewal script: rendering", () => {
       manifestsDir: "/etc/kubernetes/manifests",
       stashDir: "/etc/kubernetes/tmp",
       restartWaitSeconds: 30,
+      healthChecks: KUBEADM_HEALTH_CHECKS,
+      healthTimeoutSeconds: 300,
     });
+    expect(KUBEADM_HEALTH_CHECKS.map((c) => c.name)).toEqual([
+      "etcd",
+      "kube-apiserver",
+      "kube-controller-manager",
+      "kube-scheduler",
+    ]);
   });
 
   test("the check uses kubeadm's jsonpath output over .certificates[]", () => {
@@ -434,6 +445,7 @@ describe("certificate renewal script: runs under a stub kubeadm", () => {
       rootfs: f.root,
       kubeadm: "/usr/bin/kubeadm",
       restartWaitSeconds: 21,
+      healthChecks: [],
     };
     const r = runScript(renderCertRenewalScript(opts), f.s.env);
     expect(r.stderr).toContain("done");
@@ -452,5 +464,124 @@ describe("certificate renewal script: runs under a stub kubeadm", () => {
     ]);
     expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
     expect(f.s.lines()).toContain("sleep\t21");
+  });
+});
+
+/** A fake curl: records its argv; fails for URLs containing $STUB_CURL_DOWN, and its first $STUB_CURL_FAILS calls. */
+const CURL = `#!/bin/sh
+{ printf 'curl'; for a in "$@"; do printf '\\t%s' "$a"; done; printf '\\n'; } >> "$STUB_LOG"
+for a in "$@"; do url="$a"; done
+n=$(cat "$STUB_LOG.curl" 2>/dev/null || echo 0); echo $((n + 1)) > "$STUB_LOG.curl"
+if [ -n "\${STUB_CURL_DOWN:-}" ]; then case "$url" in *"$STUB_CURL_DOWN"*) echo "curl: (7) Failed to connect" >&2; exit 7;; esac; fi
+if [ "$n" -lt "\${STUB_CURL_FAILS:-0}" ]; then echo "curl: (22) The requested URL returned error: 500" >&2; exit 22; fi
+exit 0
+`;
+
+describe("certificate renewal script: waits for the control plane after the restart", () => {
+  let f: Fixture;
+  afterEach(() => f.s.cleanup());
+  const checks = [
+    { name: "etcd", url: "http://127.0.0.1:2381/readyz" },
+    { name: "kube-apiserver", url: "https://127.0.0.1:6443/readyz?verbose" },
+  ];
+  const withCurl = (extra: CertRenewalScriptOptions) => {
+    f = fixture(line("apiserver", 1), { healthChecks: checks, ...extra });
+    fs.writeFileSync(path.join(f.s.bin, "curl"), CURL, { mode: 0o755 });
+  };
+
+  test("each endpoint in order after the manifests are back, retrying until it answers, then checks again", () => {
+    withCurl({});
+    // the first 2 probes fail (the apiserver still starting), then all answer
+    const r = runScript(renderCertRenewalScript(f.opts), { ...f.s.env, STUB_CURL_FAILS: "2" });
+    expect(r.stderr).toContain("cert-renewal: done");
+    expect(r.status).toBe(0);
+    // the stub sleep logs the manifests dir after each sleep: empty after the restart wait,
+    // full after each 2 s retry pause (the manifests are back before the first probe)
+    const seq = sequence(f).filter((c) => c !== "sleep 2" && !c.startsWith("manifests:etcd"));
+    expect(seq).toEqual([
+      "kubeadm certs check-expiration",
+      "kubeadm certs renew apiserver",
+      "sleep 25",
+      "manifests:",
+      "curl -fsSk --max-time 5 -o /dev/null http://127.0.0.1:2381/readyz",
+      "curl -fsSk --max-time 5 -o /dev/null http://127.0.0.1:2381/readyz",
+      "curl -fsSk --max-time 5 -o /dev/null http://127.0.0.1:2381/readyz",
+      "curl -fsSk --max-time 5 -o /dev/null https://127.0.0.1:6443/readyz?verbose",
+      "kubeadm certs check-expiration",
+    ]);
+    expect(r.stderr).toContain("health probes with curl");
+    expect(r.stderr).toMatch(/etcd healthy \(http:\/\/127\.0\.0\.1:2381\/readyz\), \d+s after/);
+    expect(r.stderr).toMatch(/kube-apiserver healthy/);
+  });
+
+  test("an endpoint that never answers fails the job within healthTimeoutSeconds, naming it; manifests stay back", () => {
+    withCurl({ healthTimeoutSeconds: 1 });
+    const r = runScript(renderCertRenewalScript(f.opts), { ...f.s.env, STUB_CURL_DOWN: "6443" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "ERROR: kube-apiserver did not answer https://127.0.0.1:6443/readyz?verbose within 1s after the static pods were restarted: curl: (7) Failed to connect",
+    );
+    expect(r.stderr).not.toContain("checking certificate expiration again");
+    expect(fs.readdirSync(f.manifests).sort()).toEqual(MANIFESTS);
+  });
+
+  test("no probe tool: fails before renewing anything", () => {
+    f = fixture(line("apiserver", 1), { healthChecks: checks });
+    // only the stubs and a shell's basics: no curl, no wget
+    const only = path.join(f.s.dir, "only");
+    fs.mkdirSync(only);
+    for (const t of [
+      "bash",
+      "sh",
+      "awk",
+      "basename",
+      "date",
+      "mktemp",
+      "mv",
+      "rmdir",
+      "tr",
+      "cat",
+      "printf",
+    ]) {
+      const real = ["/usr/bin", "/bin"].map((d) => path.join(d, t)).find((p) => fs.existsSync(p));
+      if (real) fs.symlinkSync(real, path.join(only, t));
+    }
+    const r = runScript(renderCertRenewalScript(f.opts), {
+      ...f.s.env,
+      PATH: `${f.s.bin}:${only}`,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("ERROR: neither curl nor wget here");
+    expect(sequence(f)).toEqual(["kubeadm certs check-expiration"]);
+  });
+
+  test("dry run and nothing due do not probe", () => {
+    withCurl({ dryRun: true });
+    expect(runScript(renderCertRenewalScript(f.opts), f.s.env).status).toBe(0);
+    expect(sequence(f).filter((c) => c.startsWith("curl"))).toEqual([]);
+  });
+
+  test.each([
+    [[{ name: "Kube", url: "https://127.0.0.1:6443/readyz" }], /healthChecks\[0\]\.name/],
+    [[{ name: "a", url: "https://127.0.0.1:6443/readyz;reboot" }], /healthChecks\[0\]\.url/],
+    [[{ name: "a", url: "https://u:p@127.0.0.1:6443/readyz" }], /healthChecks\[0\]\.url/],
+    [[{ name: "a", url: "https://127.0.0.1:6443" }], /healthChecks\[0\]\.url/],
+    [
+      [
+        { name: "a", url: "https://127.0.0.1:6443/readyz" },
+        { name: "a", url: "https://127.0.0.1:6443/livez" },
+      ],
+      /healthChecks\[1\]\.name .*listed twice/,
+    ],
+  ])("invalid healthChecks %j is rejected", (healthChecks, re) => {
+    expectRejected(
+      () => renderCertRenewalScript({ healthChecks }, "chart/renewal"),
+      "chart/renewal",
+      re,
+    );
+  });
+
+  test("shellcheck with the default health checks", () => {
+    shellcheck(renderCertRenewalScript({ rootfs: "/host" }));
   });
 });
