@@ -46,4 +46,6 @@ const upgrade = new ClusterUpgrade("upgrade", {
 
 export const plan = upgrade.planText;
 export const kubeletVersions = upgrade.kubeletVersions;
+/** What the upgrade verification saw: per control-plane node, and "cluster" after the last node. */
+export const verification = upgrade.verification;
 export const etcdSnapshotPath = upgrade.snapshot ? upgrade.snapshot.stdout : "";

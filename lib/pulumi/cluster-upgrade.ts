@@ -202,6 +202,18 @@ export interface ClusterUpgradeArgs {
    */
   readonly healthChecks?: readonly HealthCheck[];
   /**
+   * The field guide's upgrade verification, as health gates: after each control-plane node its
+   * kube-apiserver, kube-controller-manager and scheduler mirror pods run the target, etcd's is
+   * Ready and that node's apiserver `/readyz?verbose` is all ok (a `control-plane` check, before
+   * the next node starts); after the last node every listed node is Ready at the target,
+   * kube-proxy is rolled out at it, CoreDNS is rolled out and the apiserver reports the target (a
+   * `cluster-version` check, the `<name>-verify` gate). Results: the `verification` output. Needs
+   * no more RBAC than the drain (pods, nodes list; daemonsets, deployments get; /readyz and
+   * /version are public). `false` for none (a cluster without kubeadm's static pods).
+   * @default true
+   */
+  readonly verify?: boolean;
+  /**
    * Show the roll in the cluster: Kubernetes Events on each node for each step and the
    * kube-upkeep.io/upgrade annotation the live plan resumes from (lib/core/progress); `false` for
    * neither, or `{ events: false }` / `{ annotation: false }`. Needs `events create` and `nodes
@@ -240,6 +252,13 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
   public readonly etcdBackupCronJob?: Cdk8sManifests;
   /** Kubelet version each upgraded node reported at the end. */
   public readonly kubeletVersions: pulumi.Output<Record<string, string>>;
+  /**
+   * The verification's results (`verify`): per control-plane node what its gate saw, and under
+   * "cluster" what the check after the last node saw.
+   */
+  public readonly verification: pulumi.Output<Record<string, string[]>>;
+  /** The gate after the last node (`verify`), once `ready`; undefined when nothing is upgraded. */
+  public verifyGate?: NodeHealthGate;
   /** This run's report page (report.html), when `report` is set; undefined in a preview. */
   public readonly reportFile?: string;
   /**
@@ -372,7 +391,7 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
           continue;
         }
         const node = byName.get(step.node!)!;
-        const { mode, override, preflight, checks } = commands.get(step.id)!;
+        const { mode, override, preflight, checks: userChecks } = commands.get(step.id)!;
         const upgrade = new NodeUpgrade(
           `${name}-${node.name}`,
           {
@@ -406,6 +425,11 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
         ] as const)
           report?.watch(res, step, node.name);
         let last: pulumi.Resource[] = [upgrade.uncordon];
+        const verifyNode: readonly HealthCheck[] =
+          args.verify !== false && node.role === "control-plane"
+            ? [{ kind: "control-plane", node: node.name, version: target.text }]
+            : [];
+        const checks = [...verifyNode, ...userChecks];
         if (checks.length > 0) {
           // commands over SSH first, then the gate's own checks
           const commandChecks = checks.filter((c): c is CommandCheck => c.kind === "command");
@@ -453,6 +477,27 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
         }
         done.set(step.id, last);
       }
+      const upgraded = plan.steps.filter((s) => s.node !== undefined && s.action !== "skip");
+      if (args.verify !== false && upgraded.length > 0) {
+        const gate = new NodeHealthGate(
+          `${name}-verify`,
+          {
+            nodeName: "cluster",
+            kubeconfig,
+            checks: [
+              {
+                kind: "cluster-version",
+                version: target.text,
+                nodes: args.nodes.map((n) => n.name),
+              },
+            ],
+            trigger: target.text,
+            report: report?.target,
+          },
+          { parent: this, dependsOn: [...done.values()].flat() },
+        );
+        this.verifyGate = gate;
+      }
       allPreflightsKnown(
         Object.values(nodeUpgrades).flatMap((u) => (u.preflight ? [u.preflight] : [])),
       );
@@ -482,10 +527,22 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
           .apply((pairs) => Object.fromEntries(pairs)),
       ),
     );
+    this.verification = pulumi.output(
+      settled(this.ready).then(() => {
+        const gates: [string, NodeHealthGate][] = Object.entries(healthGates).filter(
+          ([n]) => byName.get(n)?.role === "control-plane" && args.verify !== false,
+        );
+        if (this.verifyGate) gates.push(["cluster", this.verifyGate]);
+        return pulumi
+          .all(gates.map(([n, g]) => g.results.apply((r) => [n, r] as const)))
+          .apply((pairs) => Object.fromEntries(pairs));
+      }),
+    );
     this.registerOutputs({
       plan: this.plan,
       planText: this.planText,
       kubeletVersions: this.kubeletVersions,
+      verification: this.verification,
     });
   }
 }

@@ -205,6 +205,22 @@ test("pulumi up rolls the real nodes FROM -> TO with the rendered script", async
     `roll ${((Date.now() - started) / 1000).toFixed(0)}s; cordoned per node: ${perNode.join(", ")}`,
   );
 
+  // the roll's own verification (verify, default on) saw the same: cp1's control plane at TO and
+  // its /readyz all ok before the workers, the whole cluster at TO after the last node
+  const verification = res.outputs.verification?.value as Record<string, string[]>;
+  expect(verification.cp1?.[0]).toMatch(
+    new RegExp(
+      `^control plane of cp1 at ${state.to}: kube-apiserver ${state.to}, kube-controller-manager ${state.to}, kube-scheduler ${state.to}, etcd \\S+ Ready; 10\\.213\\.0\\.11:6443 readyz: \\d+ checks ok$`,
+    ),
+  );
+  expect(verification.cluster).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `^cluster at ${state.to}: 3 node\\(s\\) Ready at ${state.to}, kube-proxy ${state.to}, CoreDNS v1\\.13\\.\\d+, API server ${state.to}$`,
+      ),
+    ),
+  ]);
+
   // the etcd snapshot was taken on the first control-plane node before its cordon
   const snapshot = String(res.outputs.etcdSnapshotPath?.value ?? "").trim();
   expect(snapshot).toMatch(/\.db$/);

@@ -11,6 +11,8 @@
  *  - `prometheus`: an instant query returns no series (kured-style alert gating, e.g.
  *    `ALERTS{alertstate="firing", severity="critical"}`: firing alerts only).
  *  - `command`: a command over SSH on a node exits 0 (run by remote.Command, not by the gate).
+ *  - `control-plane`, `cluster-version`: the upgrade verification (verify.ts), which
+ *    ClusterUpgrade adds after each control-plane node and after the last node.
  *
  * Each has `timeoutSeconds` (how long it may take to pass) and `intervalSeconds` (between
  * attempts). Defaults, and why: timeout 300 s (after an uncordon, evicted replicas come back and
@@ -88,13 +90,48 @@ export interface CommandCheck extends CheckBase {
   readonly node?: string;
 }
 
+/**
+ * A control-plane node's kube-apiserver, kube-controller-manager, kube-scheduler and etcd mirror
+ * pods Ready, the first three at `version`, and that node's apiserver `/readyz?verbose` all ok.
+ */
+export interface ControlPlaneCheck extends CheckBase {
+  readonly kind: "control-plane";
+  readonly node: string;
+  readonly version: string;
+}
+
+/**
+ * The cluster at `version`: the nodes Ready with that kubelet, kube-proxy rolled out at it,
+ * CoreDNS rolled out, the apiserver reporting it.
+ */
+export interface ClusterVersionCheck extends CheckBase {
+  readonly kind: "cluster-version";
+  readonly version: string;
+  /** The nodes that must be at `version`. @default every node */
+  readonly nodes?: readonly string[];
+}
+
 export type HealthCheck =
-  PodsReadyCheck | RolloutCheck | HttpCheck | PrometheusCheck | CommandCheck;
+  | PodsReadyCheck
+  | RolloutCheck
+  | HttpCheck
+  | PrometheusCheck
+  | CommandCheck
+  | ControlPlaneCheck
+  | ClusterVersionCheck;
 
 /** The checks the gate itself runs (not `command`). */
 export type ApiHealthCheck = Exclude<HealthCheck, CommandCheck>;
 
-export const HEALTH_CHECK_KINDS = ["pods", "rollout", "http", "prometheus", "command"] as const;
+export const HEALTH_CHECK_KINDS = [
+  "pods",
+  "rollout",
+  "http",
+  "prometheus",
+  "command",
+  "control-plane",
+  "cluster-version",
+] as const;
 
 export const WORKLOAD_KINDS = {
   deployment: "Deployment",
@@ -140,6 +177,10 @@ export function healthCheckName(c: HealthCheck): string {
       return `no series for ${c.query.trim()}`;
     case "command":
       return `command on ${c.node ?? "the node"}: ${c.command.trim().split("\n")[0]!.slice(0, 60)}`;
+    case "control-plane":
+      return `control plane of ${c.node} at ${c.version}`;
+    case "cluster-version":
+      return `cluster at ${c.version}`;
   }
 }
 
@@ -164,6 +205,7 @@ export function checkTiming(c: HealthCheck): { timeoutMs: number; intervalMs: nu
 }
 
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NODE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const SELECTOR_TERM =
   /^\s*(!?[A-Za-z0-9][-A-Za-z0-9_./]*|[A-Za-z0-9][-A-Za-z0-9_./]*\s*(=|==|!=)\s*[A-Za-z0-9_.-]*|[A-Za-z0-9][-A-Za-z0-9_./]*\s+(in|notin)\s+\([^()]*\))\s*$/;
 
@@ -420,6 +462,20 @@ export function validateHealthChecks(
             `give one of ${(nodes ?? []).join(", ") || "the listed nodes"}, or leave it unset for the node just upgraded`,
           );
         break;
+      case "control-plane":
+      case "cluster-version": {
+        if (typeof o.version !== "string" || !/^v\d+\.\d+\.\d+$/.test(o.version))
+          bad(`${at}.version`, o.version, "not a Kubernetes version", 'give e.g. "v1.35.4"');
+        const names = o.kind === "control-plane" ? [o.node] : (o.nodes ?? []);
+        if (!Array.isArray(names) || names.some((n) => typeof n !== "string" || !NODE.test(n)))
+          bad(
+            `${at}.${o.kind === "control-plane" ? "node" : "nodes"}`,
+            o.kind === "control-plane" ? o.node : o.nodes,
+            "not a node name (DNS-1123 subdomain)",
+            'give the node\'s name as `kubectl get nodes` shows it, e.g. "cp-1"',
+          );
+        break;
+      }
     }
     if (problems.length === 0 || !problems.some((p) => p.field.startsWith(at))) {
       const name = healthCheckName(o as unknown as HealthCheck);

@@ -4,3 +4,4 @@ export * from "./poll";
 export * from "./http";
 export * from "./run";
 export * from "./record";
+export * from "./verify";

@@ -22,6 +22,13 @@ import {
 import { httpGet } from "./http";
 import { type Judgement, judgeHttp, judgePods, judgePrometheus, judgeRollout } from "./judge";
 import { type CheckResult, FatalProbeError, pollCheck } from "./poll";
+import {
+  ADVERTISE_ENDPOINT_ANNOTATION,
+  apiServerGet,
+  judgeClusterVersion,
+  judgeControlPlanePods,
+  judgeReadyz,
+} from "./verify";
 
 /** An API read's failure as what the attempt saw (fatal when the identity is refused). */
 function apiFailure(what: string, e: unknown): never {
@@ -33,6 +40,59 @@ function apiFailure(what: string, e: unknown): never {
 /** One attempt of a check. */
 export function probeOf(clients: DrainClients, c: ApiHealthCheck): () => Promise<Judgement> {
   switch (c.kind) {
+    case "control-plane":
+      return async () => {
+        const list = await clients.core
+          .listNamespacedPod({ namespace: "kube-system", fieldSelector: `spec.nodeName=${c.node}` })
+          .catch((e: unknown) => apiFailure(`listing the kube-system pods on ${c.node}`, e));
+        const pods = judgeControlPlanePods(c.node, c.version, list.items);
+        if (!pods.ok) return pods;
+        const apiserver = list.items.find(
+          (p) => p.metadata?.labels?.component === "kube-apiserver",
+        );
+        const endpoint = apiserver?.metadata?.annotations?.[ADVERTISE_ENDPOINT_ANNOTATION];
+        const r = await apiServerGet(clients.kc, "/readyz?verbose", endpoint);
+        const readyz = judgeReadyz(r.status, r.body);
+        return readyz.ok
+          ? {
+              ok: true,
+              message: `${pods.message}; ${endpoint ?? "the API server"} ${readyz.message}`,
+            }
+          : { ok: false, message: `${endpoint ?? "the API server"} ${readyz.message}` };
+      };
+    case "cluster-version":
+      return async () => {
+        const read = <T>(what: string, p: Promise<T>) =>
+          p.catch((e: unknown) => {
+            if ((e as { code?: number }).code === 404) return undefined;
+            return apiFailure(what, e);
+          });
+        const [nodes, kubeProxy, coreDns, version] = await Promise.all([
+          read("listing nodes", clients.core.listNode()),
+          read(
+            "reading kube-system/kube-proxy",
+            clients.apps.readNamespacedDaemonSet({ namespace: "kube-system", name: "kube-proxy" }),
+          ),
+          read(
+            "reading kube-system/coredns",
+            clients.apps.readNamespacedDeployment({ namespace: "kube-system", name: "coredns" }),
+          ),
+          apiServerGet(clients.kc, "/version", undefined),
+        ]);
+        let serverVersion = `an answer ${version.status}`;
+        try {
+          serverVersion = (JSON.parse(version.body) as { gitVersion?: string }).gitVersion ?? "";
+        } catch {
+          // shown as the status
+        }
+        return judgeClusterVersion(c.version, {
+          nodes: nodes?.items ?? [],
+          names: c.nodes,
+          kubeProxy,
+          coreDns,
+          serverVersion,
+        });
+      };
     case "pods": {
       const labelSelector = selectorText(c.selector);
       return async () => {

@@ -151,6 +151,70 @@ describe("health gates", () => {
   });
 });
 
+describe("upgrade verification (verify, default on)", () => {
+  let cu: ClusterUpgrade;
+  beforeAll(async () => {
+    cu = new ClusterUpgrade("vf", {
+      nodes: [node("cp-1", "control-plane"), node("cp-2", "control-plane"), node("w-1", "worker")],
+      currentVersion: "v1.34.4",
+      targetVersion: "v1.35.4",
+      kubeconfig: KUBECONFIG,
+      commandOverride: "true",
+      etcdSnapshot: false,
+      healthChecks: [{ kind: "rollout", namespace: "shop", workload: "deployment/web" }],
+    });
+    await settle(cu);
+    await value(cu.verifyGate!.urn);
+  });
+
+  test("each control-plane node's gate checks its control plane first, then the roll's checks; workers only the roll's", () => {
+    expect((raw("vf-cp-1-health").raw.checks as unknown[])[0]).toEqual({
+      kind: "control-plane",
+      node: "cp-1",
+      version: "v1.35.4",
+    });
+    expect(raw("vf-cp-2-health").raw.checks).toEqual([
+      { kind: "control-plane", node: "cp-2", version: "v1.35.4" },
+      { kind: "rollout", namespace: "shop", workload: "deployment/web" },
+    ]);
+    expect(raw("vf-w-1-health").raw.checks).toEqual([
+      { kind: "rollout", namespace: "shop", workload: "deployment/web" },
+    ]);
+    // the next control-plane node starts after the previous one is verified
+    expect(raw("vf-cp-2-drain").dependencies).toContain("vf-cp-1-health");
+  });
+
+  test("after the last node: one cluster-version gate over the roll's nodes, after every node's last step", () => {
+    const gate = raw("vf-verify");
+    expect(gate.type).toBe("pulumi-nodejs:dynamic/kube-upkeep:NodeHealthGate");
+    expect(gate.parent).toContain("kube-upkeep:index:ClusterUpgrade::vf");
+    expect(gate.raw.checks).toEqual([
+      { kind: "cluster-version", version: "v1.35.4", nodes: ["cp-1", "cp-2", "w-1"] },
+    ]);
+    expect(gate.raw.trigger).toBe("v1.35.4");
+    expect(gate.dependencies).toEqual(
+      expect.arrayContaining(["vf-cp-1-health", "vf-cp-2-health", "vf-w-1-health"]),
+    );
+  });
+
+  test("verify: false: no control-plane check, no cluster gate, a control-plane node without checks has no gate", async () => {
+    const off = new ClusterUpgrade("vf0", {
+      nodes: [node("cp-1", "control-plane"), node("w-1", "worker")],
+      currentVersion: "v1.34.4",
+      targetVersion: "v1.35.4",
+      kubeconfig: KUBECONFIG,
+      commandOverride: "true",
+      etcdSnapshot: false,
+      verify: false,
+    });
+    await settle(off);
+    expect(off.verifyGate).toBeUndefined();
+    expect(registered.has("vf0-verify")).toBe(false);
+    expect(registered.has("vf0-cp-1-health")).toBe(false);
+    expect(raw("vf0-w-1-drain").dependencies).toContain("vf0-cp-1-uncordon");
+  });
+});
+
 test("progress: false gives the steps none; { events: false } keeps the annotation", async () => {
   const off = new ClusterUpgrade("pg0", {
     nodes: [node("cp-1", "control-plane")],

@@ -142,9 +142,9 @@ describe("ClusterUpgrade (mocks)", () => {
       expect(before("up-cp-3-uncordon", `up-${w}-drain`)).toBe(true);
   });
 
-  test("workers as 2 chains: worker i waits for worker i-2's uncordon (and the preflights), nothing else among workers", () => {
-    expect(chainDeps("up-w-1-drain")).toEqual(["up-cp-3-uncordon"]);
-    expect(chainDeps("up-w-2-drain")).toEqual(["up-cp-3-uncordon"]);
+  test("workers as 2 chains: worker i waits for worker i-2's uncordon (and the preflights), nothing else among workers; the first wait for the last control-plane node's verification", () => {
+    expect(chainDeps("up-w-1-drain")).toEqual(["up-cp-3-health"]);
+    expect(chainDeps("up-w-2-drain")).toEqual(["up-cp-3-health"]);
     expect(chainDeps("up-w-3-drain")).toEqual(["up-w-1-uncordon"]);
     expect(chainDeps("up-w-4-drain")).toEqual(["up-w-2-uncordon"]);
     expect(chainDeps("up-w-5-drain")).toEqual(["up-w-3-uncordon"]);
@@ -270,7 +270,7 @@ describe("ClusterUpgrade options and validation (mocks)", () => {
     expect(b.stdin).toBeUndefined();
     expect(registered.get("sim-b-drain")?.dependencies).toEqual([]);
     expect(inputsOf("sim-b-drain").options).toEqual({ ignoreDaemonSets: true });
-    expect(registered.get("sim-c-drain")?.dependencies).toEqual(["sim-b-uncordon"]);
+    expect(registered.get("sim-c-drain")?.dependencies).toEqual(["sim-b-health"]); // b: control plane
   });
 
   test("skew and input errors throw at construction (preview, livePlan: false), naming node and rule", () => {
@@ -394,10 +394,11 @@ describe("ClusterUpgrade graph = plan (mocks)", () => {
     });
     await settle(cu);
     const plan = await value(cu.plan);
+    // a control-plane node's last resource is its verification gate
     const last = (id: string) =>
       id === "etcd-snapshot"
         ? `${name}-etcd-snapshot`
-        : `${name}-${id.slice("node/".length)}-uncordon`;
+        : `${name}-${id.slice("node/".length)}-${id.startsWith("node/cp-") ? "health" : "uncordon"}`;
     for (const step of plan.steps) {
       if (step.action === "etcd-snapshot") continue;
       expect([step.id, chainDeps(`${name}-${step.node}-drain`)]).toEqual([

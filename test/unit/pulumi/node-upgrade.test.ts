@@ -77,9 +77,9 @@ describe("ClusterUpgrade: a preflight per node, all before anything is cordoned"
     expect(deps("pf-etcd-snapshot")).toEqual(preflights);
     const chain: Record<string, string[]> = {
       "cp-1": ["pf-etcd-snapshot"],
-      "cp-2": ["pf-cp-1-uncordon"],
-      "w-1": ["pf-cp-2-uncordon"],
-      "w-2": ["pf-cp-2-uncordon"],
+      "cp-2": ["pf-cp-1-health"], // after cp-1's verification
+      "w-1": ["pf-cp-2-health"],
+      "w-2": ["pf-cp-2-health"],
       "w-3": ["pf-w-1-uncordon"],
     };
     for (const n of nodes)
@@ -135,7 +135,7 @@ describe("preflight settings", () => {
     });
     await settle(sim);
     expect(registered.has("sim-w-1-preflight")).toBe(false);
-    expect(deps("sim-w-1-drain")).toEqual(["sim-cp-1-uncordon"]);
+    expect(deps("sim-w-1-drain")).toEqual(["sim-cp-1-health"]); // cp-1 verified first
 
     const simPf = new ClusterUpgrade("simpf", {
       ...base,
@@ -148,7 +148,7 @@ describe("preflight settings", () => {
     expect(raw("simpf-w-1-preflight").create).toBe("simulate-preflight w-1 node v1.35.4");
     expect(raw("simpf-w-1-preflight").stdin).toBeUndefined();
     expect(deps("simpf-w-1-drain")).toEqual(
-      ["simpf-cp-1-preflight", "simpf-cp-1-uncordon", "simpf-w-1-preflight"].sort(),
+      ["simpf-cp-1-preflight", "simpf-cp-1-health", "simpf-w-1-preflight"].sort(),
     );
 
     const rendered = new ClusterUpgrade("simr", {
