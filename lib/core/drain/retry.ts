@@ -33,6 +33,11 @@ export function networkErrorCode(e: unknown): string | undefined {
   for (let cur = e, depth = 0; cur && typeof cur === "object" && depth < 5; depth++) {
     const code = (cur as { code?: unknown }).code;
     if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+    // a restarting apiserver closes its HTTP/2 connections with GOAWAY; undici fails the
+    // requests in flight with an InformationalError (UND_ERR_INFO) saying so
+    const message = (cur as { message?: unknown }).message;
+    if (typeof message === "string" && /HTTP\/2: "GOAWAY" frame received/.test(message))
+      return "GOAWAY";
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;

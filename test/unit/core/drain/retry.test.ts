@@ -26,6 +26,13 @@ test("what is transient: conflicts, 5xx, throttling, dropped connections; not PD
   expect(transientReason(apiException(503, { message: "unavailable" }))).toBe("server error");
   expect(transientReason(apiException(429, { message: "Too many requests" }))).toBe("throttled");
   expect(transientReason(refused)).toBe("network");
+  // seen in CI: the eviction in flight when the apiserver restarted
+  const goaway = Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error('HTTP/2: "GOAWAY" frame received with code 0'), {
+      code: "UND_ERR_INFO",
+    }),
+  });
+  expect(transientReason(goaway)).toBe("network");
   expect(isPdbRefusal(pdb429)).toBe(true);
   expect(transientReason(pdb429)).toBeUndefined();
   expect(transientReason(apiException(403, { message: "forbidden" }))).toBeUndefined();
