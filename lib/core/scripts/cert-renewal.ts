@@ -342,6 +342,15 @@ export function resolveCertRenewalOptions(
     "manifestsDir",
     opts.manifestsDir ?? d.manifestsDir,
   );
+  // the restart moves every manifest out of this directory and back
+  if (manifestsDir === "/")
+    throw new ValidationError(
+      where,
+      "manifestsDir",
+      manifestsDir,
+      "the root directory cannot be the static pod manifests directory",
+      "give the kubelet's staticPodPath, such as /etc/kubernetes/manifests",
+    );
   const stashDir = validateStashDir(where, opts.stashDir ?? d.stashDir, manifestsDir);
   return {
     renewBeforeDays,
