@@ -15,7 +15,7 @@
 import { execFile } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { drainNode } from "../lib/core/drain";
+import { drainNode } from "../lib/core";
 import {
   createDeployment,
   createNamespace,

@@ -30,7 +30,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
-import type { DrainOptions, DrainProgress } from "../core/drain";
+import type { DrainOptions, DrainProgress } from "../core";
 import type { NodeProgressTarget } from "../core/progress/reporter";
 import type { StepReportTarget } from "../core/report/recorder";
 

@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../lib/core/progress";
+import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../lib/core/progress/annotation";
 import { binaries } from "../cluster/cluster";
 import { startWatchedCluster, type NodeTimeline, type PdbWatcher } from "./watchers";
 import {

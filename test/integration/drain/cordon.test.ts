@@ -1,12 +1,7 @@
 /** Cordon ownership against the real API server: kube-upkeep never uncordons a cordon it did not make. */
-import {
-  CORDON_TAINT_ANNOTATION,
-  CORDONED_AT_ANNOTATION,
-  CORDONED_BY_ANNOTATION,
-  cordon,
-  drainNode,
-  uncordon,
-} from "../../../lib/core/drain";
+import { CORDONED_BY_ANNOTATION, cordon, drainNode, uncordon } from "kube-upkeep/core";
+import { CORDON_TAINT_ANNOTATION } from "../../../lib/core/drain/cordon";
+import { CORDONED_AT_ANNOTATION } from "../../../lib/core/drain/messages";
 import {
   createDeployment,
   setUnschedulable,

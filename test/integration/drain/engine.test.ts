@@ -16,7 +16,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
+import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
 import {
   buildPackage,
   installPackage,

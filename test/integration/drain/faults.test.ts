@@ -5,12 +5,7 @@
  * of this file's own, so no other test sees it).
  */
 import { CoreV1Api } from "@kubernetes/client-node";
-import {
-  CORDONED_BY_ANNOTATION,
-  DrainTimeoutError,
-  drainNode,
-  uncordon,
-} from "../../../lib/core/drain";
+import { CORDONED_BY_ANNOTATION, DrainTimeoutError, drainNode, uncordon } from "kube-upkeep/core";
 import { type ClusterInfo, startCluster, stopCluster } from "../../cluster/cluster";
 import {
   createDeployment,

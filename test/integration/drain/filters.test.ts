@@ -9,7 +9,7 @@ import {
   CustomObjectsApi,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { CORDONED_BY_ANNOTATION, DrainFilterError, drainNode } from "../../../lib/core/drain";
+import { CORDONED_BY_ANNOTATION, DrainFilterError, drainNode } from "kube-upkeep/core";
 import { binaries } from "../../cluster/cluster";
 import {
   PAUSE_IMAGE,

@@ -10,7 +10,7 @@ import {
   DrainEvictionError,
   DrainTimeoutError,
   drainNode,
-} from "../../../lib/core/drain";
+} from "kube-upkeep/core";
 import {
   createDeployment,
   createPdb,

@@ -1,6 +1,6 @@
 /** The NodeDrain / NodeUncordon dynamic providers' methods called directly against the cluster. */
 import { readFileSync } from "node:fs";
-import { CORDONED_BY_ANNOTATION } from "../../../lib/core/drain";
+import { CORDONED_BY_ANNOTATION } from "kube-upkeep/core";
 import { type NodeDrainOutputs, nodeDrainProvider } from "../../../lib/pulumi/node-drain";
 import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
 import { createBarePod } from "../../cluster/fixtures";

@@ -1,6 +1,7 @@
 /** waitNodeReady against the local control plane: the node's watch ends the wait, the poll is the fallback. */
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { makeClients, waitNodeReady } from "../../../lib/core/drain";
+import { waitNodeReady } from "kube-upkeep/core";
+import { makeClients } from "../../../lib/core/drain/client";
 import { type DrainEnv, drainEnv } from "./helpers";
 
 jest.setTimeout(120_000);

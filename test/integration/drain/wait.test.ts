@@ -1,6 +1,7 @@
 /** The watch-based deletion wait: fast on a healthy watch, and correct across a broken one. */
 import { CoreV1Api } from "@kubernetes/client-node";
-import { PodDeletionTracker, makeClients } from "../../../lib/core/drain";
+import { PodDeletionTracker } from "../../../lib/core/drain/wait";
+import { makeClients } from "../../../lib/core/drain/client";
 import { createDeployment, waitForReadyPods } from "../../cluster/fixtures";
 import { TOLERATIONS, type DrainEnv, drainEnv } from "./helpers";
 

@@ -15,7 +15,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { nodeHealthGateProvider } from "../../../lib/pulumi/node-health-gate";
 import { parseEvents } from "../../../lib/core/report/events";
 import { createRunDir } from "../../../lib/core/report/store";
-import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress";
+import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress/annotation";
 import {
   createDaemonSet,
   createDeployment,

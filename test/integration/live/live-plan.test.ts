@@ -13,8 +13,8 @@ import { readFileSync } from "node:fs";
 import { CoreV1Api, PatchStrategy, setHeaderOptions, KubeConfig } from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationErrors } from "../../../lib/core/errors";
-import { readClusterState } from "../../../lib/core/live";
-import { formatUpgradeProgress, UPGRADE_ANNOTATION } from "../../../lib/core/progress";
+import { readClusterState } from "../../../lib/core/live/read";
+import { formatUpgradeProgress, UPGRADE_ANNOTATION } from "../../../lib/core/progress/annotation";
 import {
   ClusterUpgrade,
   ClusterUpgradePlanError,

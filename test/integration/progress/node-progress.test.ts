@@ -13,7 +13,7 @@ import { CoreV1Api, type CoreV1Event } from "@kubernetes/client-node";
 import { nodeDrainProvider } from "../../../lib/pulumi/node-drain";
 import { nodeReadyWaitProvider } from "../../../lib/pulumi/node-ready-wait";
 import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
-import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress";
+import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress/annotation";
 import { binaries } from "../../cluster/cluster";
 import { createPdb, waitForPdbStatus } from "../../cluster/fixtures";
 import { type DrainEnv, KUBELET_VERSION, drainEnv } from "../drain/helpers";

@@ -27,18 +27,17 @@ import { MAINTENANCE_RULES } from "../../../lib/core/rbac";
 import {
   DrainError,
   DrainEvictionError,
-  apiErrorMessage,
-  blockingPdbs,
   drainNode,
   kubeConfigFromYaml,
-  makeClients,
   uncordon,
-} from "../../../lib/core/drain";
+} from "kube-upkeep/core";
+import { apiErrorMessage, makeClients } from "../../../lib/core/drain/client";
+import { blockingPdbs } from "../../../lib/core/drain/evict";
 import { nodeReadyWaitProvider } from "../../../lib/pulumi/node-ready-wait";
 import { nodeDrainProvider } from "../../../lib/pulumi/node-drain";
 import { nodeUncordonProvider } from "../../../lib/pulumi/node-uncordon";
-import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress";
-import { readClusterState } from "../../../lib/core/live";
+import { UPGRADE_ANNOTATION, parseUpgradeProgress } from "../../../lib/core/progress/annotation";
+import { readClusterState } from "../../../lib/core/live/read";
 import { runHealthChecks } from "../../../lib/core/health";
 import {
   createDaemonSet,

@@ -10,7 +10,8 @@ import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
 import fc from "fast-check";
 import { checkDrainSafety, DrainSafety, PodDisruptionBudget } from "kube-upkeep/cdk8s";
-import { type LabelSelector, labelSelectorMatcher, selectorMatches } from "kube-upkeep/core";
+import { type LabelSelector } from "kube-upkeep/core";
+import { labelSelectorMatcher, selectorMatches } from "../../../lib/core/pdb";
 
 function deployment(scope: Construct, name: string, labels: Record<string, string>, ns?: string) {
   return new k8s.KubeDeployment(scope, name, {

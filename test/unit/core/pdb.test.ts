@@ -1,17 +1,19 @@
 import fc from "fast-check";
 import {
   alwaysBlocksDrain,
+  disruptionsAllowedAtFullHealth,
+  ValidationError,
+  ValidationErrors,
+} from "kube-upkeep/core";
+import {
   checkLabelSelector,
   desiredHealthy,
-  disruptionsAllowedAtFullHealth,
   isEmptySelector,
   parseBudget,
   parseIntOrPercent,
   scaledValue,
   selectorMatches,
-  ValidationError,
-  ValidationErrors,
-} from "kube-upkeep/core";
+} from "../../../lib/core/pdb";
 
 function errorOf(fn: () => unknown): ValidationError {
   try {

@@ -1,6 +1,7 @@
 /** BudgetWatch's waiting rules, driven by observed statuses (no cluster; see test/integration/drain/budget-watch.test.ts for the watch itself). */
 import type { KubeConfig, V1PodDisruptionBudget } from "@kubernetes/client-node";
-import { BudgetWatch, budgetKey, type DrainClients } from "../../../../lib/core/drain";
+import { type DrainClients } from "kube-upkeep/core";
+import { BudgetWatch, budgetKey } from "../../../../lib/core/drain/budget-watch";
 
 const clients = {} as unknown as DrainClients & { kc: KubeConfig };
 

@@ -1,6 +1,7 @@
 /** Connection reuse: one dispatcher per TLS setting on a KubeConfig, one set of clients per kubeconfig text. */
 import { KubeConfig } from "@kubernetes/client-node";
-import { clientsFromYaml, makeClients, reuseConnections } from "../../../../lib/core/drain";
+import { clientsFromYaml } from "kube-upkeep/core";
+import { makeClients, reuseConnections } from "../../../../lib/core/drain/client";
 
 const CA = Buffer.from(
   "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n",

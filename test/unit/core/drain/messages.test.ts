@@ -1,13 +1,11 @@
 import {
   DrainFilterError,
   DrainTimeoutError,
-  formatMs,
-  multiplePdbMessage,
-  pdbRetryMessage,
   validateDrainOptions,
   ValidationError,
   ValidationErrors,
 } from "../../../../lib/core";
+import { formatMs, multiplePdbMessage, pdbRetryMessage } from "../../../../lib/core/drain/messages";
 
 describe("drain messages", () => {
   test("formatMs reads like Go durations", () => {

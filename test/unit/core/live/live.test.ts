@@ -13,18 +13,18 @@ import {
   imageTag,
   kubeadmConfigVersion,
   liveNodeOf,
-  planComponents,
-  reconcileWithCluster,
   type LiveClusterState,
   type LiveNode,
-} from "../../../../lib/core/live";
+} from "../../../../lib/core/live/state";
+import { planComponents } from "../../../../lib/core/live/components";
+import { reconcileWithCluster } from "../../../../lib/core/live/reconcile";
 import { formatPlan, type UpgradePlan } from "../../../../lib/core/plan";
 import { planFromCluster } from "../../../../lib/pulumi/live-plan";
 import {
   formatUpgradeProgress,
   UPGRADE_ANNOTATION,
   type UpgradeProgress,
-} from "../../../../lib/core/progress";
+} from "../../../../lib/core/progress/annotation";
 
 const T = "v1.35.4";
 const RUN = `upgrade@${T}`;

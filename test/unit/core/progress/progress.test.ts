@@ -7,17 +7,18 @@
 import {
   EVENT_MESSAGE_LIMIT,
   REPORTING_COMPONENT,
-  UPGRADE_ANNOTATION,
-  drainedEventMessage,
   eventMessage,
-  formatUpgradeProgress,
   nodeEvent,
+} from "../../../../lib/core/progress/events";
+import {
+  UPGRADE_ANNOTATION,
+  formatUpgradeProgress,
   parseUpgradeProgress,
   reachedStep,
   runStateOf,
-  upgradeStartedMessage,
   type UpgradeProgress,
-} from "../../../../lib/core/progress";
+} from "../../../../lib/core/progress/annotation";
+import { drainedEventMessage, upgradeStartedMessage } from "../../../../lib/core/progress/steps";
 
 const P: UpgradeProgress = {
   runId: "upgrade@v1.35.4",

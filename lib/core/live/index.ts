@@ -1,4 +1,0 @@
-export * from "./state";
-export * from "./read";
-export * from "./reconcile";
-export * from "./components";

@@ -1,4 +1,0 @@
-export * from "./annotation";
-export * from "./events";
-export * from "./reporter";
-export * from "./steps";

@@ -1,3 +1,0 @@
-export * from "./shell";
-export * from "./etcd-backup";
-export * from "./cert-renewal";
