@@ -133,6 +133,14 @@ export function validateCommand(where: string, field: string, value: string): st
       `give the program's absolute path (e.g. /usr/local/bin/${value}) or another name`,
     );
   if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(value)) return value;
+  if (value === "/")
+    throw new ValidationError(
+      where,
+      field,
+      value,
+      "is the root directory, not a program",
+      "give a name found on PATH such as etcdctl or the program's absolute path such as /usr/local/bin/etcdctl",
+    );
   if (typeof value === "string" && value.startsWith("/"))
     return validateAbsolutePath(where, field, value);
   throw new ValidationError(
