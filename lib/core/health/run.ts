@@ -2,7 +2,8 @@
  * Runs a node's health gate: each check's probe (the API reads of pods / rollout checks, the
  * HTTP GETs of http / prometheus checks) in its poll loop, all checks at once, and what each
  * ended with. The API reads are a pod list (pods list) and a workload read (deployments /
- * statefulsets / daemonsets get); a 401 / 403 fails the check at once with the server's message.
+ * statefulsets / daemonsets get); a 401 / 403 fails the check at once with the server's message
+ * (the verification kinds: after a grace period, {@link RESTARTED_SERVER_GRACE_MS}).
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import {
@@ -30,21 +31,43 @@ import {
   judgeReadyz,
 } from "./verify";
 
-/** An API read's failure as what the attempt saw (fatal when the identity is refused). */
-function apiFailure(what: string, e: unknown): never {
+/**
+ * An API read's failure as what the attempt saw: fatal when the identity is refused, unless
+ * `denialIsTransient` says a refusal may still pass (see {@link RESTARTED_SERVER_GRACE_MS}).
+ */
+function apiFailure(what: string, e: unknown, denialIsTransient = () => false): never {
   const m = `${what}: ${apiErrorMessage(e)}`;
-  if (isPermissionError(e)) throw new FatalProbeError(m, { cause: e });
+  if (isPermissionError(e) && !denialIsTransient()) throw new FatalProbeError(m, { cause: e });
   throw new Error(m, { cause: e });
+}
+
+/**
+ * The verification checks run right after kubeadm restarted the API server, which answers 401 /
+ * 403 until its authorizer has synced (seen on the real nodes: `kubernetes-admin cannot list
+ * pods` 5 s after `kubeadm upgrade apply`). For this long from their first attempt a refusal is
+ * an attempt that did not pass; later it fails the check at once, as for the other kinds.
+ */
+export const RESTARTED_SERVER_GRACE_MS = 60_000;
+
+function withinGrace(): () => boolean {
+  let first: number | undefined;
+  return () => {
+    const t = Date.now();
+    first ??= t;
+    return t - first < RESTARTED_SERVER_GRACE_MS;
+  };
 }
 
 /** One attempt of a check. */
 export function probeOf(clients: DrainClients, c: ApiHealthCheck): () => Promise<Judgement> {
   switch (c.kind) {
-    case "control-plane":
+    case "control-plane": {
+      const grace = withinGrace();
       return async () => {
+        grace();
         const list = await clients.core
           .listNamespacedPod({ namespace: "kube-system", fieldSelector: `spec.nodeName=${c.node}` })
-          .catch((e: unknown) => apiFailure(`listing the kube-system pods on ${c.node}`, e));
+          .catch((e: unknown) => apiFailure(`listing the kube-system pods on ${c.node}`, e, grace));
         const pods = judgeControlPlanePods(c.node, c.version, list.items);
         if (!pods.ok) return pods;
         const apiserver = list.items.find(
@@ -60,12 +83,15 @@ export function probeOf(clients: DrainClients, c: ApiHealthCheck): () => Promise
             }
           : { ok: false, message: `${endpoint ?? "the API server"} ${readyz.message}` };
       };
-    case "cluster-version":
+    }
+    case "cluster-version": {
+      const grace = withinGrace();
       return async () => {
+        grace();
         const read = <T>(what: string, p: Promise<T>) =>
           p.catch((e: unknown) => {
             if ((e as { code?: number }).code === 404) return undefined;
-            return apiFailure(what, e);
+            return apiFailure(what, e, grace);
           });
         const [nodes, kubeProxy, coreDns, version] = await Promise.all([
           read("listing nodes", clients.core.listNode()),
@@ -93,6 +119,7 @@ export function probeOf(clients: DrainClients, c: ApiHealthCheck): () => Promise
           serverVersion,
         });
       };
+    }
     case "pods": {
       const labelSelector = selectorText(c.selector);
       return async () => {

@@ -12,6 +12,10 @@ import {
   judgeReadyz,
 } from "../../../../lib/core/health/verify";
 import { ValidationErrors } from "../../../../lib/core/errors";
+import type { ApiHealthCheck } from "../../../../lib/core/health/checks";
+import type { DrainClients } from "../../../../lib/core/drain/client";
+import { FatalProbeError } from "../../../../lib/core/health/poll";
+import { probeOf, RESTARTED_SERVER_GRACE_MS } from "../../../../lib/core/health/run";
 
 const TO = "v1.35.4";
 const REPO = "registry.kube-upkeep.local";
@@ -211,4 +215,54 @@ test("the verification checks validate their node and version", () => {
     "checks[0].node",
     "checks[1].nodes",
   ]);
+});
+
+describe("a just-restarted API server's refusals", () => {
+  const denied = () =>
+    Object.assign(
+      new Error('pods is forbidden: User "kubernetes-admin" cannot list resource "pods"'),
+      {
+        code: 403,
+      },
+    );
+  const clients = {
+    core: {
+      listNamespacedPod: () => Promise.reject(denied()),
+      listNode: () => Promise.reject(denied()),
+    },
+    apps: {
+      readNamespacedDaemonSet: () => Promise.reject(denied()),
+      readNamespacedDeployment: () => Promise.reject(denied()),
+    },
+    // /version never answers: the API reads' refusals decide
+    kc: {
+      getCurrentCluster: () => ({ server: "https://127.0.0.1:1" }),
+      applyToHTTPSOptions: () => new Promise(() => undefined),
+    },
+  } as unknown as DrainClients;
+
+  it.each([
+    { kind: "control-plane", node: "cp1", version: "v1.35.4" },
+    { kind: "cluster-version", version: "v1.35.4" },
+  ] as const)(
+    "$kind: a 403 is an attempt that did not pass for the grace period, then fails at once",
+    async (check) => {
+      let t = 1_000_000;
+      const now = jest.spyOn(Date, "now").mockImplementation(() => t);
+      try {
+        const probe = probeOf(clients, check as ApiHealthCheck);
+        const first = await probe().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(first).toBeInstanceOf(Error);
+        expect(first).not.toBeInstanceOf(FatalProbeError);
+        expect(String(first)).toContain("forbidden");
+        t += RESTARTED_SERVER_GRACE_MS + 1;
+        await expect(probe()).rejects.toBeInstanceOf(FatalProbeError);
+      } finally {
+        now.mockRestore();
+      }
+    },
+  );
 });
