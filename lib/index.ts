@@ -82,6 +82,8 @@ export {
   type NodeUpgradeScriptOptions,
   type PackageManager,
   type PackageRepository,
+  renderNodeRollbackScript,
+  type NodeRollbackScriptOptions,
   renderNodePreflightScript,
   PREFLIGHT_CHECKS,
   type NodePreflightChecks,

@@ -66,6 +66,10 @@ export {
 } from "./scripts/node-upgrade";
 export { type PackageRepository } from "./scripts/package-repository";
 export {
+  renderNodeRollbackScript,
+  type NodeRollbackScriptOptions,
+} from "./scripts/node-rollback";
+export {
   renderNodePreflightScript,
   PREFLIGHT_CHECKS,
   type NodePreflightChecks,

@@ -20,6 +20,11 @@ export {
   type NodePreflightSettings,
   type SshConnection,
 } from "./node-upgrade";
+export {
+  NodeRollback,
+  type NodeRollbackArgs,
+  type NodeRollbackScriptSettings,
+} from "./node-rollback";
 export { NodeDrain, type NodeDrainArgs, type NodeDrainOptions } from "./node-drain";
 export { NodeUncordon, type NodeUncordonArgs } from "./node-uncordon";
 export { NodeReadyWait, type NodeReadyWaitArgs } from "./node-ready-wait";

@@ -7,6 +7,8 @@
  *    when that changed a file;
  * 1. upgrade the kubeadm package (apt: `apt-mark unhold` / `apt-get install kubeadm=<ver>` /
  *    `apt-mark hold`; yum/dnf: `install kubeadm-<ver> --disableexcludes=kubernetes`);
+ *    then keep the kubelet's config.yaml and kubeadm-flags.env as `<file>.kube-upkeep-<from>.save`
+ *    (once), which the rollback restores (./node-rollback.ts);
  * 2. `kubeadm upgrade apply vX.Y.Z -y` on the first control-plane node, `kubeadm upgrade node`
  *    everywhere else;
  * 3. upgrade the kubelet and kubectl packages, pinned to the same version;
@@ -293,6 +295,21 @@ export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string 
       return " " + (eq < 0 ? shq(f) : `${shq(f.slice(0, eq))}=${shq(f.slice(eq + 1))}`);
     })
     .join("");
+  L.push(
+    `# Keep the kubelet's configuration of this version for a rollback (once; node-rollback.ts).`,
+    `KUBELET_DIR=${shq(`${hostRoot}/var/lib/kubelet`)}`,
+    'from_version="${kubelet_version##* }"',
+    "case $from_version in",
+    "  v[0-9]*)",
+    "    for f in config.yaml kubeadm-flags.env; do",
+    '      if [ -f "$KUBELET_DIR/$f" ] && [ ! -e "$KUBELET_DIR/$f.kube-upkeep-$from_version.save" ]; then',
+    '        as_root cp -p "$KUBELET_DIR/$f" "$KUBELET_DIR/$f.kube-upkeep-$from_version.save"',
+    "      fi",
+    "    done",
+    "    ;;",
+    "esac",
+    "",
+  );
   if (opts.mode === "apply") {
     L.push(
       "# 2. First control-plane node: upgrade the control plane.",
