@@ -11,11 +11,24 @@
  * `pulumi up` that changes nothing. Before that, a repository that lacks the target fails in
  * preflight and no node is cordoned.
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Pod } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import type { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { waitForReadyPods } from "../cluster/fixtures";
 import { realNodesDown, realNodesUp, inNode, type RealNodesState } from "../nodes/nodes";
-import { createRealNodesStack, type RealNodesStack } from "../nodes/real-stack";
+import {
+  createNodeRollbackStack,
+  createRealNodesStack,
+  type NodeRollbackStackOptions,
+  type RealNodesStack,
+} from "../nodes/real-stack";
 import { buildLibrary, checkPrerequisites, DEMO_ENGINE_BINARIES } from "./simulated-cluster";
 import { NodeTimeline, PdbWatcher } from "./watchers";
 
@@ -31,6 +44,8 @@ let stack: Stack;
 let real: RealNodesStack | undefined;
 let nodes: NodeTimeline;
 let pdbs: PdbWatcher;
+/** The roll's etcd snapshot on cp1, taken before its upgrade (the control-plane rollback restores it). */
+let preUpgradeSnapshot = "";
 
 async function createWorkload(): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -225,6 +240,7 @@ test("pulumi up rolls the real nodes FROM -> TO with the rendered script", async
   const snapshot = String(res.outputs.etcdSnapshotPath?.value ?? "").trim();
   expect(snapshot).toMatch(/\.db$/);
   await inNode("cp1", ["test", "-s", snapshot]);
+  preUpgradeSnapshot = snapshot;
 });
 
 test("a second pulumi up changes nothing", async () => {
@@ -233,4 +249,162 @@ test("a second pulumi up changes nothing", async () => {
   const changes = res.summary.resourceChanges ?? {};
   expect(Object.keys(changes).filter((k) => k !== "same")).toEqual([]);
   expect(nodes.events.filter((e) => e.kind === "cordon")).toHaveLength(state.nodes.length);
+});
+
+// --- Rollback (the field guide's "upgrade rollback scenario") ----------------------------------
+// Each journey is its own stack of test/e2e/programs/node-rollback (NodeUpgrade / NodeRollback).
+
+async function nodeProgram(what: string, o: NodeRollbackStackOptions): Promise<UpResult | Error> {
+  const s = await createNodeRollbackStack(state, `${o.action}-${process.pid}-${Date.now()}`, o);
+  try {
+    const t0 = Date.now();
+    const res = await s.stack
+      .up({ onOutput: (out) => process.stderr.write(out) })
+      .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    log(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    return res;
+  } finally {
+    await s.dispose();
+  }
+}
+
+async function nodeState(name: string) {
+  const n = await kc.makeApiClient(CoreV1Api).readNode({ name });
+  return {
+    version: n.status?.nodeInfo?.kubeletVersion,
+    ready: n.status?.conditions?.find((c) => c.type === "Ready")?.status,
+    unschedulable: !!n.spec?.unschedulable,
+  };
+}
+
+const packageVersions = (node: string) =>
+  inNode(node, ["dpkg-query", "-W", "-f=${Package}=${Version} ", "kubeadm", "kubelet"]);
+
+test("rollback of a worker: w2 goes from TO back to FROM (packages, repository, kubelet configuration), Ready and schedulable", async () => {
+  const res = await nodeProgram("NodeRollback w2 TO -> FROM", {
+    action: "rollback",
+    version: state.from,
+    nodes: [{ name: "w2" }],
+  });
+  if (res instanceof Error) throw res;
+  expect(res.outputs.kubeletVersions?.value).toEqual({ w2: state.from });
+  expect(await nodeState("w2")).toEqual({
+    version: state.from,
+    ready: "True",
+    unschedulable: false,
+  });
+  const from = state.from.replace(/^v/, "");
+  expect(await packageVersions("w2")).toMatch(
+    new RegExp(
+      `^kubeadm=${from.replace(/\./g, "\\.")}-\\S+ kubelet=${from.replace(/\./g, "\\.")}-\\S+ $`,
+    ),
+  );
+  const fromMinor = state.from.replace(/^v(\d+\.\d+)\..*$/, "v$1");
+  expect(await inNode("w2", ["cat", "/etc/apt/sources.list.d/kubernetes.list"])).toContain(
+    `/core:/stable:/${fromMinor}/deb/`,
+  );
+});
+
+test("a worker whose upgrade breaks its kubelet: the upgrade stops at the ready wait, NodeRollback brings it back at FROM", async () => {
+  const core = kc.makeApiClient(CoreV1Api);
+  // The cluster's KubeletConfiguration made fatal for kubelet TO on these cgroup v1 hosts: kubeadm
+  // upgrade node writes it to the node. The preflight reads the node's own file (FROM's, still
+  // failCgroupV1: false) and passes: the failure shows only after the upgrade.
+  const cm = await core.readNamespacedConfigMap({
+    name: "kubelet-config",
+    namespace: "kube-system",
+  });
+  const original = cm.data!.kubelet!;
+  expect(original).toContain("failCgroupV1: false");
+  const setKubelet = (kubelet: string) =>
+    core.patchNamespacedConfigMap(
+      { name: "kubelet-config", namespace: "kube-system", body: { data: { kubelet } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  await setKubelet(original.replace("failCgroupV1: false", "failCgroupV1: true"));
+  let failed: UpResult | Error;
+  try {
+    failed = await nodeProgram("NodeUpgrade w2 with a kubelet configuration it refuses", {
+      action: "upgrade",
+      version: state.to,
+      nodes: [{ name: "w2" }],
+      readyTimeoutSeconds: 60,
+    });
+  } finally {
+    await setKubelet(original);
+  }
+  expect(failed).toBeInstanceOf(Error);
+  expect(String((failed as Error).message)).toMatch(/NodeReadyWait[\s\S]*w2/);
+  // drained and cordoned, its kubelet refusing to start
+  expect((await nodeState("w2")).unschedulable).toBe(true);
+  expect(
+    await inNode("w2", [
+      "sh",
+      "-c",
+      "journalctl -u kubelet --no-pager | grep -c 'cgroup v1' || true",
+    ]),
+  ).not.toBe("0\n");
+
+  const back = await nodeProgram("NodeRollback w2 (kubelet down) -> FROM", {
+    action: "rollback",
+    version: state.from,
+    nodes: [{ name: "w2" }],
+  });
+  if (back instanceof Error) throw back;
+  expect(await nodeState("w2")).toEqual({
+    version: state.from,
+    ready: "True",
+    unschedulable: false,
+  });
+  expect(await inNode("w2", ["grep", "failCgroupV1", "/var/lib/kubelet/config.yaml"])).toContain(
+    "failCgroupV1: false",
+  );
+});
+
+test("rollback of the control plane: w1, then cp1 from kubeadm's manifest backup and the pre-upgrade snapshot, serving at FROM", async () => {
+  expect(preUpgradeSnapshot).not.toBe("");
+  const res = await nodeProgram("NodeRollback w1, then cp1 with the snapshot", {
+    action: "rollback",
+    version: state.from,
+    nodes: [{ name: "w1" }, { name: "cp1", etcdSnapshot: preUpgradeSnapshot }],
+  });
+  if (res instanceof Error) throw res;
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const n of state.nodes)
+    expect({ n: n.name, ...(await nodeState(n.name)) }).toEqual({
+      n: n.name,
+      version: state.from,
+      ready: "True",
+      unschedulable: false,
+    });
+  // the control plane at FROM, on the restored data (kubeadm's ClusterConfiguration as it was)
+  const sys = (await core.listNamespacedPod({ namespace: "kube-system" })).items;
+  for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"])
+    expect({
+      c,
+      image: sys.find((p) => p.metadata?.name === `${c}-cp1`)?.spec?.containers[0]?.image,
+    }).toEqual({
+      c,
+      image: `registry.kube-upkeep.local/${c}:${state.from}`,
+    });
+  const version = await inNode("cp1", [
+    "kubectl",
+    "--kubeconfig=/etc/kubernetes/admin.conf",
+    "version",
+    "-o",
+    "json",
+  ]);
+  expect(
+    (JSON.parse(version) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion,
+  ).toBe(state.from);
+  const cfg = await core.readNamespacedConfigMap({
+    name: "kubeadm-config",
+    namespace: "kube-system",
+  });
+  expect(cfg.data?.ClusterConfiguration).toContain(`kubernetesVersion: ${state.from}`);
+  expect(await inNode("cp1", ["cat", "/etc/kubernetes/manifests/etcd.yaml"])).toContain(
+    "--data-dir=/var/lib/etcd-rollback",
+  );
+  // the workload is there and served
+  await waitForReadyPods(kc, NS, { app: "web" }, WEB.replicas, { timeoutMs: 180_000 });
 });

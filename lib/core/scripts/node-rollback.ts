@@ -102,8 +102,10 @@ export function renderNodeRollbackScript(opts: NodeRollbackScriptOptions): strin
     repository(s),
     packages(s),
     cp ? restoreManifests() : "",
-    kubeletConfig(),
+    // before the kubelet restart: a kubelet that just started may not stop the static pods within
+    // the restore's wait (seen on cp1: etcd kept running on the old data, the API server on top)
     restore === undefined ? "" : etcdRestore(restore),
+    kubeletConfig(),
     check(),
   ]
     .filter((part) => part !== "")
@@ -122,6 +124,7 @@ set -eu
 PREVIOUS=${shq(previous.text)}
 PKG_VERSION=${shq(s.pkgVersion)}
 KUBELET_DIR=${shq(`${s.hostRoot}/var/lib/kubelet`)}
+KUBEADM_TMP=${shq(`${s.hostRoot}/etc/kubernetes/tmp`)}
 SAVE=${shq(kubeletSaveSuffix(previous.text))}
 ${manifestsDir === undefined ? "" : `MANIFESTS=${shq(manifestsDir)}\n`}
 log() { printf 'kube-upkeep: %s\\n' "$*" >&2; }
@@ -136,12 +139,12 @@ function findBackup(dir: string): string {
 BACKUP=${shq(dir)}
 if [ -z "$BACKUP" ]; then
   # kubeadm-backup-manifests-<date>-<time>: the glob sorts them oldest first; the last match wins
-  for d in /etc/kubernetes/tmp/kubeadm-backup-manifests-*; do
+  for d in "$KUBEADM_TMP"/kubeadm-backup-manifests-*; do
     if grep -Eq "image: .*/kube-apiserver:$PREVIOUS\$" "$d/kube-apiserver.yaml" 2>/dev/null; then
       BACKUP=$d
     fi
   done
-  [ -n "$BACKUP" ] || fail "no kubeadm manifest backup of $PREVIOUS in /etc/kubernetes/tmp (kubeadm-backup-manifests-*/kube-apiserver.yaml with image kube-apiserver:$PREVIOUS); give manifestBackupDir"
+  [ -n "$BACKUP" ] || fail "no kubeadm manifest backup of $PREVIOUS in $KUBEADM_TMP (kubeadm-backup-manifests-*/kube-apiserver.yaml with image kube-apiserver:$PREVIOUS); give manifestBackupDir"
 fi
 [ -f "$BACKUP/kube-apiserver.yaml" ] || fail "$BACKUP has no kube-apiserver.yaml: not a kubeadm manifest backup"
 grep -Eq "image: .*/kube-apiserver:$PREVIOUS\$" "$BACKUP/kube-apiserver.yaml" ||
@@ -187,8 +190,9 @@ if command -v apt-config >/dev/null 2>&1; then
 fi
 set -- "$APT_SL" "$APT_SP"*.list`
       : `set -- ${shq(`${s.hostRoot}/etc/yum.repos.d`)}/*.repo`;
+  // a URL: kube-upkeep owns kubernetes.list / kubernetes.repo, and the switch below rewrites it
   const restore =
-    s.repo.kind === "leave"
+    s.repo.kind !== "auto"
       ? "restored=0"
       : `# 1. The package repository of ${minor}: the files the upgrade replaced, as they were.
 ${files}
@@ -236,8 +240,8 @@ kubeadm_version=$(kubeadm version -o short)
 /** Control plane: each manifest of $BACKUP replaces the current one (kept for an undo). */
 function restoreManifests(): string {
   return String.raw`# 3. The static pod manifests of $PREVIOUS; the current ones are kept in $undo.
-undo=$(as_root mktemp -d /etc/kubernetes/tmp/kube-upkeep-rollback-from.XXXXXX)
-stage=$(as_root mktemp -d /etc/kubernetes/tmp/kube-upkeep-rollback-stage.XXXXXX)
+undo=$(as_root mktemp -d "$KUBEADM_TMP/kube-upkeep-rollback-from.XXXXXX")
+stage=$(as_root mktemp -d "$KUBEADM_TMP/kube-upkeep-rollback-stage.XXXXXX")
 for m in "$BACKUP"/*.yaml; do
   b=$(basename "$m")
   if [ -f "$MANIFESTS/$b" ]; then
@@ -255,13 +259,27 @@ log "the manifests replaced are kept in $undo"
 }
 
 function kubeletConfig(): string {
-  return String.raw`# 4. The kubelet configuration of $PREVIOUS (kept by the upgrade as <file>$SAVE), and a restart.
+  return String.raw`# 5. The kubelet configuration of $PREVIOUS: the copy the upgrade kept (<file>$SAVE), else the
+#    newest one kubeadm backed up before it wrote the new one; then a restart.
 for f in config.yaml kubeadm-flags.env; do
+  case $f in
+    config.yaml) pattern=kubeadm-kubelet-config- ;;
+    *) pattern=kubeadm-kubelet-env ;;
+  esac
+  src=""
   if [ -f "$KUBELET_DIR/$f$SAVE" ]; then
-    as_root cp -p "$KUBELET_DIR/$f$SAVE" "$KUBELET_DIR/$f"
-    log "$KUBELET_DIR/$f restored from $KUBELET_DIR/$f$SAVE"
+    src="$KUBELET_DIR/$f$SAVE"
   else
-    log "no $KUBELET_DIR/$f$SAVE (not upgraded by kube-upkeep?): $KUBELET_DIR/$f is left as it is"
+    for d in "$KUBEADM_TMP/$pattern"*; do
+      [ -f "$d/$f" ] || continue
+      if [ -z "$src" ] || [ "$d/$f" -nt "$src" ]; then src="$d/$f"; fi
+    done
+  fi
+  if [ -n "$src" ]; then
+    as_root cp -p "$src" "$KUBELET_DIR/$f"
+    log "$KUBELET_DIR/$f restored from $src"
+  else
+    log "no $KUBELET_DIR/$f$SAVE nor a kubeadm backup of it in $KUBEADM_TMP: $KUBELET_DIR/$f is left as it is"
   fi
 done
 as_root systemctl daemon-reload
@@ -270,15 +288,14 @@ as_root systemctl restart kubelet
 }
 
 function etcdRestore(script: string): string {
-  return `# 5. The pre-upgrade etcd snapshot (the rendered etcd restore), then the kubelet restarted
-#    again so that its mirror pods follow the restored data (as the etcd restore docs advise).
+  return `# 4. The pre-upgrade etcd snapshot (the rendered etcd restore); the kubelet restart below then
+#    makes its mirror pods follow the restored data (as the etcd restore docs advise).
 restore_script=$(mktemp "\${TMPDIR:-/tmp}/kube-upkeep-etcd-restore.XXXXXX")
 trap 'rm -f "$restore_script"; rm -rf "\${KU_TMP:-}"' EXIT
 cat >"$restore_script" <<'${DELIMITER}'
 ${script}
 ${DELIMITER}
 as_root bash "$restore_script"
-as_root systemctl restart kubelet
 `;
 }
 

@@ -183,7 +183,8 @@ describe("renderNodeRollbackScript", () => {
     const at = (s: string) => script.indexOf(s);
     expect(at("kubeadm-backup-manifests-*")).toBeGreaterThan(0);
     expect(at("# 3. The static pod manifests")).toBeGreaterThan(at("# 2. kubeadm"));
-    expect(at("# 5. The pre-upgrade etcd snapshot")).toBeGreaterThan(at("# 4. The kubelet"));
+    expect(at("# 4. The pre-upgrade etcd snapshot")).toBeGreaterThan(at("# 3. The static pod"));
+    expect(at("# 5. The kubelet configuration")).toBeGreaterThan(at("# 4. The pre-upgrade"));
     // a re-run does not restore the snapshot again over what was written since
     expect(script).toMatch(/grep -q -- '?--data-dir=\/var\/lib\/etcd-rollback/);
     expect(script).toContain("etcdutl snapshot restore");
