@@ -270,10 +270,9 @@ for f in config.yaml kubeadm-flags.env; do
   if [ -f "$KUBELET_DIR/$f$SAVE" ]; then
     src="$KUBELET_DIR/$f$SAVE"
   else
-    for d in "$KUBEADM_TMP/$pattern"*; do
-      [ -f "$d/$f" ] || continue
-      if [ -z "$src" ] || [ "$d/$f" -nt "$src" ]; then src="$d/$f"; fi
-    done
+    # the newest by time: kubeadm-kubelet-env<random> names do not sort (kubeadm's names, no newlines)
+    # shellcheck disable=SC2012
+    src=$(ls -1t "$KUBEADM_TMP/$pattern"*/"$f" 2>/dev/null | head -n 1)
   fi
   if [ -n "$src" ]; then
     as_root cp -p "$src" "$KUBELET_DIR/$f"
