@@ -302,7 +302,7 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     // nothing else reports it again; `ready` rejects with the ValidationErrors.
     const failure = planOnly.then(
       (plan) => {
-        const text = formatPlan(plan);
+        const text = planWithVerification(plan, args.verify, name);
         pulumi.log.info(text, this);
         if (plan.source?.kind === "declared" && setting !== false)
           pulumi.log.warn(
@@ -322,7 +322,9 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     );
     const settled = <T>(p: Promise<T>): Promise<T> => p.catch(() => undefined as unknown as T); // the program fails with `failure`
     this.plan = pulumi.output(settled(planOnly));
-    this.planText = pulumi.output(settled(planOnly.then(formatPlan)));
+    this.planText = pulumi.output(
+      settled(planOnly.then((p) => planWithVerification(p, args.verify, name))),
+    );
 
     const byName = new Map(args.nodes.map((n) => [n.name, n]));
     const report = startRollReport(name, args.report, planOnly, runId, this);
@@ -865,4 +867,31 @@ function prepareNodeCommands(
     commands.set(step.id, { mode, override, preflight, checks });
   }
   return commands;
+}
+
+/** The plan table, then what `verify` will check (so that preview shows it too). */
+function planWithVerification(
+  plan: UpgradePlan,
+  verify: boolean | undefined,
+  name: string,
+): string {
+  const text = formatPlan(plan);
+  const upgraded = plan.steps.filter((s) => s.node !== undefined && s.action !== "skip");
+  if (upgraded.length === 0) return text;
+  if (verify === false) return `${text}\n\nVerification: off (verify: false)`;
+  const cps = upgraded
+    .filter((s) => s.role === "control-plane" && s.action !== "etcd-snapshot")
+    .map((s) => s.node);
+  const to = plan.targetVersion;
+  return [
+    text,
+    "",
+    "Verification (verify):",
+    ...(cps.length
+      ? [
+          `  after each of ${cps.join(", ")}: its kube-apiserver, kube-controller-manager, kube-scheduler and etcd pods Ready (the first three at ${to}) and its /readyz all ok (${name}-<node>-health)`,
+        ]
+      : []),
+    `  after the last node: every node Ready at ${to}, kube-proxy at ${to} and CoreDNS rolled out, the API server's /version ${to} (${name}-verify)`,
+  ].join("\n");
 }

@@ -238,6 +238,11 @@ describe("ClusterUpgrade (mocks)", () => {
       /^Upgrade plan: control plane v1.34.2 -> v1.35.4, workers 2 at a time in 2 chain\(s\)/,
     );
     expect(text).toContain("kubeadm upgrade apply v1.35.4");
+    // what verify (default on) will check, as the gates are named
+    const verification = text.slice(text.indexOf("\nVerification (verify):\n"));
+    expect(verification).toMatch(
+      /^\nVerification \(verify\):\n  after each of cp-1, cp-2, cp-3: .* \(\S+-<node>-health\)\n  after the last node: every node Ready at v1\.35\.4, .* \(\S+-verify\)$/,
+    );
     expect(await value(cu.kubeletVersions)).toEqual(
       Object.fromEntries(
         ["cp-1", "cp-2", "cp-3", "w-1", "w-2", "w-3", "w-4", "w-5"].map((n) => [n, "v1.35.4"]),
