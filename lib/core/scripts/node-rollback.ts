@@ -106,6 +106,7 @@ export function renderNodeRollbackScript(opts: NodeRollbackScriptOptions): strin
     // the restore's wait (seen on cp1: etcd kept running on the old data, the API server on top)
     restore === undefined ? "" : etcdRestore(restore),
     kubeletConfig(),
+    cp ? apiServerWait() : "",
     check(),
   ]
     .filter((part) => part !== "")
@@ -126,7 +127,7 @@ PKG_VERSION=${shq(s.pkgVersion)}
 KUBELET_DIR=${shq(`${s.hostRoot}/var/lib/kubelet`)}
 KUBEADM_TMP=${shq(`${s.hostRoot}/etc/kubernetes/tmp`)}
 SAVE=${shq(kubeletSaveSuffix(previous.text))}
-${manifestsDir === undefined ? "" : `MANIFESTS=${shq(manifestsDir)}\n`}
+${manifestsDir === undefined ? "" : `MANIFESTS=${shq(manifestsDir)}\nADMIN_CONF=${shq(`${s.hostRoot}/etc/kubernetes/admin.conf`)}\nAPI_WAIT_SECONDS=300\n`}
 log() { printf 'kube-upkeep: %s\\n' "$*" >&2; }
 fail() { log "$*"; exit 1; }
 ${asRootFunction(s.sudo)}
@@ -295,6 +296,27 @@ cat >"$restore_script" <<'${DELIMITER}'
 ${script}
 ${DELIMITER}
 as_root bash "$restore_script"
+`;
+}
+
+/**
+ * Control plane: until the API server serves and authorizes kubernetes-admin again. A restarted
+ * API server answers 403 until its authorizer's caches have synced (seen after the rollback on the
+ * real nodes: NodeReadyWait's first read of the node was refused).
+ */
+function apiServerWait(): string {
+  return String.raw`# 6. The API server serving again, as kubernetes-admin (a restarted one refuses until its
+#    authorizer has synced).
+if command -v kubectl >/dev/null 2>&1 && [ -f "$ADMIN_CONF" ]; then
+  deadline=$(($(date +%s) + API_WAIT_SECONDS))
+  until [ "$(as_root kubectl --kubeconfig="$ADMIN_CONF" auth can-i get nodes 2>/dev/null)" = yes ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "the API server did not serve kubernetes-admin within $API_WAIT_SECONDS s after the rollback (kubectl --kubeconfig=$ADMIN_CONF auth can-i get nodes)"
+    sleep 2
+  done
+  log "the API server serves again (kubectl auth can-i get nodes: yes)"
+else
+  log "no kubectl or no $ADMIN_CONF on the node: not waiting for the API server"
+fi
 `;
 }
 
