@@ -6,8 +6,11 @@ set -eu
 PREVIOUS=v1.34.4
 PKG_VERSION=1.34.4-\*
 KUBELET_DIR=/var/lib/kubelet
+KUBEADM_TMP=/etc/kubernetes/tmp
 SAVE=.kube-upkeep-v1.34.4.save
 MANIFESTS=/etc/kubernetes/manifests
+ADMIN_CONF=/etc/kubernetes/admin.conf
+API_WAIT_SECONDS=300
 
 log() { printf 'kube-upkeep: %s\n' "$*" >&2; }
 fail() { log "$*"; exit 1; }
@@ -17,12 +20,12 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
 BACKUP=''
 if [ -z "$BACKUP" ]; then
   # kubeadm-backup-manifests-<date>-<time>: the glob sorts them oldest first; the last match wins
-  for d in /etc/kubernetes/tmp/kubeadm-backup-manifests-*; do
+  for d in "$KUBEADM_TMP"/kubeadm-backup-manifests-*; do
     if grep -Eq "image: .*/kube-apiserver:$PREVIOUS\$" "$d/kube-apiserver.yaml" 2>/dev/null; then
       BACKUP=$d
     fi
   done
-  [ -n "$BACKUP" ] || fail "no kubeadm manifest backup of $PREVIOUS in /etc/kubernetes/tmp (kubeadm-backup-manifests-*/kube-apiserver.yaml with image kube-apiserver:$PREVIOUS); give manifestBackupDir"
+  [ -n "$BACKUP" ] || fail "no kubeadm manifest backup of $PREVIOUS in $KUBEADM_TMP (kubeadm-backup-manifests-*/kube-apiserver.yaml with image kube-apiserver:$PREVIOUS); give manifestBackupDir"
 fi
 [ -f "$BACKUP/kube-apiserver.yaml" ] || fail "$BACKUP has no kube-apiserver.yaml: not a kubeadm manifest backup"
 grep -Eq "image: .*/kube-apiserver:$PREVIOUS\$" "$BACKUP/kube-apiserver.yaml" ||
@@ -190,8 +193,8 @@ kubeadm_version=$(kubeadm version -o short)
 [ "$kubeadm_version" = "$PREVIOUS" ] || fail "kubeadm reports $kubeadm_version after the downgrade, expected $PREVIOUS"
 
 # 3. The static pod manifests of $PREVIOUS; the current ones are kept in $undo.
-undo=$(as_root mktemp -d /etc/kubernetes/tmp/kube-upkeep-rollback-from.XXXXXX)
-stage=$(as_root mktemp -d /etc/kubernetes/tmp/kube-upkeep-rollback-stage.XXXXXX)
+undo=$(as_root mktemp -d "$KUBEADM_TMP/kube-upkeep-rollback-from.XXXXXX")
+stage=$(as_root mktemp -d "$KUBEADM_TMP/kube-upkeep-rollback-stage.XXXXXX")
 for m in "$BACKUP"/*.yaml; do
   b=$(basename "$m")
   if [ -f "$MANIFESTS/$b" ]; then
@@ -206,20 +209,8 @@ done
 as_root rmdir "$stage"
 log "the manifests replaced are kept in $undo"
 
-# 4. The kubelet configuration of $PREVIOUS (kept by the upgrade as <file>$SAVE), and a restart.
-for f in config.yaml kubeadm-flags.env; do
-  if [ -f "$KUBELET_DIR/$f$SAVE" ]; then
-    as_root cp -p "$KUBELET_DIR/$f$SAVE" "$KUBELET_DIR/$f"
-    log "$KUBELET_DIR/$f restored from $KUBELET_DIR/$f$SAVE"
-  else
-    log "no $KUBELET_DIR/$f$SAVE (not upgraded by kube-upkeep?): $KUBELET_DIR/$f is left as it is"
-  fi
-done
-as_root systemctl daemon-reload
-as_root systemctl restart kubelet
-
-# 5. The pre-upgrade etcd snapshot (the rendered etcd restore), then the kubelet restarted
-#    again so that its mirror pods follow the restored data (as the etcd restore docs advise).
+# 4. The pre-upgrade etcd snapshot (the rendered etcd restore); the kubelet restart below then
+#    makes its mirror pods follow the restored data (as the etcd restore docs advise).
 restore_script=$(mktemp "${TMPDIR:-/tmp}/kube-upkeep-etcd-restore.XXXXXX")
 trap 'rm -f "$restore_script"; rm -rf "${KU_TMP:-}"' EXIT
 cat >"$restore_script" <<'KU_ETCD_RESTORE_EOF'
@@ -343,7 +334,44 @@ log "done: etcd runs on $new_dir"
 
 KU_ETCD_RESTORE_EOF
 as_root bash "$restore_script"
+
+# 5. The kubelet configuration of $PREVIOUS: the copy the upgrade kept (<file>$SAVE), else the
+#    newest one kubeadm backed up before it wrote the new one; then a restart.
+for f in config.yaml kubeadm-flags.env; do
+  case $f in
+    config.yaml) pattern=kubeadm-kubelet-config- ;;
+    *) pattern=kubeadm-kubelet-env ;;
+  esac
+  src=""
+  if [ -f "$KUBELET_DIR/$f$SAVE" ]; then
+    src="$KUBELET_DIR/$f$SAVE"
+  else
+    # the newest by time: kubeadm-kubelet-env<random> names do not sort (kubeadm's names, no newlines)
+    # shellcheck disable=SC2012
+    src=$(ls -1t "$KUBEADM_TMP/$pattern"*/"$f" 2>/dev/null | head -n 1)
+  fi
+  if [ -n "$src" ]; then
+    as_root cp -p "$src" "$KUBELET_DIR/$f"
+    log "$KUBELET_DIR/$f restored from $src"
+  else
+    log "no $KUBELET_DIR/$f$SAVE nor a kubeadm backup of it in $KUBEADM_TMP: $KUBELET_DIR/$f is left as it is"
+  fi
+done
+as_root systemctl daemon-reload
 as_root systemctl restart kubelet
+
+# 6. The API server serving again, as kubernetes-admin (a restarted one refuses until its
+#    authorizer has synced).
+if command -v kubectl >/dev/null 2>&1 && [ -f "$ADMIN_CONF" ]; then
+  deadline=$(($(date +%s) + API_WAIT_SECONDS))
+  until [ "$(as_root kubectl --kubeconfig="$ADMIN_CONF" auth can-i get nodes 2>/dev/null)" = yes ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "the API server did not serve kubernetes-admin within $API_WAIT_SECONDS s after the rollback (kubectl --kubeconfig=$ADMIN_CONF auth can-i get nodes)"
+    sleep 2
+  done
+  log "the API server serves again (kubectl auth can-i get nodes: yes)"
+else
+  log "no kubectl or no $ADMIN_CONF on the node: not waiting for the API server"
+fi
 
 # Check.
 kubelet_version=$(kubelet --version)

@@ -6,6 +6,7 @@ set -eu
 PREVIOUS=v1.34.4
 PKG_VERSION=1.34.4-\*
 KUBELET_DIR=/var/lib/kubelet
+KUBEADM_TMP=/etc/kubernetes/tmp
 SAVE=.kube-upkeep-v1.34.4.save
 
 log() { printf 'kube-upkeep: %s\n' "$*" >&2; }
@@ -170,13 +171,26 @@ as_root apt-mark hold kubeadm kubelet kubectl
 kubeadm_version=$(kubeadm version -o short)
 [ "$kubeadm_version" = "$PREVIOUS" ] || fail "kubeadm reports $kubeadm_version after the downgrade, expected $PREVIOUS"
 
-# 4. The kubelet configuration of $PREVIOUS (kept by the upgrade as <file>$SAVE), and a restart.
+# 5. The kubelet configuration of $PREVIOUS: the copy the upgrade kept (<file>$SAVE), else the
+#    newest one kubeadm backed up before it wrote the new one; then a restart.
 for f in config.yaml kubeadm-flags.env; do
+  case $f in
+    config.yaml) pattern=kubeadm-kubelet-config- ;;
+    *) pattern=kubeadm-kubelet-env ;;
+  esac
+  src=""
   if [ -f "$KUBELET_DIR/$f$SAVE" ]; then
-    as_root cp -p "$KUBELET_DIR/$f$SAVE" "$KUBELET_DIR/$f"
-    log "$KUBELET_DIR/$f restored from $KUBELET_DIR/$f$SAVE"
+    src="$KUBELET_DIR/$f$SAVE"
   else
-    log "no $KUBELET_DIR/$f$SAVE (not upgraded by kube-upkeep?): $KUBELET_DIR/$f is left as it is"
+    # the newest by time: kubeadm-kubelet-env<random> names do not sort (kubeadm's names, no newlines)
+    # shellcheck disable=SC2012
+    src=$(ls -1t "$KUBEADM_TMP/$pattern"*/"$f" 2>/dev/null | head -n 1)
+  fi
+  if [ -n "$src" ]; then
+    as_root cp -p "$src" "$KUBELET_DIR/$f"
+    log "$KUBELET_DIR/$f restored from $src"
+  else
+    log "no $KUBELET_DIR/$f$SAVE nor a kubeadm backup of it in $KUBEADM_TMP: $KUBELET_DIR/$f is left as it is"
   fi
 done
 as_root systemctl daemon-reload
