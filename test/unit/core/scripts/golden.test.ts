@@ -129,15 +129,6 @@ const scripts: Record<string, () => string> = {
       sudo: "never",
     }),
   "node-preflight": () => renderNodePreflightScript({ nodeName: "w-1", targetVersion: "v1.35.4" }),
-  "node-preflight-dnf-mirror": () =>
-    renderNodePreflightScript({
-      nodeName: "w-2",
-      targetVersion: "v1.35.4",
-      packageManager: "dnf",
-      packageRepository: MIRROR,
-      checks: { swap: false },
-      minFreeDiskMiB: 4096,
-    }),
   "package-repository-switch": () => repositoryLines("switch"),
   "package-repository-probe": () => repositoryLines("probe"),
   "node-rollback-worker": () =>
@@ -152,31 +143,18 @@ const scripts: Record<string, () => string> = {
   "etcd-backup-finish": () => renderEtcdBackupFinishScript({ retention: { count: 5 } }),
   "etcd-restore": () =>
     renderEtcdRestoreScript({ snapshot: "/var/lib/etcd-backup/etcd-snapshot.db" }),
-  ...Object.fromEntries(
-    haMembers.map((m, i) => [
-      `etcd-restore-ha-${m.name}`,
-      () =>
-        renderHaEtcdRestoreScripts({
-          snapshot: "/var/lib/etcd-backup/etcd-snapshot.db",
-          members: haMembers,
-          initialClusterToken: "etcd-restore-20260101",
-        })[i].script,
-    ]),
-  ),
+  // one member of an HA restore (cp-2 of three; the others differ in their name and URLs only)
+  "etcd-restore-ha-member": () =>
+    renderHaEtcdRestoreScripts({
+      snapshot: "/var/lib/etcd-backup/etcd-snapshot.db",
+      members: haMembers,
+      initialClusterToken: "etcd-restore-20260101",
+    })[1].script,
   "etcd-data-dir-switch": () =>
     renderEtcdDataDirSwitchScript({ manifest: "/etc/kubernetes/manifests/etcd.yaml" }),
   "cert-renewal": () => renderCertRenewalScript({ rootfs: "/host" }),
-  "cert-renewal-all-dry-run": () =>
-    renderCertRenewalScript({
-      renewAll: true,
-      dryRun: true,
-      config: "/etc/kubernetes/kubeadm.yaml",
-      renewBeforeDays: 60,
-    }),
   "resource-backup": () =>
     renderResourceBackupScript({ namespaces: ["app", "web"], retention: { days: 14, count: 10 } }),
-  "resource-backup-all-secrets": () =>
-    renderResourceBackupScript({ presets: ["all"], includeSecrets: true }),
   "static-pod-manifests-function": () =>
     staticPodSteps({
       stashPrefix: "kube-upkeep-manifests",
