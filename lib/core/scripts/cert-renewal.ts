@@ -429,8 +429,7 @@ export function renderCertRenewalScript(
     `kubeadm_run() { ${kubeadmCall}; }`,
   ];
   const steps = (lines: string[]) => lines.join("\n");
-  return `${header.join("\n")}
-${String.raw`
+  const body = String.raw`
 # One line per certificate: name residualTime(seconds) externallyManaged missing.
 # kubeadm's own messages (stderr) are merged in and skipped by the parser below.
 check_expiration() {
@@ -571,5 +570,6 @@ if [ -n "$external" ] && [ "$dry_run" != 1 ]; then
   exit 1
 fi
 log "done"
-`}`;
+`;
+  return `${header.join("\n")}\n${body}`;
 }
