@@ -11,11 +11,11 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
+import { freePort } from "./ports";
 
 const run = promisify(execFile);
 
@@ -206,25 +206,13 @@ export interface ClusterPorts {
 }
 
 /**
- * Ports chosen by the kernel (bind to 127.0.0.1:0). kwokctl's own allocation scans down from
- * 32767 and only binds later, so clusters created at the same time on one machine got the same
- * ports and one component died with "address already in use"; kernel-chosen ephemeral ports
- * are spread over 32768-60999.
+ * Ports chosen here (./ports.ts), not by kwokctl: its own allocation scans down from 32767 and
+ * only binds later, so clusters created at the same time on one machine got the same ports and
+ * one component died with "address already in use".
  */
 export async function freePorts(): Promise<ClusterPorts> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: 6 },
-      () =>
-        new Promise<Server>((res, rej) => {
-          const srv = createServer();
-          srv.once("error", rej);
-          srv.listen(0, "127.0.0.1", () => res(srv));
-        }),
-    ),
-  );
-  const p = servers.map((srv) => (srv.address() as AddressInfo).port);
-  await Promise.all(servers.map((srv) => new Promise((res) => srv.close(res))));
+  const p: number[] = [];
+  for (let i = 0; i < 6; i++) p.push(await freePort());
   return {
     etcdPort: p[0],
     etcdPeerPort: p[1],

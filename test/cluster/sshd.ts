@@ -25,10 +25,11 @@ import {
   writeFileSync,
   chmodSync,
 } from "node:fs";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./ports";
 
 const run = promisify(execFile);
 
@@ -62,17 +63,6 @@ export interface SshServer {
 /** Names of missing binaries (sshd, ssh-keygen), empty when all are there. */
 export function missingSshBinaries(): string[] {
   return [SSHD_BINARY, SSH_KEYGEN].filter((b) => !existsSync(b));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 /** Resolves when a TCP connection to host:port succeeds and the server sends its SSH banner. */

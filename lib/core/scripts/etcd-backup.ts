@@ -291,78 +291,73 @@ function resolved(
 }
 
 function preamble(o: ResolvedEtcdBackupOptions, strict = "set -euo pipefail"): string {
-  return [
-    strict,
-    "umask 077",
-    `backup_dir=${shArg(o.backupDir)}`,
-    `tmp_file=${shArg(o.tempFile)}`,
-    'log() { printf \'%s etcd-backup: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
-  ].join("\n");
+  return String.raw`${strict}
+umask 077
+backup_dir=${shArg(o.backupDir)}
+tmp_file=${shArg(o.tempFile)}
+log() { printf '%s etcd-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }`;
 }
 
 function finishBody(o: ResolvedEtcdBackupOptions): string {
   const { days, count } = o.retention;
-  const lines = [
-    "# finish: the verified temporary snapshot gets its final name, then retention runs",
-    'if [ ! -f "$tmp_file" ]; then',
-    '  log "ERROR: no verified snapshot at $tmp_file"',
-    "  exit 1",
-    "fi",
-    "# integrity: etcd appends the sha256 of the database to every snapshot it streams (the",
-    "# check etcdutl snapshot restore makes); etcdutl snapshot status alone accepts a snapshot",
-    "# with a damaged or cut-off tail",
-    'size=$(stat -c %s "$tmp_file")',
-    "if [ $((size % 512)) -ne 32 ]; then",
-    '  rm -f "$tmp_file"',
-    '  log "ERROR: snapshot ($size bytes) has no sha256 trailer: truncated or not an etcd snapshot; no snapshot was kept"',
-    "  exit 1",
-    "fi",
-    "want=$(tail -c 32 \"$tmp_file\" | od -An -v -tx1 | tr -d ' \\n')",
-    "got=$(head -c $((size - 32)) \"$tmp_file\" | sha256sum | cut -d ' ' -f 1)",
-    'if [ "$want" != "$got" ]; then',
-    '  rm -f "$tmp_file"',
-    '  log "ERROR: snapshot sha256 $got does not match its trailer $want: corrupted; no snapshot was kept"',
-    "  exit 1",
-    "fi",
-    'log "sha256 trailer matches ($size bytes)"',
-    'final="$backup_dir/etcd-snapshot-$(date -u +%Y%m%dT%H%M%SZ).db"',
-    'if [ -e "$final" ]; then',
-    '  log "ERROR: $final already exists, not overwriting it"',
-    "  exit 1",
-    "fi",
-    'chmod 0600 "$tmp_file"',
-    'mv "$tmp_file" "$final"',
-    'log "wrote $final"',
-    "# retention: only files named like the snapshots above are considered",
-    `pattern=${shArg(ETCD_SNAPSHOT_NAME_GLOB)}`,
-    `max_age_days=${days ?? 0}`,
-    `keep_count=${count ?? 0}`,
-    "now=$(date +%s)",
-    'candidates=$(find "$backup_dir" -maxdepth 1 -type f -name "$pattern" -exec stat -c \'%Y %n\' {} + | sort -k1,1nr -k2,2r)',
-    "rank=1 # the snapshot just written counts as the newest and is never pruned",
-    "while read -r mtime file; do",
-    '  [ -n "$file" ] || continue',
-    '  [ "$file" != "$final" ] || continue',
-    "  rank=$((rank + 1))",
-    '  reason=""',
-    '  if [ "$keep_count" -gt 0 ] && [ "$rank" -gt "$keep_count" ]; then',
-    '    reason="beyond the newest $keep_count"',
-    "  fi",
-    '  if [ "$max_age_days" -gt 0 ] && [ $((now - mtime)) -gt $((max_age_days * 86400)) ]; then',
-    '    reason="older than $max_age_days days"',
-    "  fi",
-    '  if [ -n "$reason" ]; then',
-    '    log "pruning $file ($reason)"',
-    '    rm -f -- "$file"',
-    "  fi",
-    "done <<EOF",
-    "$candidates",
-    "EOF",
-    'log "done"',
-    "# stdout carries exactly one line: the snapshot's path (progress goes to stderr)",
-    "printf '%s\\n' \"$final\"",
-  ];
-  return lines.join("\n");
+  return String.raw`# finish: the verified temporary snapshot gets its final name, then retention runs
+if [ ! -f "$tmp_file" ]; then
+  log "ERROR: no verified snapshot at $tmp_file"
+  exit 1
+fi
+# integrity: etcd appends the sha256 of the database to every snapshot it streams (the
+# check etcdutl snapshot restore makes); etcdutl snapshot status alone accepts a snapshot
+# with a damaged or cut-off tail
+size=$(stat -c %s "$tmp_file")
+if [ $((size % 512)) -ne 32 ]; then
+  rm -f "$tmp_file"
+  log "ERROR: snapshot ($size bytes) has no sha256 trailer: truncated or not an etcd snapshot; no snapshot was kept"
+  exit 1
+fi
+want=$(tail -c 32 "$tmp_file" | od -An -v -tx1 | tr -d ' \n')
+got=$(head -c $((size - 32)) "$tmp_file" | sha256sum | cut -d ' ' -f 1)
+if [ "$want" != "$got" ]; then
+  rm -f "$tmp_file"
+  log "ERROR: snapshot sha256 $got does not match its trailer $want: corrupted; no snapshot was kept"
+  exit 1
+fi
+log "sha256 trailer matches ($size bytes)"
+final="$backup_dir/etcd-snapshot-$(date -u +%Y%m%dT%H%M%SZ).db"
+if [ -e "$final" ]; then
+  log "ERROR: $final already exists, not overwriting it"
+  exit 1
+fi
+chmod 0600 "$tmp_file"
+mv "$tmp_file" "$final"
+log "wrote $final"
+# retention: only files named like the snapshots above are considered
+pattern=${shArg(ETCD_SNAPSHOT_NAME_GLOB)}
+max_age_days=${days ?? 0}
+keep_count=${count ?? 0}
+now=$(date +%s)
+candidates=$(find "$backup_dir" -maxdepth 1 -type f -name "$pattern" -exec stat -c '%Y %n' {} + | sort -k1,1nr -k2,2r)
+rank=1 # the snapshot just written counts as the newest and is never pruned
+while read -r mtime file; do
+  [ -n "$file" ] || continue
+  [ "$file" != "$final" ] || continue
+  rank=$((rank + 1))
+  reason=""
+  if [ "$keep_count" -gt 0 ] && [ "$rank" -gt "$keep_count" ]; then
+    reason="beyond the newest $keep_count"
+  fi
+  if [ "$max_age_days" -gt 0 ] && [ $((now - mtime)) -gt $((max_age_days * 86400)) ]; then
+    reason="older than $max_age_days days"
+  fi
+  if [ -n "$reason" ]; then
+    log "pruning $file ($reason)"
+    rm -f -- "$file"
+  fi
+done <<EOF
+$candidates
+EOF
+log "done"
+# stdout carries exactly one line: the snapshot's path (progress goes to stderr)
+printf '%s\n' "$final"`;
 }
 
 /**
@@ -377,12 +372,10 @@ export function renderEtcdBackupFinishScript(
   where?: string,
 ): string {
   const o = resolved(opts, where);
-  return [
-    "# kube-upkeep etcd backup: finish step (rename and retention)",
-    preamble(o, PORTABLE_STRICT),
-    finishBody(o),
-    "",
-  ].join("\n");
+  return `# kube-upkeep etcd backup: finish step (rename and retention)
+${preamble(o, PORTABLE_STRICT)}
+${finishBody(o)}
+`;
 }
 
 /**
@@ -399,22 +392,20 @@ export function renderEtcdBackupScript(
   const o = resolveEtcdBackupOptions(opts, where);
   const snapshot = etcdSnapshotCommand(o, where).map(shArg).join(" ");
   const verify = etcdVerifyCommand(o, where).map(shArg).join(" ");
-  return [
-    "#!/usr/bin/env bash",
-    "# kube-upkeep etcd backup: snapshot, verify, rename, retention",
-    preamble(o),
-    'mkdir -p "$backup_dir"',
-    'rm -f "$tmp_file" "$tmp_file.part"',
-    `log ${shArg(`saving a snapshot of ${o.endpoint} to ${o.tempFile}`)}`,
-    `${snapshot} >&2`,
-    `log ${shArg(`verifying ${o.tempFile} with etcdutl snapshot status`)}`,
-    `if ! status=$(${verify}); then`,
-    '  rm -f "$tmp_file"',
-    '  log "ERROR: snapshot verification failed; no snapshot was kept"',
-    "  exit 1",
-    "fi",
-    'log "snapshot status: $status"',
-    finishBody(o),
-    "",
-  ].join("\n");
+  return String.raw`#!/usr/bin/env bash
+# kube-upkeep etcd backup: snapshot, verify, rename, retention
+${preamble(o)}
+mkdir -p "$backup_dir"
+rm -f "$tmp_file" "$tmp_file.part"
+log ${shArg(`saving a snapshot of ${o.endpoint} to ${o.tempFile}`)}
+${snapshot} >&2
+log ${shArg(`verifying ${o.tempFile} with etcdutl snapshot status`)}
+if ! status=$(${verify}); then
+  rm -f "$tmp_file"
+  log "ERROR: snapshot verification failed; no snapshot was kept"
+  exit 1
+fi
+log "snapshot status: $status"
+${finishBody(o)}
+`;
 }

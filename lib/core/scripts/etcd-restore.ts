@@ -446,20 +446,18 @@ function etcdctlBase(o: ResolvedEtcdRestoreOptions): string[] {
  * prints the file with them rewritten) the lines naming the data directory: `- --data-dir=DIR`,
  * `mountPath: DIR` and `path: DIR`, exact matches only, indentation kept.
  */
-const SWITCH_DATA_DIR_FUNCTION = [
-  "switch_data_dir() {",
-  '  awk -v old="$old_dir" -v new="$new_dir" -v mode="$1" \'',
-  "    {",
-  '      line = $0; indent = line; sub(/[^ ].*$/, "", indent); body = substr(line, length(indent) + 1)',
-  '      if (body == "- --data-dir=" old) { flags++; line = indent "- --data-dir=" new }',
-  '      else if (body == "mountPath: " old || body == "- mountPath: " old) { mounts++; sub(/mountPath: .*$/, "mountPath: " new, line) }',
-  '      else if (body == "path: " old) { paths++; line = indent "path: " new }',
-  '      if (mode == "rewrite") print line',
-  "    }",
-  '    END { if (mode == "count") print flags + 0, mounts + 0, paths + 0 }',
-  '  \' "$2"',
-  "}",
-];
+const SWITCH_DATA_DIR_FUNCTION = String.raw`switch_data_dir() {
+  awk -v old="$old_dir" -v new="$new_dir" -v mode="$1" '
+    {
+      line = $0; indent = line; sub(/[^ ].*$/, "", indent); body = substr(line, length(indent) + 1)
+      if (body == "- --data-dir=" old) { flags++; line = indent "- --data-dir=" new }
+      else if (body == "mountPath: " old || body == "- mountPath: " old) { mounts++; sub(/mountPath: .*$/, "mountPath: " new, line) }
+      else if (body == "path: " old) { paths++; line = indent "path: " new }
+      if (mode == "rewrite") print line
+    }
+    END { if (mode == "count") print flags + 0, mounts + 0, paths + 0 }
+  ' "$2"
+}`;
 
 /** Options of {@link renderEtcdDataDirSwitchScript}. */
 export interface EtcdDataDirSwitchOptions {
@@ -498,30 +496,28 @@ export function renderEtcdDataDirSwitchScript(
       "is the current data directory",
       "give the new directory the snapshot was restored into",
     );
-  return [
-    "#!/usr/bin/env bash",
-    "# kube-upkeep etcd restore: switch etcd's data directory in its manifest",
-    "set -euo pipefail",
-    `manifest=${shArg(manifest)}`,
-    `old_dir=${shArg(oldDir)}`,
-    `new_dir=${shArg(newDir)}`,
-    'log() { printf \'%s etcd-restore: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
-    ...SWITCH_DATA_DIR_FUNCTION,
-    '[ -f "$manifest" ] || { log "ERROR: $manifest does not exist"; exit 1; }',
-    "read -r n_flags n_mounts n_paths <<EOF",
-    '$(switch_data_dir count "$manifest")',
-    "EOF",
-    'if [ "$n_flags" -ne 1 ]; then',
-    "  log \"ERROR: $manifest has $n_flags lines '- --data-dir=$old_dir' (expected 1); nothing changed\"",
-    "  exit 1",
-    "fi",
-    'backup="$manifest.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"',
-    'cp -p "$manifest" "$backup"',
-    'switch_data_dir rewrite "$manifest" > "$manifest.kube-upkeep-new"',
-    'mv "$manifest.kube-upkeep-new" "$manifest"',
-    'log "switched $manifest from $old_dir to $new_dir ($n_flags --data-dir, $n_mounts mountPath, $n_paths hostPath lines); the original is $backup"',
-    "",
-  ].join("\n");
+  return String.raw`#!/usr/bin/env bash
+# kube-upkeep etcd restore: switch etcd's data directory in its manifest
+set -euo pipefail
+manifest=${shArg(manifest)}
+old_dir=${shArg(oldDir)}
+new_dir=${shArg(newDir)}
+log() { printf '%s etcd-restore: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+${SWITCH_DATA_DIR_FUNCTION}
+[ -f "$manifest" ] || { log "ERROR: $manifest does not exist"; exit 1; }
+read -r n_flags n_mounts n_paths <<EOF
+$(switch_data_dir count "$manifest")
+EOF
+if [ "$n_flags" -ne 1 ]; then
+  log "ERROR: $manifest has $n_flags lines '- --data-dir=$old_dir' (expected 1); nothing changed"
+  exit 1
+fi
+backup="$manifest.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+cp -p "$manifest" "$backup"
+switch_data_dir rewrite "$manifest" > "$manifest.kube-upkeep-new"
+mv "$manifest.kube-upkeep-new" "$manifest"
+log "switched $manifest from $old_dir to $new_dir ($n_flags --data-dir, $n_mounts mountPath, $n_paths hostPath lines); the original is $backup"
+`;
 }
 
 /**
@@ -547,91 +543,89 @@ export function renderEtcdRestoreScript(
     },
     where,
   );
-  const lines = [
-    "#!/usr/bin/env bash",
-    `# kube-upkeep etcd restore${o.name ? ` of member ${o.name}` : ""}: stop static pods, restore, switch data dir, start, wait for health`,
-    "set -euo pipefail",
-    "umask 077",
-    `snapshot=${shArg(hostPath(o, o.snapshot))}`,
-    `data_dir=${shArg(hostPath(o, o.dataDir))}`,
-    `old_dir=${shArg(o.currentDataDir)}`,
-    `new_dir=${shArg(o.dataDir)}`,
-    `manifests_dir=${shArg(hostPath(o, o.manifestsDir))}`,
-    `etcd_manifest=${shArg(o.etcdManifest)}`,
-    `stash_parent=${shArg(hostPath(o, o.stashDir))}`,
-    `restart_wait=${o.restartWaitSeconds}`,
-    `health_timeout=${o.healthTimeoutSeconds}`,
-    'stash=""',
-    "created_data_dir=0",
-    'log() { printf \'%s etcd-restore: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
-    'fail() { log "ERROR: $*"; exit 1; }',
-    "",
-    ...SWITCH_DATA_DIR_FUNCTION,
-    "",
-    ...manifests.restoreFunction,
-    "",
-    "on_exit() {",
-    "  status=$?",
-    '  if [ "$status" -ne 0 ] && [ "$created_data_dir" = 1 ] && [ -n "$stash" ]; then',
-    '    log "removing the incomplete $data_dir"',
-    '    rm -rf -- "$data_dir"',
-    "  fi",
-    "  restore_manifests",
-    '  exit "$status"',
-    "}",
-    "",
-    "# 1. preflight",
-    '[ -f "$snapshot" ] || fail "snapshot $snapshot does not exist"',
-    '[ ! -e "$data_dir" ] || fail "$data_dir exists already; restore into a new directory (dataDir) or remove it first"',
-    'manifest="$manifests_dir/$etcd_manifest"',
-    '[ -f "$manifest" ] || fail "no etcd manifest at $manifest; is this a kubeadm control-plane node with local etcd?"',
-    "read -r n_flags n_mounts n_paths <<EOF",
-    '$(switch_data_dir count "$manifest")',
-    "EOF",
-    '[ "$n_flags" -eq 1 ] || fail "$manifest has $n_flags lines \'- --data-dir=$old_dir\' (expected 1); set currentDataDir to the data directory etcd uses now"',
-    ...manifests.refuseLeftovers,
-    `log ${shArg("verifying the snapshot with etcdutl snapshot status")}`,
-    `if ! status=$(${verify} 2>&1); then`,
-    '  fail "$snapshot is not a readable etcd snapshot: $status"',
-    "fi",
-    'log "snapshot status: $status"',
-    "",
-    "# 2. stop the static pods (etcd and everything that writes to it)",
-    ...manifests.stash,
-    "",
-    "# 3. restore into the new data directory",
-    'log "restoring $snapshot into $data_dir"',
-    "created_data_dir=1",
-    `if ! out=$(${restore} 2>&1); then`,
-    '  fail "etcdutl snapshot restore failed: $out"',
-    "fi",
-    "printf '%s\\n' \"$out\" >&2",
-    "",
-    "# 4. switch etcd's data directory in the stashed manifest (the original is kept)",
-    'backup="$stash_parent/$etcd_manifest.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"',
-    'cp -p "$stash/$etcd_manifest" "$backup"',
-    'switch_data_dir rewrite "$stash/$etcd_manifest" > "$stash/.$etcd_manifest.new"',
-    'mv "$stash/.$etcd_manifest.new" "$stash/$etcd_manifest"',
-    'log "switched $etcd_manifest from $old_dir to $new_dir ($n_flags --data-dir, $n_mounts mountPath, $n_paths hostPath lines); the original is $backup"',
-    "",
-    "# 5. start: the manifests go back, the kubelet starts etcd on the restored data",
-    ...manifests.unstash,
-    "",
-    "# 6. wait for etcd to answer",
-    'log "waiting up to ${health_timeout}s for etcd to be healthy"',
-    "deadline=$(($(date +%s) + health_timeout))",
-    `until out=$(${health} 2>&1); do`,
-    '  if [ "$(date +%s)" -ge "$deadline" ]; then',
-    '    fail "etcd is not healthy after ${health_timeout}s: $out (the restored data is in $data_dir, the original manifest in $backup)"',
-    "  fi",
-    "  sleep 2",
-    "done",
-    "printf '%s\\n' \"$out\" >&2",
-    `${memberList} >&2`,
-    'log "done: etcd runs on $new_dir"',
-    "",
-  ];
-  return lines.join("\n");
+  const steps = (lines: string[]) => lines.join("\n");
+  return String.raw`#!/usr/bin/env bash
+# kube-upkeep etcd restore${o.name ? ` of member ${o.name}` : ""}: stop static pods, restore, switch data dir, start, wait for health
+set -euo pipefail
+umask 077
+snapshot=${shArg(hostPath(o, o.snapshot))}
+data_dir=${shArg(hostPath(o, o.dataDir))}
+old_dir=${shArg(o.currentDataDir)}
+new_dir=${shArg(o.dataDir)}
+manifests_dir=${shArg(hostPath(o, o.manifestsDir))}
+etcd_manifest=${shArg(o.etcdManifest)}
+stash_parent=${shArg(hostPath(o, o.stashDir))}
+restart_wait=${o.restartWaitSeconds}
+health_timeout=${o.healthTimeoutSeconds}
+stash=""
+created_data_dir=0
+log() { printf '%s etcd-restore: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+fail() { log "ERROR: $*"; exit 1; }
+
+${SWITCH_DATA_DIR_FUNCTION}
+
+${steps(manifests.restoreFunction)}
+
+on_exit() {
+  status=$?
+  if [ "$status" -ne 0 ] && [ "$created_data_dir" = 1 ] && [ -n "$stash" ]; then
+    log "removing the incomplete $data_dir"
+    rm -rf -- "$data_dir"
+  fi
+  restore_manifests
+  exit "$status"
+}
+
+# 1. preflight
+[ -f "$snapshot" ] || fail "snapshot $snapshot does not exist"
+[ ! -e "$data_dir" ] || fail "$data_dir exists already; restore into a new directory (dataDir) or remove it first"
+manifest="$manifests_dir/$etcd_manifest"
+[ -f "$manifest" ] || fail "no etcd manifest at $manifest; is this a kubeadm control-plane node with local etcd?"
+read -r n_flags n_mounts n_paths <<EOF
+$(switch_data_dir count "$manifest")
+EOF
+[ "$n_flags" -eq 1 ] || fail "$manifest has $n_flags lines '- --data-dir=$old_dir' (expected 1); set currentDataDir to the data directory etcd uses now"
+${steps(manifests.refuseLeftovers)}
+log ${shArg("verifying the snapshot with etcdutl snapshot status")}
+if ! status=$(${verify} 2>&1); then
+  fail "$snapshot is not a readable etcd snapshot: $status"
+fi
+log "snapshot status: $status"
+
+# 2. stop the static pods (etcd and everything that writes to it)
+${steps(manifests.stash)}
+
+# 3. restore into the new data directory
+log "restoring $snapshot into $data_dir"
+created_data_dir=1
+if ! out=$(${restore} 2>&1); then
+  fail "etcdutl snapshot restore failed: $out"
+fi
+printf '%s\n' "$out" >&2
+
+# 4. switch etcd's data directory in the stashed manifest (the original is kept)
+backup="$stash_parent/$etcd_manifest.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+cp -p "$stash/$etcd_manifest" "$backup"
+switch_data_dir rewrite "$stash/$etcd_manifest" > "$stash/.$etcd_manifest.new"
+mv "$stash/.$etcd_manifest.new" "$stash/$etcd_manifest"
+log "switched $etcd_manifest from $old_dir to $new_dir ($n_flags --data-dir, $n_mounts mountPath, $n_paths hostPath lines); the original is $backup"
+
+# 5. start: the manifests go back, the kubelet starts etcd on the restored data
+${steps(manifests.unstash)}
+
+# 6. wait for etcd to answer
+log "waiting up to ${"${"}health_timeout}s for etcd to be healthy"
+deadline=$(($(date +%s) + health_timeout))
+until out=$(${health} 2>&1); do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    fail "etcd is not healthy after ${"${"}health_timeout}s: $out (the restored data is in $data_dir, the original manifest in $backup)"
+  fi
+  sleep 2
+done
+printf '%s\n' "$out" >&2
+${memberList} >&2
+log "done: etcd runs on $new_dir"
+`;
 }
 
 /** One typed description of an HA etcd cluster to restore from one snapshot. */

@@ -623,76 +623,75 @@ export function renderResourceBackupScript(
       for (const ns of o.namespaces)
         steps.push(`export_resource ${shArg(r.kubectlName)} ${shArg(ns)}`);
   }
-  return [
-    "# kube-upkeep resource backup: kubectl get -o json, cleaned for kubectl apply --server-side",
-    PORTABLE_STRICT,
-    "umask 077",
-    `kubectl=${shArg(o.kubectl)}`,
-    `backup_dir=${shArg(o.backupDir)}`,
-    `tmp_dir=${shArg(`${o.backupDir}/${RESOURCE_BACKUP_TEMP_NAME}`)}`,
-    "# the awk program (its $ are awk's, not the shell's)",
-    "# shellcheck disable=SC2016",
-    `filter=${shArg(RESOURCE_BACKUP_FILTER)}`,
-    'log() { printf \'%s resource-backup: %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }',
-    'mkdir -p "$backup_dir"',
-    'rm -rf "$tmp_dir"',
-    'mkdir "$tmp_dir"',
-    "objects=0",
-    "# export_resource <resource> <namespace or '' for all namespaces / cluster-scoped>",
-    "export_resource() {",
-    '  raw="$tmp_dir/.raw.json"',
-    '  if [ -n "$2" ]; then',
-    '    "$kubectl" get "$1" --namespace="$2" -o json >"$raw"',
-    "  else",
-    '    "$kubectl" get "$1" --all-namespaces -o json >"$raw"',
-    "  fi",
-    '  written=$(awk -v dir="$tmp_dir" -v base="$1" "$filter" <"$raw")',
-    '  rm -f "$raw"',
-    '  if [ -z "$written" ]; then',
-    '    log "$1${2:+ in $2}: nothing to export"',
-    "    return 0",
-    "  fi",
-    "  while read -r file n; do",
-    '    log "wrote ${file#"$tmp_dir"/} ($n objects)"',
-    "    objects=$((objects + n))",
-    "  done <<EOF",
-    "$written",
-    "EOF",
-    "}",
-    ...steps,
-    'final="$backup_dir/resource-backup-$(date -u +%Y%m%dT%H%M%SZ)"',
-    'if [ -e "$final" ]; then',
-    '  log "ERROR: $final already exists, not overwriting it"',
-    "  exit 1",
-    "fi",
-    'mv "$tmp_dir" "$final"',
-    'log "wrote $final ($objects objects)"',
-    "# retention: only directories named like the snapshots above are considered",
-    `pattern=${shArg(RESOURCE_SNAPSHOT_NAME_GLOB)}`,
-    `max_age_days=${days ?? 0}`,
-    `keep_count=${count ?? 0}`,
-    "now=$(date +%s)",
-    'candidates=$(find "$backup_dir" -mindepth 1 -maxdepth 1 -type d -name "$pattern" -exec stat -c \'%Y %n\' {} + | sort -k1,1nr -k2,2r)',
-    "rank=1 # the snapshot just written counts as the newest and is never pruned",
-    "while read -r mtime dir; do",
-    '  [ -n "$dir" ] || continue',
-    '  [ "$dir" != "$final" ] || continue',
-    "  rank=$((rank + 1))",
-    '  reason=""',
-    '  if [ "$keep_count" -gt 0 ] && [ "$rank" -gt "$keep_count" ]; then',
-    '    reason="beyond the newest $keep_count"',
-    "  fi",
-    '  if [ "$max_age_days" -gt 0 ] && [ $((now - mtime)) -gt $((max_age_days * 86400)) ]; then',
-    '    reason="older than $max_age_days days"',
-    "  fi",
-    '  if [ -n "$reason" ]; then',
-    '    log "pruning $dir ($reason)"',
-    '    rm -rf -- "$dir"',
-    "  fi",
-    "done <<EOF",
-    "$candidates",
-    "EOF",
-    "printf '%s\\n' \"$final\"",
-    "",
-  ].join("\n");
+  // resolveResourceBackupOptions refuses an empty resource list: there is one step at least
+  return String.raw`# kube-upkeep resource backup: kubectl get -o json, cleaned for kubectl apply --server-side
+${PORTABLE_STRICT}
+umask 077
+kubectl=${shArg(o.kubectl)}
+backup_dir=${shArg(o.backupDir)}
+tmp_dir=${shArg(`${o.backupDir}/${RESOURCE_BACKUP_TEMP_NAME}`)}
+# the awk program (its $ are awk's, not the shell's)
+# shellcheck disable=SC2016
+filter=${shArg(RESOURCE_BACKUP_FILTER)}
+log() { printf '%s resource-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+mkdir -p "$backup_dir"
+rm -rf "$tmp_dir"
+mkdir "$tmp_dir"
+objects=0
+# export_resource <resource> <namespace or '' for all namespaces / cluster-scoped>
+export_resource() {
+  raw="$tmp_dir/.raw.json"
+  if [ -n "$2" ]; then
+    "$kubectl" get "$1" --namespace="$2" -o json >"$raw"
+  else
+    "$kubectl" get "$1" --all-namespaces -o json >"$raw"
+  fi
+  written=$(awk -v dir="$tmp_dir" -v base="$1" "$filter" <"$raw")
+  rm -f "$raw"
+  if [ -z "$written" ]; then
+    log "$1${"${"}2:+ in $2}: nothing to export"
+    return 0
+  fi
+  while read -r file n; do
+    log "wrote ${"${"}file#"$tmp_dir"/} ($n objects)"
+    objects=$((objects + n))
+  done <<EOF
+$written
+EOF
+}
+${steps.join("\n")}
+final="$backup_dir/resource-backup-$(date -u +%Y%m%dT%H%M%SZ)"
+if [ -e "$final" ]; then
+  log "ERROR: $final already exists, not overwriting it"
+  exit 1
+fi
+mv "$tmp_dir" "$final"
+log "wrote $final ($objects objects)"
+# retention: only directories named like the snapshots above are considered
+pattern=${shArg(RESOURCE_SNAPSHOT_NAME_GLOB)}
+max_age_days=${days ?? 0}
+keep_count=${count ?? 0}
+now=$(date +%s)
+candidates=$(find "$backup_dir" -mindepth 1 -maxdepth 1 -type d -name "$pattern" -exec stat -c '%Y %n' {} + | sort -k1,1nr -k2,2r)
+rank=1 # the snapshot just written counts as the newest and is never pruned
+while read -r mtime dir; do
+  [ -n "$dir" ] || continue
+  [ "$dir" != "$final" ] || continue
+  rank=$((rank + 1))
+  reason=""
+  if [ "$keep_count" -gt 0 ] && [ "$rank" -gt "$keep_count" ]; then
+    reason="beyond the newest $keep_count"
+  fi
+  if [ "$max_age_days" -gt 0 ] && [ $((now - mtime)) -gt $((max_age_days * 86400)) ]; then
+    reason="older than $max_age_days days"
+  fi
+  if [ -n "$reason" ]; then
+    log "pruning $dir ($reason)"
+    rm -rf -- "$dir"
+  fi
+done <<EOF
+$candidates
+EOF
+printf '%s\n' "$final"
+`;
 }

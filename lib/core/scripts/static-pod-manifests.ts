@@ -109,65 +109,53 @@ export function renderStaticPodManifestSteps(
     opts.exitHandler === undefined
       ? undefined
       : shellFunctionName(where, "exitHandler", opts.exitHandler);
-  /** A failure with a message (in double quotes, expanded by the shell). */
-  const failure = (message: string) =>
-    inFunction ? [`log "ERROR: ${message}"`, "return 1"] : [`fail "${message}"`];
-  const indent = (lines: string[]) => (inFunction ? lines.map((l) => `  ${l}`) : lines);
+  /** A failure with a message (in double quotes, expanded by the shell), indented by `pad`. */
+  const failure = (message: string, pad: string) =>
+    inFunction ? `${pad}log "ERROR: ${message}"\n${pad}return 1` : `${pad}fail "${message}"`;
+  /** The lines of a block, indented two spaces inside a function. */
+  const block = (text: string) => text.split("\n").map((l) => (inFunction ? `  ${l}` : l));
 
-  const count = opts.requireManifests
-    ? [
-        // `local` exists only inside a function (bash rejects it at the top level)
-        `${inFunction ? "local " : ""}found=0`,
-        'for f in "$manifests_dir"/*; do',
-        '  [ -f "$f" ] && found=$((found + 1))',
-        "done",
-        'if [ "$found" -eq 0 ]; then',
-        ...failure(
-          "no static pod manifests in $manifests_dir; is this a kubeadm control-plane node?",
-        ).map((l) => `  ${l}`),
-        "fi",
-      ]
-    : [];
+  // `local` exists only inside a function (bash rejects it at the top level)
+  const count = String.raw`${inFunction ? "local " : ""}found=0
+for f in "$manifests_dir"/*; do
+  [ -f "$f" ] && found=$((found + 1))
+done
+if [ "$found" -eq 0 ]; then
+${failure("no static pod manifests in $manifests_dir; is this a kubeadm control-plane node?", "  ")}
+fi
+`;
   const moved = opts.requireManifests ? "$found static pod manifests" : "the static pod manifests";
+  const traps = exitHandler
+    ? `trap ${exitHandler} EXIT\ntrap 'exit 143' TERM INT`
+    : `trap restore_manifests EXIT\ntrap 'restore_manifests; exit 143' TERM INT`;
   return {
-    restoreFunction: [
-      "restore_manifests() {",
-      '  if [ -n "$stash" ] && [ -d "$stash" ]; then',
-      '    for f in "$stash"/*; do',
-      '      [ -e "$f" ] || continue',
-      '      mv "$f" "$manifests_dir/"',
-      "    done",
-      '    rmdir "$stash"',
-      '    log "moved the static pod manifests back to $manifests_dir"',
-      "  fi",
-      '  stash=""',
-      "}",
-    ],
-    refuseLeftovers: indent([
-      'if [ -d "$stash_parent" ]; then',
-      `  for d in ${leftovers.map((p) => `"$stash_parent"/${p}.*`).join(" ")}; do`,
-      '    [ -d "$d" ] || continue',
-      ...failure(
-        "$d holds manifests from an interrupted run; move them back to $manifests_dir and remove $d",
-      ).map((l) => `    ${l}`),
-      "  done",
-      "fi",
-    ]),
-    stash: indent([
-      ...count,
-      'mkdir -p "$stash_parent"',
-      `stash=$(mktemp -d "$stash_parent/${prefix}.XXXXXX")`,
-      ...(exitHandler
-        ? [`trap ${exitHandler} EXIT`, "trap 'exit 143' TERM INT"]
-        : ["trap restore_manifests EXIT", "trap 'restore_manifests; exit 143' TERM INT"]),
-      'for f in "$manifests_dir"/*; do',
-      '  [ -f "$f" ] || continue',
-      '  mv "$f" "$stash/"',
-      "done",
-      `log "moved ${moved} to $stash; waiting \${restart_wait}s for the kubelet to stop the pods"`,
-      'sleep "$restart_wait"',
-    ]),
-    unstash: indent(["restore_manifests", "trap - EXIT TERM INT"]),
+    restoreFunction: String.raw`restore_manifests() {
+  if [ -n "$stash" ] && [ -d "$stash" ]; then
+    for f in "$stash"/*; do
+      [ -e "$f" ] || continue
+      mv "$f" "$manifests_dir/"
+    done
+    rmdir "$stash"
+    log "moved the static pod manifests back to $manifests_dir"
+  fi
+  stash=""
+}`.split("\n"),
+    refuseLeftovers: block(String.raw`if [ -d "$stash_parent" ]; then
+  for d in ${leftovers.map((p) => `"$stash_parent"/${p}.*`).join(" ")}; do
+    [ -d "$d" ] || continue
+${failure("$d holds manifests from an interrupted run; move them back to $manifests_dir and remove $d", "    ")}
+  done
+fi`),
+    stash: block(String.raw`${opts.requireManifests ? count : ""}mkdir -p "$stash_parent"
+stash=$(mktemp -d "$stash_parent/${prefix}.XXXXXX")
+${traps}
+for f in "$manifests_dir"/*; do
+  [ -f "$f" ] || continue
+  mv "$f" "$stash/"
+done
+log "moved ${moved} to $stash; waiting ${"${"}restart_wait}s for the kubelet to stop the pods"
+sleep "$restart_wait"`),
+    unstash: block("restore_manifests\ntrap - EXIT TERM INT"),
   };
 }
 

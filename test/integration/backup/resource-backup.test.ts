@@ -18,7 +18,7 @@ import {
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ResourceBackup } from "../../../lib/cdk8s/resource-backup";
+import { ResourceBackup } from "kube-upkeep/cdk8s";
 import { binaries } from "../../cluster/cluster";
 import { uniqueName } from "../../cluster/fixtures";
 import { cronJobsIn, podSteps, synthYaml } from "../support/cronjob";

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { VeleroSchedule } from "../../../lib/cdk8s/velero-schedule";
+import { VeleroSchedule } from "kube-upkeep/cdk8s";
 import { binaries } from "../../cluster/cluster";
 import { uniqueName } from "../../cluster/fixtures";
 import { FULL } from "../fixtures/velero-schedule-full";

@@ -37,13 +37,13 @@ import {
   countKeys,
   endpointStatus,
   etcdctlOk,
-  freePort,
   killAllEtcd,
   startTlsEtcd,
   waitHealthy,
   startEtcdMember,
   type RunningEtcd,
 } from "../support/etcd";
+import { freePort } from "../../cluster/ports";
 import { makeEtcdPki, type EtcdPki } from "../support/pki";
 import { busyboxBin, requireBinaries, run, runOk, tempDir } from "../support/tools";
 

@@ -16,13 +16,13 @@ import {
   backupTlsOptions,
   countKeys,
   etcdctlOk,
-  freePort,
   killAllEtcd,
   startEtcdMember,
   startTlsEtcd,
   waitHealthy,
   type RunningEtcd,
 } from "../support/etcd";
+import { freePort } from "../../cluster/ports";
 import { makeEtcdPki, type EtcdPki } from "../support/pki";
 import { requireBinaries, runOk, tempDir } from "../support/tools";
 

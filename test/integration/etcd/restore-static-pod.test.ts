@@ -19,10 +19,10 @@ import {
   backupTlsOptions,
   countKeys,
   etcdctlOk,
-  freePort,
   waitHealthy,
   type RunningEtcd,
 } from "../support/etcd";
+import { freePort } from "../../cluster/ports";
 import { makeKubeadmRoot, type EtcdPki } from "../support/pki";
 import { MiniKubelet } from "../support/static-pods";
 import { requireBinaries, requireRoot, runAsync, runOk, tempDir } from "../support/tools";

@@ -12,14 +12,13 @@
 import { readFileSync } from "node:fs";
 import { CoreV1Api, PatchStrategy, setHeaderOptions, KubeConfig } from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
-import { ValidationErrors } from "../../../lib/core/errors";
-import { readClusterState } from "../../../lib/core/live/read";
-import { formatUpgradeProgress, UPGRADE_ANNOTATION } from "../../../lib/core/progress/annotation";
 import {
-  ClusterUpgrade,
-  ClusterUpgradePlanError,
-  type ClusterNode,
-} from "../../../lib/pulumi/cluster-upgrade";
+  formatUpgradeProgress,
+  readClusterState,
+  UPGRADE_ANNOTATION,
+  ValidationErrors,
+} from "kube-upkeep/core";
+import { ClusterUpgrade, ClusterUpgradePlanError, type ClusterNode } from "kube-upkeep/pulumi";
 import { type ClusterInfo, startCluster, stopCluster } from "../../cluster/cluster";
 import { createNodes } from "../../cluster/fixtures";
 import { mockAndRecord, type Registered } from "../../unit/pulumi/mocks";

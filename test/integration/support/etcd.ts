@@ -4,39 +4,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import type { EtcdPki } from "./pki";
+import { freePort } from "../../cluster/ports";
 import { runAsync } from "./tools";
-
-/** Ports handed out by this worker (never handed out twice). */
-const handedOut = new Set<number>();
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.unref();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/**
- * A TCP port on 127.0.0.1 that was free a moment ago. Picked at random from 20000-29999, below
- * the kernel's ephemeral range (32768+), so the many short client connections of a test run
- * (their local ports come from that range) cannot take it before etcd binds it; kwokctl picks
- * its ports just below 32768.
- */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 10000);
-    if (handedOut.has(port)) continue;
-    if (await canBind(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-  throw new Error("no free port found in 20000-29999 on 127.0.0.1");
-}
 
 export interface EtcdMemberSpec {
   readonly name: string;

@@ -49,8 +49,11 @@ export function busyboxBin(dir: string): string {
   return bin;
 }
 
+/** A finished process (the tests' one result shape: this module's and the unit stubs'). */
 export interface RunResult {
   readonly status: number | null;
+  /** The signal that ended it (a timeout's kill), or null. */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -78,6 +81,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): RunResult {
   // a timeout kills the process (as activeDeadlineSeconds would): status null, signal set
   return {
     status: r.status,
+    signal: r.signal,
     stdout: r.stdout ?? "",
     stderr: (r.stderr ?? "") + (r.signal ? `\n(killed by ${r.signal})` : ""),
   };
@@ -101,9 +105,9 @@ export function runAsync(argv: readonly string[], opts: RunOptions = {}): Promis
       clearTimeout(timer);
       reject(e);
     });
-    p.on("close", (status) => {
+    p.on("close", (status, signal) => {
       clearTimeout(timer);
-      resolve({ status, stdout, stderr });
+      resolve({ status, signal, stdout, stderr });
     });
     if (p.stdin) {
       p.stdin.on("error", () => undefined); // the exit status tells what happened

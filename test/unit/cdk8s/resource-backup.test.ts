@@ -1,8 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Chart, Testing } from "cdk8s";
-import { ResourceBackup, type ResourceBackupProps } from "../../../lib/cdk8s/resource-backup";
-import { ValidationErrors } from "../../../lib/core/errors";
-import { renderResourceBackupScript } from "../../../lib/core/scripts/resource-backup";
+import { ResourceBackup, type ResourceBackupProps } from "kube-upkeep/cdk8s";
+import { renderResourceBackupScript, ValidationErrors } from "kube-upkeep/core";
 import { thrown } from "./thrown";
 
 function synth(props: ResourceBackupProps = {}, chartNamespace?: string) {

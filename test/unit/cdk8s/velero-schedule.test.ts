@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Testing } from "cdk8s";
-import { VeleroSchedule, type VeleroScheduleProps } from "../../../lib/cdk8s/velero-schedule";
-import { ValidationErrors } from "../../../lib/core/errors";
+import { VeleroSchedule, type VeleroScheduleProps } from "kube-upkeep/cdk8s";
+import { ValidationErrors } from "kube-upkeep/core";
 import { FULL } from "../../integration/fixtures/velero-schedule-full";
 import { thrown } from "./thrown";
 

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../../lib/core/errors";
+import { ValidationError } from "kube-upkeep/core";
 
 describe("ValidationError", () => {
   it("names the path, field, value, problem and fix", () => {

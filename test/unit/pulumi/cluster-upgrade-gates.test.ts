@@ -7,12 +7,8 @@
  * `ready` with the error and registers no node resource. The gates against a real cluster are
  * test/integration/health; through the real engine, test/e2e/live-roll.test.ts.
  */
-import { ValidationErrors } from "../../../lib/core/errors";
-import {
-  ClusterUpgrade,
-  ClusterUpgradePlanError,
-  type ClusterNode,
-} from "../../../lib/pulumi/cluster-upgrade";
+import { ValidationErrors } from "kube-upkeep/core";
+import { ClusterUpgrade, ClusterUpgradePlanError, type ClusterNode } from "kube-upkeep/pulumi";
 import { mockAndRecord, SECRET_SIG, SIG_KEY, value, type Registered } from "./mocks";
 import { waitForRPCs } from "./rpcs";
 

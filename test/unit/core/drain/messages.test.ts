@@ -4,7 +4,7 @@ import {
   validateDrainOptions,
   ValidationError,
   ValidationErrors,
-} from "../../../../lib/core";
+} from "kube-upkeep/core";
 import { formatMs, multiplePdbMessage, pdbRetryMessage } from "../../../../lib/core/drain/messages";
 
 describe("drain messages", () => {

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { RunResult } from "../../../integration/support/tools";
 
 export const SHELLCHECK = "/usr/bin/shellcheck";
 /** The busybox applet directory the integration tests use too (one implementation). */
@@ -191,13 +192,6 @@ export function makeStubs(extraEnv: Record<string, string> = {}): StubEnv {
     calls: () => lines().map((l) => l.split("\t")),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-export interface RunResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
 }
 
 /**
