@@ -18,6 +18,7 @@
  *     message naming the permission).
  */
 import type { KubeConfig, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
+import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../defaults";
 import { ValidationError, ValidationErrors } from "../errors";
 import { assertNodeName, nodeNameProblem } from "../names";
 import {
@@ -69,7 +70,7 @@ import {
 import { type RetryOptions, backoffDelay, sleep, withTransientRetry } from "./retry";
 import { PodDeletionTracker, PodWatchRefusedError } from "./wait";
 
-export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = DEFAULT_NODE_STEP_TIMEOUT_SECONDS;
 export const DEFAULT_RETRY_INTERVAL_MS = 5000;
 
 export interface PodEvent {

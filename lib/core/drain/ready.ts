@@ -14,6 +14,7 @@
  * waited through; other answers to reading the node (401, 403) fail at once.
  */
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
+import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../defaults";
 import { ProblemCollector, ValidationError } from "../errors";
 import { nodeNameProblem } from "../names";
 import {
@@ -26,7 +27,7 @@ import {
 } from "./client";
 import { transientReason } from "./retry";
 
-export const DEFAULT_READY_TIMEOUT_SECONDS = 600;
+export const DEFAULT_READY_TIMEOUT_SECONDS = DEFAULT_NODE_STEP_TIMEOUT_SECONDS;
 export const DEFAULT_READY_POLL_SECONDS = 2;
 
 export interface ReadyWaitOptions {
