@@ -242,15 +242,7 @@ export { runHealthChecks } from "./health/run";
 /** @internal */
 export { readClusterState } from "./live/read";
 /** @internal */
-export {
-  checkNodeDrain,
-  runNodeDrain,
-  undoNodeDrain,
-  checkNodeUncordon,
-  runNodeUncordon,
-  checkNodeReadyWait,
-  runNodeReadyWait,
-} from "./drain/provider";
+export { nodeProviderSteps } from "./drain/provider";
 /** @internal */
 export { stepRecorder } from "./report/recorder";
 /** @internal */

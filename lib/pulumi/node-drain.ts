@@ -107,7 +107,7 @@ const log = runtime.providerLog;
  */
 export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: NodeDrainInputs, news: NodeDrainInputs): Promise<pulumi.dynamic.CheckResult> {
-    return { inputs: news, failures: loadCore().checkNodeDrain(news) };
+    return { inputs: news, failures: loadCore().nodeProviderSteps.nodeDrain.check(news) };
   },
 
   async diff(
@@ -125,7 +125,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: NodeDrainInputs): Promise<pulumi.dynamic.CreateResult> {
-    const result = await loadCore().runNodeDrain(inputs, log);
+    const result = await loadCore().nodeProviderSteps.nodeDrain.create(inputs, log);
     const outs: NodeDrainOutputs = { ...inputs, ...result };
     return { id: `${inputs.nodeName}/${inputs.runId}`, outs };
   },
@@ -141,7 +141,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, props: NodeDrainOutputs): Promise<void> {
     if (props.uncordonOnDelete === false) return;
-    await loadCore().undoNodeDrain(props, log);
+    await loadCore().nodeProviderSteps.nodeDrain.delete(props, log);
   },
 };
 

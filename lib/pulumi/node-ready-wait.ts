@@ -72,11 +72,11 @@ interface WaitOutputs {
 /** The dynamic provider (exported so tests can call create directly against a cluster). */
 export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: WaitInputs, news: WaitInputs): Promise<pulumi.dynamic.CheckResult> {
-    return { inputs: news, failures: loadCore().checkNodeReadyWait(news) };
+    return { inputs: news, failures: loadCore().nodeProviderSteps.nodeReadyWait.check(news) };
   },
 
   async create(inputs: WaitInputs): Promise<pulumi.dynamic.CreateResult<WaitOutputs>> {
-    const r = await loadCore().runNodeReadyWait(inputs, log);
+    const r = await loadCore().nodeProviderSteps.nodeReadyWait.create(inputs, log);
     return {
       id: `${inputs.nodeName}@${inputs.targetVersion}`,
       outs: {

@@ -64,7 +64,7 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
     _olds: NodeUncordonInputs,
     news: NodeUncordonInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
-    return { inputs: news, failures: loadCore().checkNodeUncordon(news) };
+    return { inputs: news, failures: loadCore().nodeProviderSteps.nodeUncordon.check(news) };
   },
 
   async diff(
@@ -85,7 +85,7 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: NodeUncordonInputs): Promise<pulumi.dynamic.CreateResult> {
-    const result = await loadCore().runNodeUncordon(inputs, log);
+    const result = await loadCore().nodeProviderSteps.nodeUncordon.create(inputs, log);
     const outs: NodeUncordonOutputs = { ...inputs, ...result };
     return { id: `${inputs.nodeName}/${inputs.runId ?? ""}`, outs };
   },

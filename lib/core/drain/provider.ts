@@ -305,3 +305,10 @@ export async function runNodeReadyWait(
   await shown.flush();
   return { kubeletVersion: r.kubeletVersion, waitedMs: r.waitedMs };
 }
+
+/** The three providers' work, by provider: what their Pulumi adapters call (one core name). */
+export const nodeProviderSteps = {
+  nodeDrain: { check: checkNodeDrain, create: runNodeDrain, delete: undoNodeDrain },
+  nodeUncordon: { check: checkNodeUncordon, create: runNodeUncordon },
+  nodeReadyWait: { check: checkNodeReadyWait, create: runNodeReadyWait },
+} as const;
