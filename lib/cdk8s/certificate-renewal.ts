@@ -1,6 +1,6 @@
 import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
-import { ValidationError } from "../core/errors";
+import { ProblemCollector, ValidationError } from "../core/errors";
 import {
   renderCertRenewalScript,
   resolveCertRenewalOptions,
@@ -185,70 +185,102 @@ export class CertificateRenewal extends Construct {
    */
   private static resolve(where: string, props: CertificateRenewalProps) {
     const d = CERTIFICATE_RENEWAL_CRONJOB_DEFAULTS;
-    const nodes = validateNodes(where, props?.nodes, true)!;
-    const hostRoot = validateAbsolutePath(where, "hostRoot", props.hostRoot ?? d.hostRoot);
+    const problems = new ProblemCollector();
+    const check = <T>(fn: () => T) => problems.collect(fn);
+    const nodes = check(() => validateNodes(where, props?.nodes, true)!);
+    const hostRoot = check(() =>
+      validateAbsolutePath(where, "hostRoot", props.hostRoot ?? d.hostRoot),
+    );
     if (hostRoot === "/")
-      throw new ValidationError(
-        where,
-        "hostRoot",
-        hostRoot,
-        "the host's / cannot be mounted over the container's /",
-        "use a directory such as /host",
+      problems.add(
+        new ValidationError(
+          where,
+          "hostRoot",
+          hostRoot,
+          "the host's / cannot be mounted over the container's /",
+          "use a directory such as /host",
+        ),
       );
     if ((props as CertRenewalScriptOptions).rootfs !== undefined)
-      throw new ValidationError(
-        where,
-        "rootfs",
-        (props as CertRenewalScriptOptions).rootfs,
-        "not a CertificateRenewal prop",
-        "set hostRoot instead (where the host's / is mounted and chrooted into)",
+      problems.add(
+        new ValidationError(
+          where,
+          "rootfs",
+          (props as CertRenewalScriptOptions).rootfs,
+          "not a CertificateRenewal prop",
+          "set hostRoot instead (where the host's / is mounted and chrooted into)",
+        ),
       );
-    const options = resolveCertRenewalOptions({ ...props, rootfs: hostRoot }, where);
-    const schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
-    const staggerMinutes = validateInteger(
-      where,
-      "staggerMinutes",
-      props.staggerMinutes ?? d.staggerMinutes,
-      1,
-      720,
+    const options = check(() => resolveCertRenewalOptions({ ...props, rootfs: hostRoot }, where));
+    const schedule = check(() =>
+      validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim(),
     );
-    const { resources, ...common } = resolveCommonCronJobProps(where, props, d);
-    const image = validateImage(where, "image", props.image ?? d.image);
-    const { numbers } = common;
+    const staggerMinutes = check(() =>
+      validateInteger(where, "staggerMinutes", props.staggerMinutes ?? d.staggerMinutes, 1, 720),
+    );
+    const common = check(() => resolveCommonCronJobProps(where, props, d));
+    const image = check(() => validateImage(where, "image", props.image ?? d.image));
+    const numbers = common?.numbers;
     if (
+      nodes &&
+      numbers &&
+      staggerMinutes !== undefined &&
       nodes.length > 1 &&
       numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds >= staggerMinutes * 60
     )
-      throw new ValidationError(
-        where,
-        "staggerMinutes",
-        staggerMinutes,
-        `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
-        `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
+      problems.add(
+        new ValidationError(
+          where,
+          "staggerMinutes",
+          staggerMinutes,
+          `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
+          `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
+        ),
       );
-    const restartAndWait =
-      options.restartWaitSeconds +
-      (options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0);
-    if (restartAndWait >= numbers.activeDeadlineSeconds)
-      throw new ValidationError(
-        where,
-        "activeDeadlineSeconds",
-        numbers.activeDeadlineSeconds,
-        `the Job could be stopped while the control plane restarts: restartWaitSeconds (${options.restartWaitSeconds}) + healthTimeoutSeconds (${options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0}) is not below it`,
-        `raise activeDeadlineSeconds above ${restartAndWait + 60}, or lower healthTimeoutSeconds`,
-      );
+    if (options && numbers) {
+      const restartAndWait =
+        options.restartWaitSeconds +
+        (options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0);
+      if (restartAndWait >= numbers.activeDeadlineSeconds)
+        problems.add(
+          new ValidationError(
+            where,
+            "activeDeadlineSeconds",
+            numbers.activeDeadlineSeconds,
+            `the Job could be stopped while the control plane restarts: restartWaitSeconds (${options.restartWaitSeconds}) + healthTimeoutSeconds (${options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0}) is not below it`,
+            `raise activeDeadlineSeconds above ${restartAndWait + 60}, or lower healthTimeoutSeconds`,
+          ),
+        );
+    }
     if (props.privileged !== undefined && typeof props.privileged !== "boolean")
-      throw new ValidationError(
-        where,
-        "privileged",
-        props.privileged,
-        "not a boolean",
-        "give true or false",
+      problems.add(
+        new ValidationError(
+          where,
+          "privileged",
+          props.privileged,
+          "not a boolean",
+          "give true or false",
+        ),
       );
     const privileged = props.privileged ?? false;
-    const schedules = nodes.map((_, i) => staggeredSchedule(where, schedule, i, staggerMinutes));
+    const schedules =
+      nodes && schedule !== undefined && staggerMinutes !== undefined
+        ? check(() => nodes.map((_, i) => staggeredSchedule(where, schedule, i, staggerMinutes)))
+        : undefined;
+    problems.throwOneOrAll();
     const script = renderCertRenewalScript({ ...props, rootfs: hostRoot }, where);
-    return { nodes, hostRoot, options, schedules, resources, common, image, privileged, script };
+    const { resources, ...rest } = common!;
+    return {
+      nodes: nodes!,
+      hostRoot: hostRoot!,
+      options: options!,
+      schedules: schedules!,
+      resources,
+      common: rest,
+      image: image!,
+      privileged,
+      script,
+    };
   }
 
   constructor(scope: Construct, id: string, props: CertificateRenewalProps) {

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { k8s } from "cdk8s-plus-33";
 import type { Construct } from "constructs";
-import { ValidationError } from "../core/errors";
+import { ProblemCollector, ValidationError } from "../core/errors";
+import { isDnsLabel } from "../core/names";
 import { validateDnsName, validateInteger } from "../core/scripts/shell";
 
 /** CronJob names are limited to 52 characters (the controller appends an 11-character suffix). */
@@ -58,7 +59,7 @@ export interface ControlPlaneCronJobProps {
 
 /** A DNS-1123 label (namespaces, object name prefixes). */
 function validateDnsLabel(where: string, field: string, value: string): string {
-  if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value))
+  if (!isDnsLabel(value))
     throw new ValidationError(
       where,
       field,
@@ -78,7 +79,7 @@ function cronJobName(base: string, node?: string): string {
   return `${full.slice(0, MAX_CRONJOB_NAME - 9).replace(/-+$/, "")}-${hash}`;
 }
 
-/** Validates `nodes` (non-empty, DNS names, no duplicates). */
+/** Validates `nodes` (non-empty, DNS names, no duplicates); every problem at once. */
 export function validateNodes(
   where: string,
   nodes: readonly string[] | undefined,
@@ -104,13 +105,17 @@ export function validateNodes(
         ? 'list the control-plane node names, e.g. nodes: ["cp-1", "cp-2", "cp-3"]'
         : "list the control-plane node names, or leave nodes unset for one CronJob on any control-plane node",
     );
+  const problems = new ProblemCollector();
   const seen = new Set<string>();
   nodes.forEach((n, i) => {
-    validateDnsName(where, `nodes[${i}]`, n);
+    if (problems.collect(() => validateDnsName(where, `nodes[${i}]`, n)) === undefined) return;
     if (seen.has(n))
-      throw new ValidationError(where, `nodes[${i}]`, n, "listed twice", "list each node once");
+      problems.add(
+        new ValidationError(where, `nodes[${i}]`, n, "listed twice", "list each node once"),
+      );
     seen.add(n);
   });
+  problems.throwOneOrAll();
   const names = new Set<string>();
   for (const n of nodes) {
     const dashed = n.replace(/\./g, "-");
@@ -153,17 +158,25 @@ export interface ContainerResources {
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
-function resourceRequirements(where: string, r: ContainerResources): k8s.ResourceRequirements {
+function resourceRequirements(
+  where: string,
+  r: ContainerResources,
+  problems: ProblemCollector,
+): k8s.ResourceRequirements {
   const q = (field: string, v: string | undefined) => {
     if (v === undefined) return undefined;
-    if (typeof v !== "string" || !QUANTITY.test(v))
-      throw new ValidationError(
-        where,
-        `resources.${field}`,
-        v,
-        "not a Kubernetes quantity",
-        'give a quantity such as "100m", "128Mi" or "1Gi"',
+    if (typeof v !== "string" || !QUANTITY.test(v)) {
+      problems.add(
+        new ValidationError(
+          where,
+          `resources.${field}`,
+          v,
+          "not a Kubernetes quantity",
+          'give a quantity such as "100m", "128Mi" or "1Gi"',
+        ),
       );
+      return undefined;
+    }
     return k8s.Quantity.fromString(v);
   };
   const requests: Record<string, k8s.Quantity> = {};
@@ -201,13 +214,20 @@ const JOB_NUMBER_RANGES: Readonly<Record<keyof JobNumbers, readonly [number, num
 };
 
 /** Integer props of the CronJob/Job, defaulted from `d` and checked against their ranges. */
-function jobNumbers(where: string, p: Partial<JobNumbers>, d: JobNumbers): JobNumbers {
+function jobNumbers(
+  where: string,
+  p: Partial<JobNumbers>,
+  d: JobNumbers,
+  problems: ProblemCollector,
+): JobNumbers {
   const out: Partial<Record<keyof JobNumbers, number>> = {};
   for (const [field, [min, max]] of Object.entries(JOB_NUMBER_RANGES) as [
     keyof JobNumbers,
     readonly [number, number],
   ][])
-    out[field] = validateInteger(where, field, p[field] ?? d[field], min, max);
+    out[field] = problems.collect(() =>
+      validateInteger(where, field, p[field] ?? d[field], min, max),
+    );
   return out as JobNumbers;
 }
 
@@ -242,7 +262,7 @@ export interface ResolvedCommonCronJobProps {
 }
 
 /**
- * Validates the common props and fills in the construct's defaults `d`. The CronJob name is a
+ * Validates the common props (every problem at once) and fills in the construct's defaults `d`. The CronJob name is a
  * DNS-1123 label of at most 40 characters, so the node suffix fits in the 52 a CronJob name may
  * have (the default name is suggested when it is too long).
  */
@@ -251,27 +271,35 @@ export function resolveCommonCronJobProps(
   props: CommonCronJobProps,
   d: CommonCronJobDefaults,
 ): ResolvedCommonCronJobProps {
-  const namespace = validateDnsLabel(where, "namespace", props.namespace ?? d.namespace);
-  const name = validateDnsLabel(where, "name", props.name ?? d.name);
-  if (name.length > MAX_NAME)
-    throw new ValidationError(
-      where,
-      "name",
-      name,
-      `longer than ${MAX_NAME} characters (CronJob names are limited to ${MAX_CRONJOB_NAME} with the node suffix)`,
-      `use a shorter name such as ${d.name}`,
+  const problems = new ProblemCollector();
+  const check = <T>(fn: () => T) => problems.collect(fn);
+  const namespace = check(() =>
+    validateDnsLabel(where, "namespace", props.namespace ?? d.namespace),
+  );
+  const name = check(() => validateDnsLabel(where, "name", props.name ?? d.name));
+  if (name !== undefined && name.length > MAX_NAME)
+    problems.add(
+      new ValidationError(
+        where,
+        "name",
+        name,
+        `longer than ${MAX_NAME} characters (CronJob names are limited to ${MAX_CRONJOB_NAME} with the node suffix)`,
+        `use a shorter name such as ${d.name}`,
+      ),
     );
-  return {
-    namespace,
-    name,
-    timeZone: validateTimeZone(where, props.timeZone),
-    numbers: jobNumbers(where, props, d),
-    resources: resourceRequirements(where, props.resources ?? d.resources),
+  const resolved = {
+    namespace: namespace!,
+    name: name!,
+    timeZone: check(() => validateTimeZone(where, props.timeZone)),
+    numbers: jobNumbers(where, props, d, problems),
+    resources: resourceRequirements(where, props.resources ?? d.resources, problems),
     priorityClassName:
       props.priorityClassName === undefined
         ? d.priorityClassName
-        : validateDnsLabel(where, "priorityClassName", props.priorityClassName),
+        : check(() => validateDnsLabel(where, "priorityClassName", props.priorityClassName!))!,
   };
+  problems.throwOneOrAll();
+  return resolved;
 }
 
 /** An IANA time zone name such as "Etc/UTC" or "Asia/Seoul" (CronJob spec.timeZone); unset stays unset. */

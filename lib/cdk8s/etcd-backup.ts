@@ -1,6 +1,6 @@
 import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
-import { ValidationError } from "../core/errors";
+import { ProblemCollector, ValidationError } from "../core/errors";
 import {
   ETCD_BACKUP_DEFAULTS,
   etcdSnapshotCommand,
@@ -131,35 +131,44 @@ export class EtcdBackup extends Construct {
    */
   private static resolve(where: string, props: EtcdBackupProps) {
     const d = ETCD_BACKUP_CRONJOB_DEFAULTS;
-    const options = resolveEtcdBackupOptions(props, where);
-    const schedule = validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim();
-    const { resources, ...common } = resolveCommonCronJobProps(where, props, d);
-    const nodes = validateNodes(where, props.nodes, false);
-    const etcdImage = validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage);
-    const shellImage = validateImage(where, "shellImage", props.shellImage ?? d.shellImage);
-    const { numbers } = common;
-    if (options.timeoutSeconds >= numbers.activeDeadlineSeconds)
-      throw new ValidationError(
-        where,
-        "timeoutSeconds",
-        options.timeoutSeconds,
-        `the snapshot may take as long as the whole Job (activeDeadlineSeconds ${numbers.activeDeadlineSeconds}), so the Job would be killed before etcdctl reports its own timeout`,
-        `give timeoutSeconds below activeDeadlineSeconds (defaults: ${ETCD_BACKUP_DEFAULTS.timeoutSeconds} and ${d.activeDeadlineSeconds}), or raise activeDeadlineSeconds`,
+    const problems = new ProblemCollector();
+    const check = <T>(fn: () => T) => problems.collect(fn);
+    const options = check(() => resolveEtcdBackupOptions(props, where));
+    const schedule = check(() =>
+      validateCronSchedule(where, "schedule", props.schedule ?? d.schedule).trim(),
+    );
+    const common = check(() => resolveCommonCronJobProps(where, props, d));
+    const nodes = check(() => validateNodes(where, props.nodes, false));
+    const etcdImage = check(() =>
+      validateImage(where, "etcdImage", props.etcdImage ?? d.etcdImage),
+    );
+    const shellImage = check(() =>
+      validateImage(where, "shellImage", props.shellImage ?? d.shellImage),
+    );
+    const numbers = common?.numbers;
+    if (options && numbers && options.timeoutSeconds >= numbers.activeDeadlineSeconds)
+      problems.add(
+        new ValidationError(
+          where,
+          "timeoutSeconds",
+          options.timeoutSeconds,
+          `the snapshot may take as long as the whole Job (activeDeadlineSeconds ${numbers.activeDeadlineSeconds}), so the Job would be killed before etcdctl reports its own timeout`,
+          `give timeoutSeconds below activeDeadlineSeconds (defaults: ${ETCD_BACKUP_DEFAULTS.timeoutSeconds} and ${d.activeDeadlineSeconds}), or raise activeDeadlineSeconds`,
+        ),
       );
-    const snapshot = etcdSnapshotCommand(options, where);
-    const verify = etcdVerifyCommand(options, where);
-    const finish = renderEtcdBackupFinishScript(options, where);
+    problems.throwOneOrAll();
+    const { resources, ...rest } = common!;
     return {
-      options,
-      schedule,
+      options: options!,
+      schedule: schedule!,
       resources,
-      common,
+      common: rest,
       nodes,
-      etcdImage,
-      shellImage,
-      snapshot,
-      verify,
-      finish,
+      etcdImage: etcdImage!,
+      shellImage: shellImage!,
+      snapshot: etcdSnapshotCommand(options!, where),
+      verify: etcdVerifyCommand(options!, where),
+      finish: renderEtcdBackupFinishScript(options!, where),
     };
   }
 

@@ -92,4 +92,10 @@ export class ProblemCollector {
   throwIfAny(): void {
     if (this.errors.length > 0) throw new ValidationErrors([...this.errors]);
   }
+
+  /** Like throwIfAny, but a single problem is thrown as the ValidationError itself. */
+  throwOneOrAll(): void {
+    if (this.errors.length === 1) throw this.errors[0];
+    this.throwIfAny();
+  }
 }

@@ -246,18 +246,11 @@ export { runHealthChecks } from "./health/run";
 /** @internal */
 export { readClusterState } from "./live/read";
 /** @internal */
-export { validateDrainOptions } from "./drain/drain";
+export { nodeProviderSteps } from "./drain/provider";
 /** @internal */
-export { stepRecorder, recordDrainProgress } from "./report/recorder";
+export { stepRecorder } from "./report/recorder";
 /** @internal */
 export { nodeProgress } from "./progress/reporter";
-/** @internal */
-export {
-  drainedEventMessage,
-  upgradeStartedMessage,
-  upgradedMessage,
-  resumedDrain,
-} from "./progress/steps";
 /** @internal */
 export { healthCheckName } from "./health/checks";
 /** @internal */

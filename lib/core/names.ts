@@ -4,6 +4,13 @@ import { ValidationError } from "./errors";
 /** A node name: a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', at most 253). */
 export const NODE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
+/** A DNS-1123 label (namespaces, object names, component names): at most 63 characters. */
+export const DNS_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function isDnsLabel(value: unknown): value is string {
+  return typeof value === "string" && DNS_LABEL_PATTERN.test(value);
+}
+
 export function isNodeName(value: unknown): value is string {
   return typeof value === "string" && value.length <= 253 && NODE_NAME_PATTERN.test(value);
 }

@@ -219,11 +219,11 @@ export function resolveMaxUnavailable(
   return Math.max(1, Math.floor((workers * pct) / 100));
 }
 
-/** Builds the plan. Throws ValidationErrors listing every problem (input and skew errors). */
-export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan {
-  const problems = new ProblemCollector();
-  const collect = (fn: () => void) => problems.collect(fn);
-
+/** The input's problems (names, roles, policy, maxUnavailable, skew), all at once. */
+function validatePlanInput(
+  input: UpgradePlanInput,
+  where: string,
+): { failurePolicy: FailurePolicy; maxUnavailable: number; findings: SkewFinding[] } {
   if (!Array.isArray(input.nodes) || input.nodes.length === 0) {
     throw new ValidationError(
       where,
@@ -233,9 +233,44 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
       "list the cluster's nodes with name and role",
     );
   }
+  const problems = new ProblemCollector();
+  nodeListProblems(input.nodes, where, problems);
+  const failurePolicy = input.failurePolicy ?? "leave-cordoned";
+  if (!FAILURE_POLICIES.includes(failurePolicy)) {
+    problems.add(
+      new ValidationError(
+        where,
+        "failurePolicy",
+        failurePolicy,
+        "unknown failure policy",
+        `use one of ${FAILURE_POLICIES.map((p) => JSON.stringify(p)).join(", ")}`,
+      ),
+    );
+  }
+  const workerCount = input.nodes.filter((n) => n.role === "worker").length;
+  const maxUnavailable =
+    problems.collect(() => resolveMaxUnavailable(input.maxUnavailable, workerCount, where)) ?? 1;
+  const findings = validateUpgrade({
+    nodes: input.nodes,
+    targetVersion: input.targetVersion,
+    currentVersion: input.currentVersion,
+  });
+  // node names were checked above, with the index of each (validateUpgrade checks them too)
+  for (const f of findings.filter((f) => f.severity === "error" && f.rule !== "node-name"))
+    problems.add(skewFindingError(f, where));
+  problems.throwIfAny();
+  return { failurePolicy, maxUnavailable, findings };
+}
+
+/** Each node's name (a DNS name, listed once) and role; at least one control-plane node. */
+function nodeListProblems(
+  nodes: readonly PlanNodeInput[],
+  where: string,
+  problems: ProblemCollector,
+): void {
   const seen = new Set<string>();
-  input.nodes.forEach((n, i) => {
-    collect(() => validateDnsName(where, `nodes[${i}].name`, n.name));
+  nodes.forEach((n, i) => {
+    problems.collect(() => validateDnsName(where, `nodes[${i}].name`, n.name));
     if (seen.has(n.name)) {
       problems.add(
         new ValidationError(
@@ -260,79 +295,70 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
       );
     }
   });
-  if (!input.nodes.some((n) => n.role === "control-plane")) {
+  if (!nodes.some((n) => n.role === "control-plane")) {
     problems.add(
       new ValidationError(
         where,
         "nodes",
-        input.nodes.map((n) => n.name),
+        nodes.map((n) => n.name),
         "no control-plane node: kubeadm upgrades the control plane first",
         'list the control-plane nodes with role "control-plane" (the first one runs kubeadm upgrade apply)',
       ),
     );
   }
-  const failurePolicy = input.failurePolicy ?? "leave-cordoned";
-  if (!FAILURE_POLICIES.includes(failurePolicy)) {
-    problems.add(
-      new ValidationError(
-        where,
-        "failurePolicy",
-        failurePolicy,
-        "unknown failure policy",
-        `use one of ${FAILURE_POLICIES.map((p) => JSON.stringify(p)).join(", ")}`,
-      ),
-    );
-  }
-  const workerCount = input.nodes.filter((n) => n.role === "worker").length;
-  let maxUnavailable = 1;
-  collect(() => {
-    maxUnavailable = resolveMaxUnavailable(input.maxUnavailable, workerCount, where);
-  });
+}
 
-  const findings = validateUpgrade({
-    nodes: input.nodes,
-    targetVersion: input.targetVersion,
-    currentVersion: input.currentVersion,
-  });
-  // node names were checked above, with the index of each (validateUpgrade checks them too)
-  for (const f of findings.filter((f) => f.severity === "error" && f.rule !== "node-name"))
-    problems.add(skewFindingError(f, where));
-  problems.throwIfAny();
+/** How the plan sees each (validated) node against the target. */
+interface PlanView {
+  readonly target: KubeVersion;
+  readonly version: (n: PlanNodeInput) => KubeVersion;
+  /** At the target and not a node this run upgraded (those keep their step until the run is over). */
+  readonly atTarget: (n: PlanNodeInput) => boolean;
+  /** The version the node's upgrade is from: the one recorded when this run drained it. */
+  readonly fromOf: (n: PlanNodeInput) => string;
+  readonly progressOf: (n: PlanNodeInput) => Partial<PlanStep>;
+}
 
+function planView(input: UpgradePlanInput): PlanView {
   const target = tryParseKubeVersion(input.targetVersion)!;
   const version = (n: PlanNodeInput): KubeVersion =>
     tryParseKubeVersion(n.version ?? input.currentVersion)!;
-  // a node this run upgraded keeps its step (its resources) until the run is over
-  const atTarget = (n: PlanNodeInput) =>
-    compareKubeVersions(version(n), target) === 0 &&
-    n.progress?.state !== "done" &&
-    n.progress?.state !== "resume";
-  /** The version the node's upgrade is from: the one recorded when this run drained it. */
   const fromOf = (n: PlanNodeInput): string => {
     const recorded = tryParseKubeVersion(n.progress?.from);
     return recorded ? recorded.text : version(n).text;
   };
-  const progressOf = (n: PlanNodeInput): Partial<PlanStep> => {
-    const from = fromOf(n);
-    const now = version(n).text;
-    return {
-      ...(now !== from ? { current: now } : {}),
-      ...(n.progress ? { progress: n.progress.state } : {}),
-    };
+  return {
+    target,
+    version,
+    atTarget: (n) =>
+      compareKubeVersions(version(n), target) === 0 &&
+      n.progress?.state !== "done" &&
+      n.progress?.state !== "resume",
+    fromOf,
+    progressOf: (n) => {
+      const from = fromOf(n);
+      const now = version(n).text;
+      return {
+        ...(now !== from ? { current: now } : {}),
+        ...(n.progress ? { progress: n.progress.state } : {}),
+      };
+    },
   };
+}
 
+/** The etcd snapshot and the control-plane steps, one after the other. */
+function controlPlaneSteps(
+  input: UpgradePlanInput,
+  view: PlanView,
+  workers: readonly PlanNodeInput[],
+): { steps: PlanStep[]; skipSteps: PlanStep[]; todo: PlanNodeInput[]; last?: string } {
+  const { target, version, atTarget, fromOf, progressOf } = view;
   const cps = input.nodes.filter((n) => n.role === "control-plane");
-  const workers = input.nodes.filter((n) => n.role === "worker");
-  const cpVersion = cps.map(version).sort(compareKubeVersions)[0]!;
-
   const steps: PlanStep[] = [];
   const skipSteps: PlanStep[] = [];
-  const skipped: string[] = [];
   let last: string | undefined;
-
-  const snapshot = input.etcdSnapshot ?? true;
-  const cpTodo = cps.filter((n) => !atTarget(n));
-  if (snapshot && (cpTodo.length > 0 || workers.some((n) => !atTarget(n)))) {
+  const todo = cps.filter((n) => !atTarget(n));
+  if ((input.etcdSnapshot ?? true) && (todo.length > 0 || workers.some((n) => !atTarget(n)))) {
     steps.push({
       id: "etcd-snapshot",
       action: "etcd-snapshot",
@@ -342,7 +368,6 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     });
     last = "etcd-snapshot";
   }
-
   // `kubeadm upgrade apply` runs once per target, on the first control-plane node that needs
   // work, while the control plane is below the target (kubeadm's ClusterConfiguration when it was
   // read; else: no control-plane node at the target yet). A node this run drained keeps the mode
@@ -350,13 +375,12 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
   const applyDone =
     input.controlPlaneUpgraded ?? cps.some((n) => compareKubeVersions(version(n), target) === 0);
   const applyNode =
-    applyDone || cpTodo.some((n) => n.progress?.mode === "apply")
+    applyDone || todo.some((n) => n.progress?.mode === "apply")
       ? undefined
-      : cpTodo.find((n) => n.progress?.mode === undefined);
+      : todo.find((n) => n.progress?.mode === undefined);
   for (const n of cps) {
     if (atTarget(n)) {
       skipSteps.push(skipStep(n, version(n), target));
-      skipped.push(n.name);
       continue;
     }
     const mode = n.progress?.mode ?? (n === applyNode ? "apply" : "node");
@@ -374,15 +398,25 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
     });
     last = id;
   }
+  return { steps, skipSteps, todo, last };
+}
 
-  const workerTodo = workers.filter((n) => !atTarget(n));
-  const k = Math.max(1, Math.min(maxUnavailable, workerTodo.length));
-  const chains: string[][] = Array.from({ length: Math.min(k, workerTodo.length) }, () => []);
-  workerTodo.forEach((n, i) => {
+/** The worker steps, round-robin over `maxUnavailable` chains that start after `last`. */
+function workerSteps(
+  workers: readonly PlanNodeInput[],
+  view: PlanView,
+  maxUnavailable: number,
+  last: string | undefined,
+): { steps: PlanStep[]; skipSteps: PlanStep[]; chains: string[][]; k: number } {
+  const { target, version, atTarget, fromOf, progressOf } = view;
+  const todo = workers.filter((n) => !atTarget(n));
+  const k = Math.max(1, Math.min(maxUnavailable, todo.length));
+  const chains: string[][] = Array.from({ length: Math.min(k, todo.length) }, () => []);
+  const steps = todo.map((n, i): PlanStep => {
     const chain = i % k;
-    const dependsOn = i >= k ? [`node/${workerTodo[i - k]!.name}`] : last ? [last] : [];
+    const dependsOn = i >= k ? [`node/${todo[i - k]!.name}`] : last ? [last] : [];
     chains[chain]!.push(n.name);
-    steps.push({
+    return {
       id: `node/${n.name}`,
       action: "kubeadm-upgrade-node",
       node: n.name,
@@ -392,22 +426,29 @@ export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan
       chain,
       dependsOn,
       ...progressOf(n),
-    });
+    };
   });
-  for (const n of workers.filter(atTarget)) {
-    skipSteps.push(skipStep(n, version(n), target));
-    skipped.push(n.name);
-  }
+  const skipSteps = workers.filter(atTarget).map((n) => skipStep(n, version(n), target));
+  return { steps, skipSteps, chains, k };
+}
 
+/** Builds the plan. Throws ValidationErrors listing every problem (input and skew errors). */
+export function planUpgrade(input: UpgradePlanInput, where = WHERE): UpgradePlan {
+  const { failurePolicy, maxUnavailable, findings } = validatePlanInput(input, where);
+  const view = planView(input);
+  const cps = input.nodes.filter((n) => n.role === "control-plane");
+  const workers = input.nodes.filter((n) => n.role === "worker");
+  const cp = controlPlaneSteps(input, view, workers);
+  const w = workerSteps(workers, view, maxUnavailable, cp.last);
   return {
-    targetVersion: target.text,
-    controlPlaneVersion: cpVersion.text,
-    maxUnavailable: k,
+    targetVersion: view.target.text,
+    controlPlaneVersion: cps.map(view.version).sort(compareKubeVersions)[0]!.text,
+    maxUnavailable: w.k,
     failurePolicy,
-    steps: [...steps, ...skipSteps],
-    controlPlaneOrder: cpTodo.map((n) => n.name),
-    chains,
-    skipped,
+    steps: [...cp.steps, ...w.steps, ...cp.skipSteps, ...w.skipSteps],
+    controlPlaneOrder: cp.todo.map((n) => n.name),
+    chains: w.chains,
+    skipped: [...cps.filter(view.atTarget), ...workers.filter(view.atTarget)].map((n) => n.name),
     warnings: findings.filter((f) => f.severity === "warning"),
     ...(input.source ? { source: input.source } : {}),
     ...(input.components ? { components: input.components } : {}),

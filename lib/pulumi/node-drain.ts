@@ -22,15 +22,14 @@
  * resource's token as `pulumi-nodejs:dynamic[/<module>]:<type>`, so `kube-upkeep:index:NodeDrain`
  * cannot be used for a dynamic resource.
  *
- * The provider is serialized into the Pulumi state: its methods `require` what they use, capture
- * no secrets or class instances, and load the drain engine through the package self-reference
- * `kube-upkeep/core` (package.json `exports`; `npm run build` must have produced dist-lib).
- * Progress lines go through pulumi.log (in a dynamic provider process it prints to the console,
- * which the engine shows).
+ * check and create are core's (lib/core/drain/provider.ts); this file adapts them to Pulumi and
+ * loads core in the provider process (serialization: see provider-runtime.ts). Progress lines go
+ * through pulumi.log (in a dynamic provider process it prints to the console, which the engine
+ * shows).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
-import type { DrainOptions, DrainProgress } from "../core";
+import type { DrainOptions } from "../core";
 import type { NodeProgressTarget } from "../core/progress/reporter";
 import type { StepReportTarget } from "../core/report/recorder";
 
@@ -108,28 +107,7 @@ const log = runtime.providerLog;
  */
 export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: NodeDrainInputs, news: NodeDrainInputs): Promise<pulumi.dynamic.CheckResult> {
-    const core = loadCore();
-    const failures: pulumi.dynamic.CheckFailure[] = [];
-    try {
-      core.validateDrainOptions("NodeDrain", news.nodeName, {
-        ...(news.options ?? {}),
-        runId: news.runId,
-      });
-    } catch (e) {
-      const errs = e instanceof core.ValidationErrors ? e.errors : [e];
-      for (const err of errs) {
-        const field = err instanceof core.ValidationError ? err.field : "options";
-        const property = field === "nodeName" || field === "runId" ? field : "options";
-        failures.push({ property, reason: err instanceof Error ? err.message : String(err) });
-      }
-    }
-    if (typeof news.kubeconfig !== "string" || news.kubeconfig.trim() === "") {
-      failures.push({
-        property: "kubeconfig",
-        reason: "NodeDrain: kubeconfig must be the kubeconfig YAML text",
-      });
-    }
-    return { inputs: news, failures };
+    return { inputs: news, failures: loadCore().nodeProviderSteps.nodeDrain.check(news) };
   },
 
   async diff(
@@ -147,81 +125,8 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: NodeDrainInputs): Promise<pulumi.dynamic.CreateResult> {
-    const core = loadCore();
-    const say = (level: "info" | "warn", m: string) =>
-      log(level, `NodeDrain ${inputs.nodeName}: ${m}`);
-    const kc = core.clientsFromYaml(inputs.kubeconfig);
-    const rec = core.stepRecorder(inputs.report, inputs.nodeName, "drain", (m) => say("warn", m));
-    const shown = core.nodeProgress(kc, inputs.nodeName, inputs.progress, (m) => say("warn", m));
-    const resumed = await core.resumedDrain(shown, inputs.nodeName, inputs.progress);
-    if (resumed) {
-      say("info", resumed.message);
-      await shown.flush();
-      const outs: NodeDrainOutputs = {
-        ...inputs,
-        evictedPods: [],
-        skippedPods: [],
-        warnings: [resumed.message],
-        retries: 0,
-        durationMs: 0,
-        cordonedByUs: resumed.cordonedByUs,
-        resumed: resumed.state,
-      };
-      return { id: `${inputs.nodeName}/${inputs.runId}`, outs };
-    }
-    rec.started();
-    const progress: DrainProgress = {
-      onCordoned: (r) => {
-        shown.event("Cordoned", r.cordonedByUs ? r.message : `${r.message} (by someone else)`);
-        say(
-          "info",
-          r.cordonedByUs
-            ? r.message
-            : `${r.message} (by someone else; it stays so after the drain)`,
-        );
-      },
-      onEvicting: (e) => say("info", e.message),
-      onPdbRetry: (e) => say("warn", e.message),
-      onDeleted: (e) => say("info", e.message),
-      onWarning: (m) => say("warn", m),
-    };
-    const result = await core
-      .drainNode(kc, inputs.nodeName, {
-        ...(inputs.options ?? {}),
-        runId: inputs.runId,
-        ...core.recordDrainProgress(rec, progress),
-      })
-      .catch(async (e: unknown) => {
-        rec.failed(e);
-        shown.failed("drain", e);
-        await shown.flush();
-        throw e;
-      });
-    rec.finished({
-      evicted: result.evictedPods.length,
-      retries: result.retries,
-      transientRetries: result.transientRetries,
-    });
-    const drained = core.drainedEventMessage(result);
-    shown.event("Drained", drained);
-    shown.step("drained");
-    shown.event("UpgradeStarted", core.upgradeStartedMessage(inputs.progress));
-    say(
-      "info",
-      `drained: ${result.evictedPods.length} pod(s) evicted in ${result.durationMs} ms, ${result.retries} PDB retries` +
-        (result.transientRetries ? `, ${result.transientRetries} transient API retries` : ""),
-    );
-    await shown.flush();
-    const outs: NodeDrainOutputs = {
-      ...inputs,
-      evictedPods: [...result.evictedPods],
-      skippedPods: result.skippedPods.map((s) => `${s.pod}: ${s.reason}`),
-      warnings: [...result.warnings],
-      retries: result.retries,
-      transientRetries: result.transientRetries,
-      durationMs: result.durationMs,
-      cordonedByUs: result.cordon.cordonedByUs,
-    };
+    const result = await loadCore().nodeProviderSteps.nodeDrain.create(inputs, log);
+    const outs: NodeDrainOutputs = { ...inputs, ...result };
     return { id: `${inputs.nodeName}/${inputs.runId}`, outs };
   },
 
@@ -236,18 +141,7 @@ export const nodeDrainProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, props: NodeDrainOutputs): Promise<void> {
     if (props.uncordonOnDelete === false) return;
-    const core = loadCore();
-    const kc = core.clientsFromYaml(props.kubeconfig);
-    const r = await core.uncordon(kc, props.nodeName, {
-      runId: props.runId,
-      ignoreMissingNode: true,
-    });
-    log(
-      r.uncordoned || r.outcome === "not-cordoned" || r.outcome === "node-not-found"
-        ? "info"
-        : "warn",
-      `NodeDrain ${props.nodeName}: ${r.message}`,
-    );
+    await loadCore().nodeProviderSteps.nodeDrain.delete(props, log);
   },
 };
 

@@ -4,8 +4,8 @@
  * what it last saw. It is the "the upgrade took effect" gate between the upgrade command and the
  * uncordon in `NodeUpgrade`.
  *
- * The wait itself is core's waitNodeReady; this file is the adapter (serialization: see
- * provider-runtime.ts). The kubeconfig is an input only (kept secret), never an output.
+ * check and create are core's (lib/core/drain/provider.ts, the wait loop lib/core/drain/ready.ts);
+ * this file is the adapter (serialization: see provider-runtime.ts). The kubeconfig is an input only (kept secret), never an output.
  *
  * Lifecycle: create = wait; a new target version, node or `trigger` replaces it (waits again);
  * delete does nothing (waiting has no effect to undo).
@@ -15,6 +15,8 @@ import * as runtime from "./provider-runtime";
 import type { NodeProgressTarget } from "../core/progress/reporter";
 import type { StepReportTarget } from "../core/report/recorder";
 
+// bound to constants so the provider's serialized closure holds the functions, not this
+// module's import (see provider-runtime.ts)
 const loadCore = runtime.loadCore;
 const log = runtime.providerLog;
 
@@ -69,37 +71,19 @@ interface WaitOutputs {
 
 /** The dynamic provider (exported so tests can call create directly against a cluster). */
 export const nodeReadyWaitProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: WaitInputs, news: WaitInputs): Promise<pulumi.dynamic.CheckResult> {
+    return { inputs: news, failures: loadCore().nodeProviderSteps.nodeReadyWait.check(news) };
+  },
+
   async create(inputs: WaitInputs): Promise<pulumi.dynamic.CreateResult<WaitOutputs>> {
-    const core = loadCore();
-    const rec = core.stepRecorder(inputs.report, inputs.nodeName, "ready", (m) =>
-      log("warn", `NodeReadyWait ${inputs.nodeName}: ${m}`),
-    );
-    rec.started();
-    const kc = core.clientsFromYaml(inputs.kubeconfig);
-    const shown = core.nodeProgress(kc, inputs.nodeName, inputs.progress, (m) =>
-      log("warn", `NodeReadyWait ${inputs.nodeName}: ${m}`),
-    );
-    const r = await core
-      .waitNodeReady(kc, inputs.nodeName, inputs.targetVersion, {
-        timeoutSeconds: inputs.timeoutSeconds,
-        pollSeconds: inputs.pollSeconds,
-      })
-      .catch(async (e: unknown) => {
-        rec.failed(e);
-        shown.failed(`the wait for Ready at ${inputs.targetVersion}`, e);
-        await shown.flush();
-        throw e;
-      });
-    rec.finished({ kubeletVersion: r.kubeletVersion, waitedMs: r.waitedMs });
-    shown.event("Upgraded", core.upgradedMessage(r.kubeletVersion, r.waitedMs));
-    shown.step("upgraded");
-    await shown.flush();
+    const r = await loadCore().nodeProviderSteps.nodeReadyWait.create(inputs, log);
     return {
       id: `${inputs.nodeName}@${inputs.targetVersion}`,
       outs: {
         nodeName: inputs.nodeName,
         targetVersion: inputs.targetVersion,
-        trigger: inputs.trigger,
+        // an undefined value is not a protobuf Struct value: the engine refuses the outputs
+        ...(inputs.trigger === undefined ? {} : { trigger: inputs.trigger }),
         kubeletVersion: r.kubeletVersion,
         waitedSeconds: Math.round(r.waitedMs / 100) / 10,
       },

@@ -6,7 +6,8 @@
  *
  * Lifecycle: create = uncordon; update (kubeconfig, force) records only; replace (nodeName, runId
  * or triggers changed) uncordons again; delete does nothing (it never re-cordons a node).
- * Type token: `pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon` (see node-drain.ts).
+ * Type token: `pulumi-nodejs:dynamic/kube-upkeep:NodeUncordon` (see node-drain.ts). check and
+ * create are core's (lib/core/drain/provider.ts); this file is the adapter.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtime from "./provider-runtime";
@@ -63,23 +64,7 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
     _olds: NodeUncordonInputs,
     news: NodeUncordonInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
-    const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (
-      typeof news.nodeName !== "string" ||
-      !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(news.nodeName)
-    ) {
-      failures.push({
-        property: "nodeName",
-        reason: `NodeUncordon: invalid nodeName ${JSON.stringify(news.nodeName)}: not a Kubernetes node name. Fix: use the name \`kubectl get nodes\` shows`,
-      });
-    }
-    if (typeof news.kubeconfig !== "string" || news.kubeconfig.trim() === "") {
-      failures.push({
-        property: "kubeconfig",
-        reason: "NodeUncordon: kubeconfig must be the kubeconfig YAML text",
-      });
-    }
-    return { inputs: news, failures };
+    return { inputs: news, failures: loadCore().nodeProviderSteps.nodeUncordon.check(news) };
   },
 
   async diff(
@@ -100,37 +85,8 @@ export const nodeUncordonProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: NodeUncordonInputs): Promise<pulumi.dynamic.CreateResult> {
-    const core = loadCore();
-    const kc = core.clientsFromYaml(inputs.kubeconfig);
-    const rec = core.stepRecorder(inputs.report, inputs.nodeName, "uncordon", (m) =>
-      log("warn", `NodeUncordon ${inputs.nodeName}: ${m}`),
-    );
-    rec.started();
-    const shown = core.nodeProgress(kc, inputs.nodeName, inputs.progress, (m) =>
-      log("warn", `NodeUncordon ${inputs.nodeName}: ${m}`),
-    );
-    const r = await core
-      .uncordon(kc, inputs.nodeName, { runId: inputs.runId || undefined, force: inputs.force })
-      .catch(async (e: unknown) => {
-        rec.failed(e);
-        shown.failed("uncordon", e);
-        await shown.flush();
-        throw e;
-      });
-    rec.finished({ outcome: r.outcome, uncordoned: r.uncordoned, message: r.message });
-    shown.event("Uncordoned", r.message);
-    shown.step("uncordoned");
-    await shown.flush();
-    log(
-      r.uncordoned || r.outcome === "not-cordoned" ? "info" : "warn",
-      `NodeUncordon ${inputs.nodeName}: ${r.message}`,
-    );
-    const outs: NodeUncordonOutputs = {
-      ...inputs,
-      uncordoned: r.uncordoned,
-      outcome: r.outcome,
-      message: r.message,
-    };
+    const result = await loadCore().nodeProviderSteps.nodeUncordon.create(inputs, log);
+    const outs: NodeUncordonOutputs = { ...inputs, ...result };
     return { id: `${inputs.nodeName}/${inputs.runId ?? ""}`, outs };
   },
 

@@ -249,6 +249,49 @@ export async function cordonNode(
   return result;
 }
 
+/** What uncordonNode does with the node as read: answer (dropping a stale stamp), or uncordon. */
+type UncordonAction =
+  | { readonly kind: "answer"; readonly result: UncordonResult; readonly clearStamp: boolean }
+  | { readonly kind: "uncordon" };
+
+function uncordonAction(
+  node: V1Node,
+  nodeName: string,
+  opts: UncordonOptions,
+  patchSent: boolean,
+): UncordonAction {
+  const owner = cordonOwner(node);
+  const annotated = node.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
+  const answer = (
+    uncordoned: boolean,
+    outcome: UncordonOutcome,
+    message: string,
+    clearStamp = false,
+  ): UncordonAction => ({
+    kind: "answer",
+    result: { nodeName, uncordoned, outcome, message },
+    clearStamp,
+  });
+  if (node.spec?.unschedulable !== true && patchSent && owner === undefined)
+    return answer(true, "uncordoned", uncordonedMessage(nodeName));
+  if (node.spec?.unschedulable !== true) {
+    // Schedulable already; drop a stale annotation of ours so the node does not look owned.
+    const ours = annotated !== undefined && (opts.runId === undefined || annotated === opts.runId);
+    return answer(false, "not-cordoned", alreadyUncordonedMessage(nodeName), ours);
+  }
+  if (!opts.force) {
+    if (owner === undefined)
+      return answer(false, "cordoned-by-someone-else", cordonedBySomeoneElseMessage(nodeName));
+    if (opts.runId !== undefined && owner !== opts.runId)
+      return answer(
+        false,
+        "cordoned-by-other-run",
+        cordonedByOtherRunMessage(nodeName, owner, opts.runId),
+      );
+  }
+  return { kind: "uncordon" };
+}
+
 /**
  * Make the node schedulable again, but only if kube-upkeep cordoned it (and, with runId, only
  * that run's cordon). Returns what it did; it never throws for "not ours".
@@ -275,7 +318,6 @@ export async function uncordonNode(
       }
       throw e;
     }
-    const owner = cordonOwner(node);
     const annotated = node.metadata?.annotations?.[CORDONED_BY_ANNOTATION];
     const rv = node.metadata?.resourceVersion;
     const clearStamp = {
@@ -283,45 +325,13 @@ export async function uncordonNode(
       [CORDONED_AT_ANNOTATION]: null,
       [CORDON_TAINT_ANNOTATION]: null,
     };
-    if (node.spec?.unschedulable !== true && patchSent && owner === undefined) {
-      return {
-        nodeName,
-        uncordoned: true,
-        outcome: "uncordoned" as const,
-        message: uncordonedMessage(nodeName),
-      };
-    }
-    if (node.spec?.unschedulable !== true) {
-      // Schedulable already; drop a stale annotation of ours so the node does not look owned.
-      if (annotated !== undefined && (opts.runId === undefined || annotated === opts.runId)) {
+    const action = uncordonAction(node, nodeName, opts, patchSent);
+    if (action.kind === "answer") {
+      if (action.clearStamp)
         await patchNode(core, nodeName, {
           metadata: { resourceVersion: rv, annotations: clearStamp },
         });
-      }
-      return {
-        nodeName,
-        uncordoned: false,
-        outcome: "not-cordoned" as const,
-        message: alreadyUncordonedMessage(nodeName),
-      };
-    }
-    if (!opts.force) {
-      if (owner === undefined) {
-        return {
-          nodeName,
-          uncordoned: false,
-          outcome: "cordoned-by-someone-else" as const,
-          message: cordonedBySomeoneElseMessage(nodeName),
-        };
-      }
-      if (opts.runId !== undefined && owner !== opts.runId) {
-        return {
-          nodeName,
-          uncordoned: false,
-          outcome: "cordoned-by-other-run" as const,
-          message: cordonedByOtherRunMessage(nodeName, owner, opts.runId),
-        };
-      }
+      return action.result;
     }
     patchSent = true;
     await patchNode(core, nodeName, {

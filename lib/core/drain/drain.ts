@@ -18,7 +18,8 @@
  *     message naming the permission).
  */
 import type { KubeConfig, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
-import { ValidationError, ValidationErrors } from "../errors";
+import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../defaults";
+import { ProblemCollector, ValidationError } from "../errors";
 import { assertNodeName, nodeNameProblem } from "../names";
 import {
   type DrainClients,
@@ -69,7 +70,7 @@ import {
 import { type RetryOptions, backoffDelay, sleep, withTransientRetry } from "./retry";
 import { PodDeletionTracker, PodWatchRefusedError } from "./wait";
 
-export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = DEFAULT_NODE_STEP_TIMEOUT_SECONDS;
 export const DEFAULT_RETRY_INTERVAL_MS = 5000;
 
 export interface PodEvent {
@@ -153,20 +154,20 @@ export interface DrainResult {
   readonly usingEviction: boolean;
 }
 
-/** Throws ValidationErrors listing every bad option. */
+/** Every bad option at once: one is thrown as the ValidationError itself, several as ValidationErrors. */
 export function validateDrainOptions(
   where: string,
   nodeName: string,
   opts: DrainOptions & { runId?: string },
 ): void {
-  const errs: ValidationError[] = [];
+  const problems = new ProblemCollector();
   const badName = nodeNameProblem(where, nodeName);
-  if (badName) errs.push(badName);
+  if (badName) problems.add(badName);
   if (
     "runId" in opts &&
     (typeof opts.runId !== "string" || opts.runId.length === 0 || opts.runId.length > 253)
   ) {
-    errs.push(
+    problems.add(
       new ValidationError(
         where,
         "runId",
@@ -185,7 +186,7 @@ export function validateDrainOptions(
   ) => {
     if (v === undefined) return;
     if (typeof v !== "number" || !Number.isFinite(v) || !ok(v))
-      errs.push(new ValidationError(where, field, v, problem, fix));
+      problems.add(new ValidationError(where, field, v, problem, fix));
   };
   num(
     "timeoutSeconds",
@@ -223,7 +224,7 @@ export function validateDrainOptions(
     "use 0 to always wait for deleted pods",
   );
   if (opts.podSelector !== undefined && typeof opts.podSelector !== "string") {
-    errs.push(
+    problems.add(
       new ValidationError(
         where,
         "podSelector",
@@ -233,8 +234,7 @@ export function validateDrainOptions(
       ),
     );
   }
-  if (errs.length === 1) throw errs[0];
-  if (errs.length > 1) throw new ValidationErrors(errs);
+  problems.throwOneOrAll();
 }
 
 /** GET each DaemonSet referenced by a pod's controller (kubectl daemonSetFilter does it per pod). */
@@ -441,6 +441,47 @@ function transientRetryMessage(
   return `${what}: ${reason} (${detail}); retrying in ${(delayMs / 1000).toFixed(1)}s`;
 }
 
+/** What every phase of one drain shares: its options, its deadline, its retry bounds. */
+interface DrainContext {
+  readonly clients: DrainClients;
+  readonly nodeName: string;
+  readonly opts: DrainRunOptions;
+  readonly usingEviction: boolean;
+  readonly timeoutMs: number;
+  readonly retryIntervalMs: number;
+  /** Aborted at the timeout, by the caller's signal, a refused pod watch or a blocking budget. */
+  readonly deadline: AbortController;
+  /** Transient API failures outside the evictions are retried within these bounds. */
+  readonly retry: RetryOptions;
+  /** Transient retries outside the evictions (the lists, the cordon). */
+  transientRetries: number;
+  /** Run when the drain ends, however it ends. */
+  readonly cleanups: (() => void)[];
+}
+
+/** How one pod's eviction ended. */
+type PodEnd =
+  | { readonly kind: "gone" }
+  | { readonly kind: "skipped"; readonly reason: string }
+  | { readonly kind: "failed"; readonly messages: readonly string[] }
+  /** The drain was aborted first: where the pod stood. */
+  | { readonly kind: "unfinished"; readonly state: PendingPod };
+
+interface PodOutcome {
+  readonly pod: string;
+  readonly end: PodEnd;
+  /** Eviction attempts refused with 429. */
+  readonly pdbRetries: number;
+  readonly transientRetries: number;
+}
+
+/** The node's pods after the cordon, and the watch that tells when each is gone. */
+interface Cordoned {
+  readonly cordon: CordonResult;
+  readonly tracker: PodDeletionTracker;
+  readonly list: PodDeleteList;
+}
+
 /**
  * Cordon the node and evict (or delete) its pods. See the file comment for the order and the
  * state the node is left in on each failure.
@@ -452,307 +493,432 @@ export async function drainNode(
 ): Promise<DrainResult> {
   const started = Date.now();
   validateDrainOptions("drainNode", nodeName, { ...opts, runId: opts.runId });
-  const clients = "core" in kc ? kc : makeClients(kc);
-  const usingEviction = !opts.disableEviction;
+  const ctx = drainContext("core" in kc ? kc : makeClients(kc), nodeName, opts);
+  try {
+    await preflight(ctx);
+    const cordoned = await cordonAndRecheck(ctx);
+    const outcomes = await evictUntilGone(ctx, cordoned);
+    return await drainResult(ctx, cordoned, outcomes, started);
+  } catch (e) {
+    throw readableApiError(`drainNode ${nodeName}`, e);
+  } finally {
+    for (const cleanup of ctx.cleanups) cleanup();
+  }
+}
+
+function drainContext(
+  clients: DrainClients,
+  nodeName: string,
+  opts: DrainRunOptions,
+): DrainContext {
   const timeoutMs = (opts.timeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS) * 1000;
-  const retryIntervalMs = opts.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
   // The timeout covers the whole drain, so transient failures are retried at most until then.
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(new TimedOut("timeout")), timeoutMs);
   const onOuterAbort = () => deadline.abort(opts.signal?.reason);
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
-  let transientRetries = 0;
-  const retry: RetryOptions = {
-    signal: deadline.signal,
-    budgetMs: timeoutMs,
-    onRetry: ({ reason, delayMs, error }) => {
-      transientRetries++;
-      opts.onWarning?.(transientRetryMessage(`node/${nodeName}`, reason, delayMs, error));
-    },
-  };
-  let tracker: PodDeletionTracker | undefined;
-  let budgetWatch: BudgetWatch | undefined;
-  try {
-    // 2. check before touching anything
-    const node = await withTransientRetry(
-      () => clients.core.readNode({ name: nodeName }),
-      retry,
-    ).catch((e: unknown) => {
-      if (apiStatusCode(e) === 404)
-        throw new Error(`drainNode: node ${JSON.stringify(nodeName)} not found`);
-      throw e;
-    });
-    const preflight = await podsForDeletion(clients, nodeName, opts, undefined, retry);
-    if (preflight.errors.length > 0) {
-      throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);
-    }
-    const checkBlocked = usingEviction && !opts.waitForBlockedPdbs;
-    if (checkBlocked && preflight.pods.length > 0) {
-      const never = await neverAllowing(clients, nodeName, preflight.pods, retry);
-      if (never.size > 0) {
-        throw new DrainBlockedError(nodeName, node.spec?.unschedulable === true, [
-          ...never.values(),
-        ]);
-      }
-    }
-
-    // 3. cordon, watch, list + filter again
-    const cordon = await cordonNode(clients.core, nodeName, {
-      runId: opts.runId,
-      transientRetry: { budgetMs: timeoutMs },
+  const ctx: DrainContext = {
+    clients,
+    nodeName,
+    opts,
+    usingEviction: !opts.disableEviction,
+    timeoutMs,
+    retryIntervalMs: opts.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS,
+    deadline,
+    retry: {
       signal: deadline.signal,
-      onTransientRetry: (m) => {
-        transientRetries++;
-        opts.onWarning?.(m);
+      budgetMs: timeoutMs,
+      onRetry: ({ reason, delayMs, error }) => {
+        ctx.transientRetries++;
+        opts.onWarning?.(transientRetryMessage(`node/${nodeName}`, reason, delayMs, error));
       },
-    });
-    opts.onCordoned?.(cordon);
-    const podTracker = new PodDeletionTracker(clients, nodeName, {
-      podSelector: opts.podSelector,
-      relistDelayMs: opts.relistDelayMs,
-      onWarning: opts.onWarning,
-      // the API refused the watch (or its re-list): waiting on cannot end well, stop now
-      onFailure: (e) => deadline.abort(new WatchRefused(e.message)),
-    });
-    tracker = podTracker;
-    const onNode = await withTransientRetry(() => podTracker.start(), retry).catch((e: unknown) => {
-      if (e instanceof PodWatchRefusedError)
-        throw new DrainEvictionError(nodeName, [e.message], []);
-      throw e;
-    });
-    const list = await podsForDeletion(clients, nodeName, opts, onNode, retry);
-    if (list.errors.length > 0) {
-      let cordoned = true;
-      if (cordon.cordonedByUs && !cordon.alreadyCordoned) {
-        await uncordonNode(clients.core, nodeName, { runId: opts.runId });
-        cordoned = false;
-      }
-      throw new DrainFilterError(nodeName, cordoned, list.errors);
-    }
-    for (const w of list.warnings) opts.onWarning?.(w);
+    },
+    transientRetries: 0,
+    cleanups: [
+      () => clearTimeout(timer),
+      () => opts.signal?.removeEventListener("abort", onOuterAbort),
+    ],
+  };
+  return ctx;
+}
 
-    // 4. evict everything
-    const evicted: string[] = [];
-    const skipped = [...list.skipped];
-    const failures: string[] = [];
-    const pending = new Map<string, PendingPod>();
-    let retries = 0;
-    for (const p of list.pods)
-      pending.set(podKey(p), { pod: podKey(p), state: "not-started", blockedBy: [] });
-    const signal = deadline.signal;
-    const slotsFor = usingEviction
-      ? await budgetSlots(clients, list.pods, retry)
-      : () => [] as Slots[];
-    // a refused eviction is retried as soon as its budget allows one (watched from the first
-    // refusal in a namespace on), at the latest after retryIntervalMs (budget-watch.ts)
-    const budgets = new BudgetWatch(clients, {
-      relistDelayMs: opts.relistDelayMs,
-      onWarning: opts.onWarning,
-    });
-    budgetWatch = budgets;
-    /** The pod is gone: evicted (or deleted), reported once. */
-    const deleted = (key: string) => {
-      pending.delete(key);
-      evicted.push(key);
-      opts.onDeleted?.({
-        pod: key,
-        usingEviction,
-        skipped: false,
-        message: deletedMessage(key, usingEviction),
-      });
-    };
-
-    // A budget judged "never" on two checks at least retryIntervalMs apart ends the drain (the
-    // status may lag an eviction of ours by a moment). One check per namespace per interval.
-    const blocked = new Map<string, string>();
-    const lastCheck = new Map<string, number>();
-    const neverCount = new Map<string, number>();
-    const judgedNever = async (p: V1Pod): Promise<boolean> => {
-      const ns = p.metadata?.namespace ?? "";
-      const last = lastCheck.get(ns);
-      if (last === undefined || Date.now() - last >= retryIntervalMs) {
-        lastCheck.set(ns, Date.now());
-        const never = await neverAllowing(clients, nodeName, [p], retry).catch(
-          () => new Map<string, string>(),
-        );
-        for (const name of [...neverCount.keys()]) if (!never.has(name)) neverCount.delete(name);
-        for (const [name, line] of never) {
-          const n = (neverCount.get(name) ?? 0) + 1;
-          neverCount.set(name, n);
-          if (n >= 2) blocked.set(name, line);
-        }
-      }
-      if (blocked.size > 0) {
-        deadline.abort(new Blocked("blocked"));
-        return true;
-      }
-      return false;
-    };
-
-    const one = async (pod: V1Pod): Promise<void> => {
-      const key = podKey(pod);
-      if (signal.aborted) return;
-      let active = pod;
-      let attempt = 0;
-      let transientAttempt = 0;
-      pending.set(key, { pod: key, state: "evicting", blockedBy: [] });
-      opts.onEvicting?.({ pod: key, usingEviction, message: evictingMessage(key, usingEviction) });
-      for (;;) {
-        if (signal.aborted) return;
-        const target = active;
-        let sentAt = performance.now();
-        const outcome: EvictOutcome = usingEviction
-          ? await holding(slotsFor(target), () => {
-              sentAt = performance.now();
-              return evictPod(clients, target, opts.gracePeriodSeconds);
-            })
-          : await deletePod(clients, active, opts.gracePeriodSeconds);
-        if (outcome.kind === "evicted") break;
-        if (outcome.kind === "gone") {
-          deleted(key);
-          return;
-        }
-        if (outcome.kind === "transient") {
-          transientAttempt++;
-          transientRetries++;
-          const delayMs = backoffDelay(transientAttempt);
-          const lastError = `${outcome.reason}: ${outcome.message}`;
-          pending.set(key, { pod: key, state: "evicting", blockedBy: [], lastError });
-          opts.onWarning?.(
-            transientRetryMessage(
-              `${usingEviction ? "evicting" : "deleting"} pod ${key}`,
-              outcome.reason,
-              delayMs,
-              outcome.message,
-            ),
-          );
-          await sleep(delayMs, signal);
-        } else if (outcome.kind === "pdb") {
-          transientAttempt = 0;
-          attempt++;
-          retries++;
-          let pdbs: PdbBlock[];
-          try {
-            pdbs = await blockingPdbs(clients, active, retry);
-          } catch (e) {
-            // e.g. 403: the identity may not list the budgets; the drain says so and stops here
-            if (signal.aborted) return;
-            pending.delete(key);
-            const forbidden = isPermissionError(e);
-            failures.push(
-              pdbListErrorMessage(key, outcome.message, (e as Error).message, forbidden),
-            );
-            return;
-          }
-          pending.set(key, { pod: key, state: "evicting", blockedBy: pdbs });
-          if (checkBlocked && (await judgedNever(active))) return;
-          opts.onPdbRetry?.({
-            pod: key,
-            usingEviction,
-            pdbs,
-            attempt,
-            retryInMs: retryIntervalMs,
-            message: pdbRetryMessage(key, pdbs, retryIntervalMs, outcome.message, true),
-          });
-          await budgets.watch([active.metadata?.namespace ?? ""]);
-          await budgets.waitForAllowance(
-            pdbs.map((b) => b.name),
-            sentAt,
-            retryIntervalMs,
-            signal,
-          );
-        } else if (outcome.kind === "namespace-terminating") {
-          // kubectl: a pod already being deleted in a terminating namespace just needs waiting for
-          if (active.metadata?.deletionTimestamp) break;
-          opts.onWarning?.(terminatingNamespaceMessage(key, retryIntervalMs, outcome.message));
-          await sleep(retryIntervalMs, signal);
-        } else if (outcome.kind === "multiple-pdbs") {
-          pending.delete(key);
-          try {
-            failures.push(
-              multiplePdbMessage(key, await blockingPdbs(clients, active, retry), outcome.message),
-            );
-          } catch (e) {
-            failures.push(multiplePdbMessage(key, [], outcome.message), (e as Error).message);
-          }
-          return;
-        } else {
-          pending.delete(key);
-          failures.push(evictErrorMessage(key, outcome.message, usingEviction));
-          return;
-        }
-        if (signal.aborted) return;
-        // kubectl refreshes the pod before retrying; a pod of another UID means ours is gone
-        if (!podTracker.isPresent(active.metadata?.uid ?? "")) {
-          deleted(key);
-          return;
-        }
-        active = podTracker.current(active.metadata?.uid ?? "") ?? active;
-      }
-      pending.set(key, { pod: key, state: "terminating", blockedBy: [] });
-      try {
-        const how = await podTracker.waitGone(
-          active,
-          signal,
-          opts.skipWaitForDeleteTimeoutSeconds ?? 0,
-        );
-        pending.delete(key);
-        if (how === "skipped") {
-          const msg = podSkipMessage(
-            active.metadata?.name ?? "",
-            opts.skipWaitForDeleteTimeoutSeconds ?? 0,
-          );
-          skipped.push({ pod: key, reason: msg });
-          opts.onWarning?.(msg);
-          opts.onDeleted?.({ pod: key, usingEviction, skipped: true, message: msg });
-        } else {
-          deleted(key);
-        }
-      } catch {
-        // aborted: stays pending
-      }
-    };
-
-    await runBounded(list.pods, opts.concurrency ?? Math.max(1, list.pods.length), one);
-
-    if (deadline.signal.aborted) {
-      if (deadline.signal.reason instanceof WatchRefused) {
-        throw new DrainEvictionError(
-          nodeName,
-          [deadline.signal.reason.message, ...failures],
-          evicted,
-        );
-      }
-      if (deadline.signal.reason instanceof Blocked) {
-        throw new DrainBlockedError(nodeName, true, [...blocked.values()], evicted);
-      }
-      if (deadline.signal.reason instanceof TimedOut) {
-        throw new DrainTimeoutError(nodeName, timeoutMs, [...pending.values()], evicted);
-      }
-      throw new DrainEvictionError(nodeName, ["drain cancelled", ...failures], evicted);
-    }
-    if (failures.length > 0) throw new DrainEvictionError(nodeName, failures, evicted);
-    if (cordon.cordonedByUs) await recordTaintTime(clients.core, nodeName, opts.runId, 2000);
-    return {
-      nodeName,
-      runId: opts.runId,
-      cordon,
-      evictedPods: evicted,
-      skippedPods: skipped,
-      warnings: list.warnings,
-      retries,
-      transientRetries,
-      durationMs: Date.now() - started,
-      usingEviction,
-    };
-  } catch (e) {
-    throw readableApiError(`drainNode ${nodeName}`, e);
-  } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener("abort", onOuterAbort);
-    tracker?.stop();
-    budgetWatch?.stop();
+/** Step 2: the node exists, no pod fails the filters, no budget can never allow an eviction. */
+async function preflight(ctx: DrainContext): Promise<void> {
+  const { clients, nodeName, opts, retry } = ctx;
+  const node = await withTransientRetry(
+    () => clients.core.readNode({ name: nodeName }),
+    retry,
+  ).catch((e: unknown) => {
+    if (apiStatusCode(e) === 404)
+      throw new Error(`drainNode: node ${JSON.stringify(nodeName)} not found`);
+    throw e;
+  });
+  const preflight = await podsForDeletion(clients, nodeName, opts, undefined, retry);
+  if (preflight.errors.length > 0) {
+    throw new DrainFilterError(nodeName, node.spec?.unschedulable === true, preflight.errors);
   }
+  if (checksBlocked(ctx) && preflight.pods.length > 0) {
+    const never = await neverAllowing(clients, nodeName, preflight.pods, retry);
+    if (never.size > 0) {
+      throw new DrainBlockedError(nodeName, node.spec?.unschedulable === true, [...never.values()]);
+    }
+  }
+}
+
+/** Whether a budget that can never allow the eviction ends the drain (not waitForBlockedPdbs). */
+function checksBlocked(ctx: DrainContext): boolean {
+  return ctx.usingEviction && !ctx.opts.waitForBlockedPdbs;
+}
+
+/** Step 3: cordon, watch the node's pods, list and filter again (undoing our cordon on errors). */
+async function cordonAndRecheck(ctx: DrainContext): Promise<Cordoned> {
+  const { clients, nodeName, opts, retry, deadline } = ctx;
+  const cordon = await cordonNode(clients.core, nodeName, {
+    runId: opts.runId,
+    transientRetry: { budgetMs: ctx.timeoutMs },
+    signal: deadline.signal,
+    onTransientRetry: (m) => {
+      ctx.transientRetries++;
+      opts.onWarning?.(m);
+    },
+  });
+  opts.onCordoned?.(cordon);
+  const tracker = new PodDeletionTracker(clients, nodeName, {
+    podSelector: opts.podSelector,
+    relistDelayMs: opts.relistDelayMs,
+    onWarning: opts.onWarning,
+    // the API refused the watch (or its re-list): waiting on cannot end well, stop now
+    onFailure: (e) => deadline.abort(new WatchRefused(e.message)),
+  });
+  ctx.cleanups.push(() => tracker.stop());
+  const onNode = await withTransientRetry(() => tracker.start(), retry).catch((e: unknown) => {
+    if (e instanceof PodWatchRefusedError) throw new DrainEvictionError(nodeName, [e.message], []);
+    throw e;
+  });
+  const list = await podsForDeletion(clients, nodeName, opts, onNode, retry);
+  if (list.errors.length > 0) {
+    let cordoned = true;
+    if (cordon.cordonedByUs && !cordon.alreadyCordoned) {
+      await uncordonNode(clients.core, nodeName, { runId: opts.runId });
+      cordoned = false;
+    }
+    throw new DrainFilterError(nodeName, cordoned, list.errors);
+  }
+  for (const w of list.warnings) opts.onWarning?.(w);
+  return { cordon, tracker, list };
+}
+
+/**
+ * A budget judged "never" on two checks at least retryIntervalMs apart ends the drain (the
+ * status may lag an eviction of ours by a moment). One check per namespace per interval.
+ */
+class BlockedJudge {
+  readonly blocked = new Map<string, string>();
+  private readonly lastCheck = new Map<string, number>();
+  private readonly neverCount = new Map<string, number>();
+
+  constructor(private readonly ctx: DrainContext) {}
+
+  /** Whether the drain is blocked (and aborted) now, checking `p`'s namespace when it is due. */
+  async judgedNever(p: V1Pod): Promise<boolean> {
+    const { clients, nodeName, retry, retryIntervalMs } = this.ctx;
+    const ns = p.metadata?.namespace ?? "";
+    const last = this.lastCheck.get(ns);
+    if (last === undefined || Date.now() - last >= retryIntervalMs) {
+      this.lastCheck.set(ns, Date.now());
+      const never = await neverAllowing(clients, nodeName, [p], retry).catch(
+        () => new Map<string, string>(),
+      );
+      for (const name of [...this.neverCount.keys()])
+        if (!never.has(name)) this.neverCount.delete(name);
+      for (const [name, line] of never) {
+        const n = (this.neverCount.get(name) ?? 0) + 1;
+        this.neverCount.set(name, n);
+        if (n >= 2) this.blocked.set(name, line);
+      }
+    }
+    if (this.blocked.size > 0) {
+      this.ctx.deadline.abort(new Blocked("blocked"));
+      return true;
+    }
+    return false;
+  }
+}
+
+/** What evicting one pod needs besides the context. */
+interface EvictionDeps {
+  readonly tracker: PodDeletionTracker;
+  readonly slotsFor: (pod: V1Pod) => Slots[];
+  readonly budgets: BudgetWatch;
+  readonly judge: BlockedJudge;
+}
+
+/** Step 4: evict every pod (at most `concurrency` at once); the outcomes in completion order. */
+async function evictUntilGone(
+  ctx: DrainContext,
+  { tracker, list }: Cordoned,
+): Promise<{ outcomes: PodOutcome[]; blocked: ReadonlyMap<string, string> }> {
+  const { clients, opts } = ctx;
+  const slotsFor = ctx.usingEviction
+    ? await budgetSlots(clients, list.pods, ctx.retry)
+    : () => [] as Slots[];
+  // a refused eviction is retried as soon as its budget allows one (watched from the first
+  // refusal in a namespace on), at the latest after retryIntervalMs (budget-watch.ts)
+  const budgets = new BudgetWatch(clients, {
+    relistDelayMs: opts.relistDelayMs,
+    onWarning: opts.onWarning,
+  });
+  ctx.cleanups.push(() => budgets.stop());
+  const judge = new BlockedJudge(ctx);
+  const deps: EvictionDeps = { tracker, slotsFor, budgets, judge };
+  const outcomes: PodOutcome[] = [];
+  await runBounded(list.pods, opts.concurrency ?? Math.max(1, list.pods.length), async (pod) => {
+    outcomes.push(await evictOneUntilGone(ctx, deps, pod));
+  });
+  return { outcomes, blocked: judge.blocked };
+}
+
+/** One pod's eviction as it goes (this pod's only): where it stands and what it cost. */
+interface PodProgress {
+  readonly key: string;
+  state: PendingPod;
+  pdbRetries: number;
+  transientRetries: number;
+  /** Transient failures in a row (the backoff's attempt). */
+  transientAttempt: number;
+}
+
+const outcomeOf = (p: PodProgress, end: PodEnd): PodOutcome => ({
+  pod: p.key,
+  end,
+  pdbRetries: p.pdbRetries,
+  transientRetries: p.transientRetries,
+});
+
+/** Evicts (or deletes) one pod, retrying refusals, and waits until it is gone. */
+async function evictOneUntilGone(
+  ctx: DrainContext,
+  deps: EvictionDeps,
+  pod: V1Pod,
+): Promise<PodOutcome> {
+  const { opts, usingEviction } = ctx;
+  const key = podKey(pod);
+  const signal = ctx.deadline.signal;
+  const p: PodProgress = {
+    key,
+    state: { pod: key, state: "not-started", blockedBy: [] },
+    pdbRetries: 0,
+    transientRetries: 0,
+    transientAttempt: 0,
+  };
+  const unfinished = (): PodOutcome => outcomeOf(p, { kind: "unfinished", state: p.state });
+  if (signal.aborted) return unfinished();
+  let active = pod;
+  p.state = { pod: key, state: "evicting", blockedBy: [] };
+  opts.onEvicting?.({ pod: key, usingEviction, message: evictingMessage(key, usingEviction) });
+  for (;;) {
+    if (signal.aborted) return unfinished();
+    const target = active;
+    let sentAt = performance.now();
+    const result: EvictOutcome = usingEviction
+      ? await holding(deps.slotsFor(target), () => {
+          sentAt = performance.now();
+          return evictPod(ctx.clients, target, opts.gracePeriodSeconds);
+        })
+      : await deletePod(ctx.clients, active, opts.gracePeriodSeconds);
+    if (result.kind === "evicted") break;
+    if (result.kind === "gone") return outcomeOf(p, gone(ctx, key));
+    const next = await refused(ctx, deps, p, active, result, sentAt);
+    if (next === "terminating") break;
+    if (next !== "retry") return next === "aborted" ? unfinished() : outcomeOf(p, next);
+    if (signal.aborted) return unfinished();
+    // kubectl refreshes the pod before retrying; a pod of another UID means ours is gone
+    if (!deps.tracker.isPresent(active.metadata?.uid ?? "")) return outcomeOf(p, gone(ctx, key));
+    active = deps.tracker.current(active.metadata?.uid ?? "") ?? active;
+  }
+  p.state = { pod: key, state: "terminating", blockedBy: [] };
+  const end = await untilGone(ctx, deps, key, active);
+  return end === "aborted" ? unfinished() : outcomeOf(p, end);
+}
+
+/** The pod is gone: evicted (or deleted), reported once. */
+function gone(ctx: DrainContext, key: string): PodEnd {
+  ctx.opts.onDeleted?.({
+    pod: key,
+    usingEviction: ctx.usingEviction,
+    skipped: false,
+    message: deletedMessage(key, ctx.usingEviction),
+  });
+  return { kind: "gone" };
+}
+
+/**
+ * An eviction (or delete) that did not go through: "retry" after the wait its answer calls for,
+ * "terminating" for a pod that only needs waiting for, "aborted", or how the pod ends.
+ */
+async function refused(
+  ctx: DrainContext,
+  deps: EvictionDeps,
+  p: PodProgress,
+  active: V1Pod,
+  result: Exclude<EvictOutcome, { kind: "evicted" | "gone" }>,
+  sentAt: number,
+): Promise<PodEnd | "retry" | "terminating" | "aborted"> {
+  const { opts, usingEviction, retryIntervalMs } = ctx;
+  const signal = ctx.deadline.signal;
+  const key = p.key;
+  if (result.kind === "transient") {
+    p.transientAttempt++;
+    p.transientRetries++;
+    const delayMs = backoffDelay(p.transientAttempt);
+    const lastError = `${result.reason}: ${result.message}`;
+    p.state = { pod: key, state: "evicting", blockedBy: [], lastError };
+    opts.onWarning?.(
+      transientRetryMessage(
+        `${usingEviction ? "evicting" : "deleting"} pod ${key}`,
+        result.reason,
+        delayMs,
+        result.message,
+      ),
+    );
+    await sleep(delayMs, signal);
+    return "retry";
+  }
+  if (result.kind === "pdb") return pdbRefused(ctx, deps, p, active, result.message, sentAt);
+  if (result.kind === "namespace-terminating") {
+    // kubectl: a pod already being deleted in a terminating namespace just needs waiting for
+    if (active.metadata?.deletionTimestamp) return "terminating";
+    opts.onWarning?.(terminatingNamespaceMessage(key, retryIntervalMs, result.message));
+    await sleep(retryIntervalMs, signal);
+    return "retry";
+  }
+  if (result.kind === "multiple-pdbs") {
+    try {
+      const pdbs = await blockingPdbs(ctx.clients, active, ctx.retry);
+      return { kind: "failed", messages: [multiplePdbMessage(key, pdbs, result.message)] };
+    } catch (e) {
+      const messages = [multiplePdbMessage(key, [], result.message), (e as Error).message];
+      return { kind: "failed", messages };
+    }
+  }
+  return { kind: "failed", messages: [evictErrorMessage(key, result.message, usingEviction)] };
+}
+
+/** A 429: names the budgets, ends a blocked drain, else waits until a budget allows one. */
+async function pdbRefused(
+  ctx: DrainContext,
+  deps: EvictionDeps,
+  p: PodProgress,
+  active: V1Pod,
+  answer: string,
+  sentAt: number,
+): Promise<PodEnd | "retry" | "aborted"> {
+  const { opts, usingEviction, retryIntervalMs } = ctx;
+  const signal = ctx.deadline.signal;
+  const key = p.key;
+  p.transientAttempt = 0;
+  p.pdbRetries++;
+  let pdbs: PdbBlock[];
+  try {
+    pdbs = await blockingPdbs(ctx.clients, active, ctx.retry);
+  } catch (e) {
+    // e.g. 403: the identity may not list the budgets; the drain says so and stops here
+    if (signal.aborted) return "aborted";
+    const forbidden = isPermissionError(e);
+    return {
+      kind: "failed",
+      messages: [pdbListErrorMessage(key, answer, (e as Error).message, forbidden)],
+    };
+  }
+  p.state = { pod: key, state: "evicting", blockedBy: pdbs };
+  if (checksBlocked(ctx) && (await deps.judge.judgedNever(active))) return "aborted";
+  opts.onPdbRetry?.({
+    pod: key,
+    usingEviction,
+    pdbs,
+    attempt: p.pdbRetries,
+    retryInMs: retryIntervalMs,
+    message: pdbRetryMessage(key, pdbs, retryIntervalMs, answer, true),
+  });
+  await deps.budgets.watch([active.metadata?.namespace ?? ""]);
+  await deps.budgets.waitForAllowance(
+    pdbs.map((b) => b.name),
+    sentAt,
+    retryIntervalMs,
+    signal,
+  );
+  return "retry";
+}
+
+/** Waits for an evicted pod to be gone, or skips it (skipWaitForDeleteTimeoutSeconds). */
+async function untilGone(
+  ctx: DrainContext,
+  deps: EvictionDeps,
+  key: string,
+  active: V1Pod,
+): Promise<PodEnd | "aborted"> {
+  const { opts, usingEviction } = ctx;
+  const skipAfter = opts.skipWaitForDeleteTimeoutSeconds ?? 0;
+  let how: Awaited<ReturnType<PodDeletionTracker["waitGone"]>>;
+  try {
+    how = await deps.tracker.waitGone(active, ctx.deadline.signal, skipAfter);
+  } catch {
+    return "aborted";
+  }
+  if (how !== "skipped") return gone(ctx, key);
+  const reason = podSkipMessage(active.metadata?.name ?? "", skipAfter);
+  opts.onWarning?.(reason);
+  opts.onDeleted?.({ pod: key, usingEviction, skipped: true, message: reason });
+  return { kind: "skipped", reason };
+}
+
+/** Step 5: the error the outcomes add up to, or the result. */
+async function drainResult(
+  ctx: DrainContext,
+  { cordon, list }: Cordoned,
+  { outcomes, blocked }: { outcomes: PodOutcome[]; blocked: ReadonlyMap<string, string> },
+  started: number,
+): Promise<DrainResult> {
+  const { nodeName, opts } = ctx;
+  const evicted = outcomes.filter((o) => o.end.kind === "gone").map((o) => o.pod);
+  const failures = outcomes.flatMap((o) => (o.end.kind === "failed" ? o.end.messages : []));
+  const reason: unknown = ctx.deadline.signal.aborted ? ctx.deadline.signal.reason : undefined;
+  if (ctx.deadline.signal.aborted) {
+    if (reason instanceof WatchRefused)
+      throw new DrainEvictionError(nodeName, [reason.message, ...failures], evicted);
+    if (reason instanceof Blocked)
+      throw new DrainBlockedError(nodeName, true, [...blocked.values()], evicted);
+    if (reason instanceof TimedOut) {
+      // in the order of the list, as the drain started them
+      const byPod = new Map(outcomes.map((o) => [o.pod, o.end]));
+      const pending = list.pods.flatMap((p) => {
+        const end = byPod.get(podKey(p));
+        return end?.kind === "unfinished" ? [end.state] : [];
+      });
+      throw new DrainTimeoutError(nodeName, ctx.timeoutMs, pending, evicted);
+    }
+    throw new DrainEvictionError(nodeName, ["drain cancelled", ...failures], evicted);
+  }
+  if (failures.length > 0) throw new DrainEvictionError(nodeName, failures, evicted);
+  if (cordon.cordonedByUs) await recordTaintTime(ctx.clients.core, nodeName, opts.runId, 2000);
+  const sum = (f: (o: PodOutcome) => number) => outcomes.reduce((n, o) => n + f(o), 0);
+  return {
+    nodeName,
+    runId: opts.runId,
+    cordon,
+    evictedPods: evicted,
+    skippedPods: [
+      ...list.skipped,
+      ...outcomes.flatMap((o) =>
+        o.end.kind === "skipped" ? [{ pod: o.pod, reason: o.end.reason }] : [],
+      ),
+    ],
+    warnings: list.warnings,
+    retries: sum((o) => o.pdbRetries),
+    transientRetries: ctx.transientRetries + sum((o) => o.transientRetries),
+    durationMs: Date.now() - started,
+    usingEviction: ctx.usingEviction,
+  };
 }
 
 /** Cordon a node, recording runId (see cordon.ts). */

@@ -14,7 +14,9 @@
  * waited through; other answers to reading the node (401, 403) fail at once.
  */
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
-import { assertNodeName } from "../names";
+import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../defaults";
+import { ProblemCollector, ValidationError } from "../errors";
+import { nodeNameProblem } from "../names";
 import {
   type DrainClients,
   apiErrorMessage,
@@ -25,7 +27,7 @@ import {
 } from "./client";
 import { transientReason } from "./retry";
 
-export const DEFAULT_READY_TIMEOUT_SECONDS = 600;
+export const DEFAULT_READY_TIMEOUT_SECONDS = DEFAULT_NODE_STEP_TIMEOUT_SECONDS;
 export const DEFAULT_READY_POLL_SECONDS = 2;
 
 export interface ReadyWaitOptions {
@@ -45,6 +47,44 @@ export interface ReadyWaitResult {
   readonly seenBy: "watch" | "read";
 }
 
+/**
+ * The problems of a wait's node, target and options, all at once: one is thrown as itself,
+ * several as ValidationErrors.
+ */
+export function validateReadyWaitOptions(
+  where: string,
+  nodeName: unknown,
+  targetVersion: unknown,
+  opts: Pick<ReadyWaitOptions, "timeoutSeconds" | "pollSeconds">,
+): void {
+  const problems = new ProblemCollector();
+  const badName = nodeNameProblem(where, nodeName);
+  if (badName) problems.add(badName);
+  if (targetVersion !== undefined && (typeof targetVersion !== "string" || targetVersion === ""))
+    problems.add(
+      new ValidationError(
+        where,
+        "targetVersion",
+        targetVersion,
+        "must be the kubelet version the node is to report",
+        'give it as `kubectl get nodes` shows it, e.g. "v1.35.4"',
+      ),
+    );
+  const seconds = (field: "timeoutSeconds" | "pollSeconds", v: unknown, fix: string) => {
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0))
+      problems.add(
+        new ValidationError(where, field, v, "must be a positive number of seconds", fix),
+      );
+  };
+  seconds(
+    "timeoutSeconds",
+    opts.timeoutSeconds,
+    `leave it unset for ${DEFAULT_READY_TIMEOUT_SECONDS}, or give e.g. 900`,
+  );
+  seconds("pollSeconds", opts.pollSeconds, `leave it unset for ${DEFAULT_READY_POLL_SECONDS}`);
+  problems.throwOneOrAll();
+}
+
 /** "Ready=True, kubelet v1.35.4", and whether that is the target. */
 function judge(node: V1Node, targetVersion: string): { done: boolean; seen: string } {
   const ready = (node.status?.conditions ?? []).find((c) => c.type === "Ready");
@@ -61,7 +101,7 @@ export async function waitNodeReady(
   targetVersion: string,
   opts: ReadyWaitOptions = {},
 ): Promise<ReadyWaitResult> {
-  assertNodeName("waitNodeReady", nodeName);
+  validateReadyWaitOptions("waitNodeReady", nodeName, targetVersion, opts);
   const clients = "core" in kc ? kc : makeClients(kc);
   const { core } = clients;
   const timeoutMs = (opts.timeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS) * 1000;

@@ -43,7 +43,8 @@
  * Without `rootfs` the script runs kubeadm found on PATH (or at the given path) directly,
  * which is how it runs on a host by hand and in tests.
  */
-import { ValidationError } from "../errors";
+import { ProblemCollector, ValidationError } from "../errors";
+import { isDnsLabel } from "../names";
 import {
   PORTABLE_STRICT,
   shArg,
@@ -241,6 +242,17 @@ function bool(where: string, field: string, value: unknown, dflt: boolean): bool
 const HEALTH_URL =
   /^https?:\/\/[A-Za-z0-9.\-[\]:]+(:\d{1,5})?\/[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=&,-]*)?$/;
 
+function isHealthUrl(url: unknown): boolean {
+  if (typeof url !== "string" || !HEALTH_URL.test(url)) return false;
+  try {
+    const u = new URL(url);
+    return !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}
+
+/** Every check's problems at once (one as itself, several as ValidationErrors). */
 function validateHealthChecks(
   where: string,
   value: readonly ControlPlaneHealthCheck[] | undefined,
@@ -254,133 +266,162 @@ function validateHealthChecks(
       "not a list",
       'give a list such as [{ name: "kube-apiserver", url: "https://127.0.0.1:6443/readyz" }], or [] to not wait',
     );
+  const problems = new ProblemCollector();
   const seen = new Set<string>();
-  return value.map((c: ControlPlaneHealthCheck, i) => {
+  const checks = value.map((c: ControlPlaneHealthCheck, i) => {
     const name = c?.name;
-    if (typeof name !== "string" || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))
-      throw new ValidationError(
-        where,
-        `healthChecks[${i}].name`,
-        name,
-        "not a component name",
-        "use lower-case letters, digits and '-', such as kube-apiserver",
+    if (!isDnsLabel(name))
+      problems.add(
+        new ValidationError(
+          where,
+          `healthChecks[${i}].name`,
+          name,
+          "not a component name",
+          "use lower-case letters, digits and '-', such as kube-apiserver",
+        ),
       );
-    if (seen.has(name))
-      throw new ValidationError(
-        where,
-        `healthChecks[${i}].name`,
-        name,
-        "listed twice",
-        "list each component once",
+    else if (seen.has(name))
+      problems.add(
+        new ValidationError(
+          where,
+          `healthChecks[${i}].name`,
+          name,
+          "listed twice",
+          "list each component once",
+        ),
       );
-    seen.add(name);
-    const url = c.url;
-    let ok = typeof url === "string" && HEALTH_URL.test(url);
-    if (ok) {
-      try {
-        const u = new URL(url);
-        ok = !u.username && !u.password;
-      } catch {
-        ok = false;
-      }
-    }
-    if (!ok)
-      throw new ValidationError(
-        where,
-        `healthChecks[${i}].url`,
-        url,
-        "not a plain http(s)://host:port/path URL",
-        "give a URL such as https://127.0.0.1:6443/readyz",
+    else seen.add(name);
+    const url = c?.url;
+    if (!isHealthUrl(url))
+      problems.add(
+        new ValidationError(
+          where,
+          `healthChecks[${i}].url`,
+          url,
+          "not a plain http(s)://host:port/path URL",
+          "give a URL such as https://127.0.0.1:6443/readyz",
+        ),
       );
     return { name, url };
   });
+  problems.throwOneOrAll();
+  return checks;
 }
 
-/** Validates the options and fills in defaults; `where` names the caller in error messages. */
-export function resolveCertRenewalOptions(
-  opts: CertRenewalScriptOptions = {},
-  where = "renderCertRenewalScript",
-): ResolvedCertRenewalOptions {
-  const d = CERT_RENEWAL_DEFAULTS;
-  const renewBeforeDays = validateInteger(
-    where,
-    "renewBeforeDays",
-    opts.renewBeforeDays ?? d.renewBeforeDays,
-    1,
-    365,
-  );
-  let certificates: KubeadmCertificate[] = [];
-  if (opts.certificates !== undefined) {
-    if (!Array.isArray(opts.certificates) || opts.certificates.length === 0)
-      throw new ValidationError(
+/** The certificates to consider ([] = all), each problem collected. */
+function validateCertificates(
+  where: string,
+  value: readonly KubeadmCertificate[] | undefined,
+  problems: ProblemCollector,
+): KubeadmCertificate[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.add(
+      new ValidationError(
         where,
         "certificates",
-        opts.certificates,
+        value,
         "empty list",
         "leave it unset to consider every certificate, or name some: " +
           KUBEADM_CERTIFICATES.join(", "),
-      );
-    for (const c of opts.certificates) {
-      if (!(KUBEADM_CERTIFICATES as readonly string[]).includes(c))
-        throw new ValidationError(
+      ),
+    );
+    return [];
+  }
+  for (const c of value) {
+    if (!(KUBEADM_CERTIFICATES as readonly string[]).includes(c))
+      problems.add(
+        new ValidationError(
           where,
           "certificates",
           c,
           "not a certificate kubeadm certs renew knows",
           "use one of " + KUBEADM_CERTIFICATES.join(", "),
-        );
-    }
-    certificates = [...new Set(opts.certificates)];
+        ),
+      );
   }
+  return [...new Set(value)];
+}
+
+/**
+ * Validates the options and fills in defaults; every problem is reported at once (one as the
+ * ValidationError itself, several as ValidationErrors). `where` names the caller in error
+ * messages.
+ */
+export function resolveCertRenewalOptions(
+  opts: CertRenewalScriptOptions = {},
+  where = "renderCertRenewalScript",
+): ResolvedCertRenewalOptions {
+  const d = CERT_RENEWAL_DEFAULTS;
+  const problems = new ProblemCollector();
+  const check = <T>(fn: () => T) => problems.collect(fn);
+  const renewBeforeDays = check(() =>
+    validateInteger(where, "renewBeforeDays", opts.renewBeforeDays ?? d.renewBeforeDays, 1, 365),
+  );
+  const certificates = validateCertificates(where, opts.certificates, problems);
   let rootfs: string | undefined;
   if (opts.rootfs !== undefined) {
-    rootfs = validateAbsolutePath(where, "rootfs", opts.rootfs);
+    rootfs = check(() => validateAbsolutePath(where, "rootfs", opts.rootfs!));
     if (rootfs === "/") rootfs = undefined;
   }
-  const manifestsDir = validateAbsolutePath(
-    where,
-    "manifestsDir",
-    opts.manifestsDir ?? d.manifestsDir,
+  const manifestsDir = check(() =>
+    validateAbsolutePath(where, "manifestsDir", opts.manifestsDir ?? d.manifestsDir),
   );
   // the restart moves every manifest out of this directory and back
   if (manifestsDir === "/")
-    throw new ValidationError(
-      where,
-      "manifestsDir",
-      manifestsDir,
-      "the root directory cannot be the static pod manifests directory",
-      "give the kubelet's staticPodPath, such as /etc/kubernetes/manifests",
+    problems.add(
+      new ValidationError(
+        where,
+        "manifestsDir",
+        manifestsDir,
+        "the root directory cannot be the static pod manifests directory",
+        "give the kubelet's staticPodPath, such as /etc/kubernetes/manifests",
+      ),
     );
-  const stashDir = validateStashDir(where, opts.stashDir ?? d.stashDir, manifestsDir);
-  return {
-    renewBeforeDays,
+  // stashDir is checked against a usable manifestsDir only: one bad field, one problem
+  const stashDir =
+    manifestsDir === undefined || manifestsDir === "/"
+      ? check(() => validateAbsolutePath(where, "stashDir", opts.stashDir ?? d.stashDir))
+      : check(() => validateStashDir(where, opts.stashDir ?? d.stashDir, manifestsDir));
+  const resolved = {
+    renewBeforeDays: renewBeforeDays!,
     certificates,
-    renewAll: bool(where, "renewAll", opts.renewAll, false),
-    dryRun: bool(where, "dryRun", opts.dryRun, false),
-    kubeadm: validateCommand(where, "kubeadm", opts.kubeadm ?? d.kubeadm),
+    renewAll: check(() => bool(where, "renewAll", opts.renewAll, false))!,
+    dryRun: check(() => bool(where, "dryRun", opts.dryRun, false))!,
+    kubeadm: check(() => validateCommand(where, "kubeadm", opts.kubeadm ?? d.kubeadm))!,
     rootfs,
-    certDir: validateAbsolutePath(where, "certDir", opts.certDir ?? d.certDir),
-    kubeconfig: validateAbsolutePath(where, "kubeconfig", opts.kubeconfig ?? d.kubeconfig),
+    certDir: check(() => validateAbsolutePath(where, "certDir", opts.certDir ?? d.certDir))!,
+    kubeconfig: check(() =>
+      validateAbsolutePath(where, "kubeconfig", opts.kubeconfig ?? d.kubeconfig),
+    )!,
     config:
-      opts.config === undefined ? undefined : validateAbsolutePath(where, "config", opts.config),
-    manifestsDir,
-    stashDir,
-    restartWaitSeconds: validateInteger(
-      where,
-      "restartWaitSeconds",
-      opts.restartWaitSeconds ?? d.restartWaitSeconds,
-      0,
-      3600,
-    ),
-    healthChecks: validateHealthChecks(where, opts.healthChecks),
-    healthTimeoutSeconds: validateInteger(
-      where,
-      "healthTimeoutSeconds",
-      opts.healthTimeoutSeconds ?? d.healthTimeoutSeconds,
-      1,
-      3600,
-    ),
+      opts.config === undefined
+        ? undefined
+        : check(() => validateAbsolutePath(where, "config", opts.config!)),
+    manifestsDir: manifestsDir!,
+    stashDir: stashDir!,
+    restartWaitSeconds: check(() =>
+      validateInteger(
+        where,
+        "restartWaitSeconds",
+        opts.restartWaitSeconds ?? d.restartWaitSeconds,
+        0,
+        3600,
+      ),
+    )!,
+    healthChecks: check(() => validateHealthChecks(where, opts.healthChecks))!,
+    healthTimeoutSeconds: check(() =>
+      validateInteger(
+        where,
+        "healthTimeoutSeconds",
+        opts.healthTimeoutSeconds ?? d.healthTimeoutSeconds,
+        1,
+        3600,
+      ),
+    )!,
   };
+  problems.throwOneOrAll();
+  return resolved;
 }
 
 /** The kubeadm flags every call gets: --cert-dir, --kubeconfig and, when set, --config. */

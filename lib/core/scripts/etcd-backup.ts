@@ -21,7 +21,7 @@
  * Every value is validated (absolute normalized paths, plain command names, http(s) URL) and
  * quoted with shell-quote, so no option value can change the script's meaning.
  */
-import { ValidationError } from "../errors";
+import { ProblemCollector, ValidationError } from "../errors";
 import {
   PORTABLE_STRICT,
   shArg,
@@ -159,76 +159,94 @@ const MAX_DAYS = 36500;
 const MAX_COUNT = 100000;
 
 /**
- * Validates the options and fills in defaults. `where` names the caller in error messages
- * (a construct path, a resource name).
+ * Validates the options and fills in defaults; every problem is reported at once (one as the
+ * ValidationError itself, several as ValidationErrors). `where` names the caller in error
+ * messages (a construct path, a resource name).
  */
 export function resolveEtcdBackupOptions(
   opts: EtcdBackupScriptOptions = {},
   where = "renderEtcdBackupScript",
 ): ResolvedEtcdBackupOptions {
   const d = ETCD_BACKUP_DEFAULTS;
-  const endpoint = validateUrl(where, "endpoint", opts.endpoint ?? d.endpoint);
-  const cacert = validateAbsolutePath(where, "cacert", opts.cacert ?? d.cacert);
-  const cert = validateAbsolutePath(where, "cert", opts.cert ?? d.cert);
-  const key = validateAbsolutePath(where, "key", opts.key ?? d.key);
-  const backupDir = validateAbsolutePath(where, "backupDir", opts.backupDir ?? d.backupDir);
-  if (backupDir === "/")
-    throw new ValidationError(
-      where,
-      "backupDir",
-      backupDir,
-      "the root directory cannot hold backups",
-      "give a dedicated directory such as /var/backups/etcd",
-    );
-  const etcdctl = validateCommand(where, "etcdctl", opts.etcdctl ?? d.etcdctl);
-  const etcdutl = validateCommand(where, "etcdutl", opts.etcdutl ?? d.etcdutl);
-  const tempName = validateFileName(where, "tempName", opts.tempName ?? d.tempName);
-  if (ETCD_SNAPSHOT_NAME_PATTERN.test(tempName))
-    throw new ValidationError(
-      where,
-      "tempName",
-      tempName,
-      "matches the snapshot naming pattern, so retention could delete it",
-      "use a name that does not look like etcd-snapshot-<timestamp>.db, e.g. .etcd-snapshot-in-progress.db",
-    );
-  const timeoutSeconds = validateInteger(
-    where,
-    "timeoutSeconds",
-    opts.timeoutSeconds ?? d.timeoutSeconds,
-    1,
-    MAX_TIMEOUT_SECONDS,
+  const problems = new ProblemCollector();
+  const check = <T>(fn: () => T) => problems.collect(fn);
+  const endpoint = check(() => validateUrl(where, "endpoint", opts.endpoint ?? d.endpoint));
+  const cacert = check(() => validateAbsolutePath(where, "cacert", opts.cacert ?? d.cacert));
+  const cert = check(() => validateAbsolutePath(where, "cert", opts.cert ?? d.cert));
+  const key = check(() => validateAbsolutePath(where, "key", opts.key ?? d.key));
+  const backupDir = check(() =>
+    validateAbsolutePath(where, "backupDir", opts.backupDir ?? d.backupDir),
   );
-  let retention: { days?: number; count?: number };
+  if (backupDir === "/")
+    problems.add(
+      new ValidationError(
+        where,
+        "backupDir",
+        backupDir,
+        "the root directory cannot hold backups",
+        "give a dedicated directory such as /var/backups/etcd",
+      ),
+    );
+  const etcdctl = check(() => validateCommand(where, "etcdctl", opts.etcdctl ?? d.etcdctl));
+  const etcdutl = check(() => validateCommand(where, "etcdutl", opts.etcdutl ?? d.etcdutl));
+  const tempName = check(() => validateFileName(where, "tempName", opts.tempName ?? d.tempName));
+  if (tempName !== undefined && ETCD_SNAPSHOT_NAME_PATTERN.test(tempName))
+    problems.add(
+      new ValidationError(
+        where,
+        "tempName",
+        tempName,
+        "matches the snapshot naming pattern, so retention could delete it",
+        "use a name that does not look like etcd-snapshot-<timestamp>.db, e.g. .etcd-snapshot-in-progress.db",
+      ),
+    );
+  const timeoutSeconds = check(() =>
+    validateInteger(
+      where,
+      "timeoutSeconds",
+      opts.timeoutSeconds ?? d.timeoutSeconds,
+      1,
+      MAX_TIMEOUT_SECONDS,
+    ),
+  );
+  const retention: { days?: number; count?: number } = {};
   if (opts.retention === undefined) {
-    retention = { days: d.retentionDays };
+    retention.days = d.retentionDays;
   } else {
     const r = opts.retention;
     if (r === null || typeof r !== "object" || (r.days === undefined && r.count === undefined))
-      throw new ValidationError(
-        where,
-        "retention",
-        r,
-        "neither days nor count is set",
-        "give { days: 7 }, { count: 14 } or both",
+      problems.add(
+        new ValidationError(
+          where,
+          "retention",
+          r,
+          "neither days nor count is set",
+          "give { days: 7 }, { count: 14 } or both",
+        ),
       );
-    retention = {};
-    if (r.days !== undefined)
-      retention.days = validateInteger(where, "retention.days", r.days, 1, MAX_DAYS);
-    if (r.count !== undefined)
-      retention.count = validateInteger(where, "retention.count", r.count, 1, MAX_COUNT);
+    else {
+      const { days, count } = r;
+      if (days !== undefined)
+        retention.days = check(() => validateInteger(where, "retention.days", days, 1, MAX_DAYS));
+      if (count !== undefined)
+        retention.count = check(() =>
+          validateInteger(where, "retention.count", count, 1, MAX_COUNT),
+        );
+    }
   }
+  problems.throwOneOrAll();
   return {
-    endpoint,
-    cacert,
-    cert,
-    key,
-    backupDir,
+    endpoint: endpoint!,
+    cacert: cacert!,
+    cert: cert!,
+    key: key!,
+    backupDir: backupDir!,
     retention,
-    etcdctl,
-    etcdutl,
-    tempName,
+    etcdctl: etcdctl!,
+    etcdutl: etcdutl!,
+    tempName: tempName!,
     tempFile: `${backupDir}/${tempName}`,
-    timeoutSeconds,
+    timeoutSeconds: timeoutSeconds!,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * NodeDrain and NodeUncordon through the real Pulumi engine (`pulumi up` / `destroy` via the
+ * NodeDrain, NodeReadyWait and NodeUncordon through the real Pulumi engine (`pulumi up` / `destroy` via the
  * Automation API) against the local control plane: the provider is serialized into the state,
  * runs in the dynamic-provider host, loads kube-upkeep/core from the installed package, keeps
  * the kubeconfig secret, and drains / uncordons the node.
@@ -9,7 +9,7 @@
  * into the program's node_modules/kube-upkeep, so the serialized providers see the package at a
  * path inside node_modules (where Pulumi's closure serializer turns a captured module into a
  * `require` of its path, which the package's `exports` would refuse). The shared dist-lib is not
- * touched. The program imports the two resource files directly (relative path):
+ * touched. The program imports the three resource files directly (relative path):
  * loading kube-upkeep/pulumi would pull @pulumi/command and @pulumi/kubernetes, whose provider
  * plugins the offline engine does not have.
  */
@@ -25,7 +25,7 @@ import {
   stackFor,
   writeProgram,
 } from "../engine/pulumi-engine";
-import { type DrainEnv, drainEnv } from "./helpers";
+import { type DrainEnv, KUBELET_VERSION, drainEnv } from "./helpers";
 
 jest.setTimeout(600_000);
 
@@ -44,6 +44,7 @@ const PROGRAM = `
 import * as pulumi from "@pulumi/pulumi";
 import { NodeDrain } from "./node_modules/kube-upkeep/dist-lib/pulumi/node-drain";
 import { NodeUncordon } from "./node_modules/kube-upkeep/dist-lib/pulumi/node-uncordon";
+import { NodeReadyWait } from "./node_modules/kube-upkeep/dist-lib/pulumi/node-ready-wait";
 
 const cfg = new pulumi.Config();
 const kubeconfig = cfg.requireSecret("kubeconfig");
@@ -58,6 +59,12 @@ const drain = new NodeDrain("drain", {
 export const evictedPods = drain.evictedPods;
 export const cordonedByUs = drain.cordonedByUs;
 export const drainUrn = drain.urn;
+const ready = new NodeReadyWait(
+  "ready",
+  { nodeName, kubeconfig, targetVersion: cfg.require("kubelet"), timeoutSeconds: 60 },
+  { dependsOn: [drain] },
+);
+export const readyKubelet = ready.kubeletVersion;
 const u = cfg.getBoolean("uncordon")
   ? new NodeUncordon("uncordon", { nodeName, kubeconfig, runId }, { dependsOn: [drain] })
   : undefined;
@@ -83,6 +90,7 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
     kubeconfig: { value: kubeconfig, secret: true },
     node: { value: a },
     runId: { value: "engine-run-1" },
+    kubelet: { value: KUBELET_VERSION },
     uncordon: { value: "false" },
   });
 
@@ -95,6 +103,7 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
     pods.map((p) => `${env.ns}/${p.metadata?.name}`).sort(),
   );
   expect(up.outputs.cordonedByUs.value).toBe(true);
+  expect(up.outputs.readyKubelet.value).toBe(KUBELET_VERSION);
   expect(up.stdout).toContain(`NodeDrain ${a}: node/${a} cordoned`);
   let node = await env.readNode(a);
   expect(node.spec?.unschedulable).toBe(true);
@@ -106,7 +115,7 @@ test("pulumi up drains (secret kubeconfig, logs), a second up uncordons, destroy
 
   // nothing to do on a second preview
   const again = await stack.preview();
-  expect(again.changeSummary).toEqual({ same: 2 });
+  expect(again.changeSummary).toEqual({ same: 3 });
 
   await stack.setConfig("uncordon", { value: "true" });
   const up2 = await stack.up();

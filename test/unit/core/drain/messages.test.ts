@@ -1,10 +1,10 @@
 import {
   DrainFilterError,
   DrainTimeoutError,
-  validateDrainOptions,
   ValidationError,
   ValidationErrors,
 } from "kube-upkeep/core";
+import { validateDrainOptions } from "../../../../lib/core/drain/drain";
 import { formatMs, multiplePdbMessage, pdbRetryMessage } from "../../../../lib/core/drain/messages";
 
 describe("drain messages", () => {
