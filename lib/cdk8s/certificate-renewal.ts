@@ -156,18 +156,9 @@ export function staggeredSchedule(
 }
 
 /**
- * Daily kubeadm certificate renewal on every control-plane node of a kubeadm cluster.
- *
- * One CronJob per node, pinned by hostname, staggered by `staggerMinutes`. Each runs the core
- * certificate renewal script with `sh -c` in a small shell image; the host's / is mounted at
- * `/host` and the script runs the host's own kubeadm with `chroot /host kubeadm ...` (the
- * version the node was installed/upgraded with; kubeadm renews the kubeconfig files under the
- * fixed /etc/kubernetes, which only a chroot shows it). It renews only certificates expiring
- * within `renewBeforeDays`, restarts the static pods by moving their manifests out and back,
- * waits until etcd, the API server, the controller-manager and the scheduler answer their
- * health endpoints again (`healthChecks`), and fails the Job when one does not or anything is
- * still due afterwards. The probes run on the host network with the host's curl when the image
- * has none (`chroot /host curl`).
+ * Daily kubeadm certificate renewal on every control-plane node: one CronJob per node, staggered,
+ * running the host's kubeadm through `chroot /host`. The steps, why the chroot, and every prop:
+ * docs/constructs-jobs.md; the procedure by hand: docs/backup-restore.md.
  */
 export class CertificateRenewal extends Construct {
   /** The CronJobs, in `nodes` order. */

@@ -5,7 +5,6 @@ import {
   alwaysBlocksDrain,
   checkBudget,
   checkLabelSelector,
-  describeBudget,
   DisruptionBudget,
   disruptionsAllowedAtFullHealth,
   isEmptySelector,
@@ -15,6 +14,8 @@ import {
   throwValidationErrors,
 } from "../core/pdb";
 import { childPath } from "./construct-path";
+import * as msg from "./drain-safety-messages";
+import type { FindingText } from "./drain-safety-messages";
 
 /**
  * Findings that are errors unless downgraded. `pdb-unscalable` is one of them: an error when a
@@ -65,8 +66,10 @@ export interface Finding {
   readonly path: string;
   /** The workloads involved, as `Kind/name`. */
   readonly workloads: readonly string[];
-  /** What is wrong, with the names involved and the fix. */
+  /** What is wrong, with the names involved and the fix (`... Fix: <fix>.`). */
   readonly message: string;
+  /** How to fix it, one actionable sentence (as a ValidationError's `fix`). */
+  readonly fix: string;
   /** True when an error was turned into a warning by the `downgrade` option. */
   readonly downgraded?: boolean;
 }
@@ -168,7 +171,6 @@ interface Pdb {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 const nsKey = (ns: unknown) => (typeof ns === "string" ? ns : "");
-const nsText = (ns: string) => (ns ? `namespace ${ns}` : "the default namespace");
 
 function apiObjectsIn(scope: IConstruct): ApiObject[] {
   return scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
@@ -421,7 +423,7 @@ function toPdb(o: ApiObject, json: Manifest, findings: Finding[]): Pdb {
       namespace: namespace || undefined,
       path,
       workloads: [],
-      message: `${e.message} (the API server would reject this PodDisruptionBudget)`,
+      ...msg.invalid(e),
     });
   return { name, namespace, path, selector: spec.selector, budget };
 }
@@ -431,7 +433,7 @@ function finding(
   code: DrainSafetyCode,
   pdb: Pdb,
   workloads: readonly Workload[],
-  message: string,
+  text: FindingText,
 ): Finding {
   return {
     severity,
@@ -441,25 +443,9 @@ function finding(
     namespace: pdb.namespace || undefined,
     path: pdb.path,
     workloads: workloads.map((w) => w.label),
-    message,
+    message: text.message,
+    fix: text.fix,
   };
-}
-
-function describeWorkloads(ws: readonly Workload[]): string {
-  return ws
-    .map((w) =>
-      w.replicas === undefined
-        ? w.label
-        : `${w.label} (${w.replicas} ${w.kind === "Pod" || w.kind.endsWith("Job") ? "pod" : "replica"}${w.replicas === 1 ? "" : "s"})`,
-    )
-    .join(", ");
-}
-
-function fixForBlocking(budget: DisruptionBudget, replicas: number, name: string): string {
-  if (replicas <= 1)
-    return `run at least 2 replicas so one can be evicted while the other serves, or downgrade this error if the workload may be interrupted only by hand (DrainSafety option downgrade: [{ code: "pdb-blocks-drain", pdb: ${JSON.stringify(name)} }])`;
-  const keep = replicas - 1;
-  return `allow at least one disruption: maxUnavailable: 1 or minAvailable: ${keep}${budget.value.kind === "percent" ? ` (a percentage of at most ${Math.floor((keep * 100) / replicas)}% for minAvailable)` : ""}, or raise the replica count`;
 }
 
 function validateDowngrades(
@@ -521,7 +507,7 @@ function applyDowngrades(
       ...f,
       severity: "warning",
       downgraded: true,
-      message: `${f.message} [downgraded to a warning by the DrainSafety downgrade option${rule.reason ? `: ${rule.reason}` : ""}]`,
+      message: msg.downgradedMessage(f.message, rule.reason),
     };
   });
 }
@@ -539,6 +525,26 @@ function applyDowngrades(
 export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions = {}): Finding[] {
   validateDowngrades(scope.node.path || "checkDrainSafety", options.downgrade);
   const findings: Finding[] = [];
+  const { pdbs, workloads } = collect(scope, findings);
+  const index = new WorkloadIndex(workloads);
+  const selectedBy = new Map<Workload, Pdb[]>();
+  for (const pdb of pdbs) {
+    const matched = index.selectedBy(pdb.namespace, pdb.selector);
+    for (const w of matched) push(selectedBy, w, pdb);
+    const warning = selectorFinding(pdb, matched, scope.node.path || "the app");
+    if (warning) findings.push(warning);
+    if (pdb.budget) findings.push(...budgetFindings(pdb, pdb.budget, matched));
+  }
+  findings.push(...overlapFindings(selectedBy));
+  const result = applyDowngrades(findings, options.downgrade ?? [], pdbs);
+  const errors = result.filter((f) => f.severity === "error");
+  return errors.length === result.length
+    ? errors
+    : [...errors, ...result.filter((f) => f.severity === "warning")];
+}
+
+/** The PDBs and workloads under `scope`; a PDB the API server would reject adds pdb-invalid. */
+function collect(scope: IConstruct, findings: Finding[]): { pdbs: Pdb[]; workloads: Workload[] } {
   const workloads: Workload[] = [];
   const pdbs: Pdb[] = [];
   for (const o of apiObjectsIn(scope)) {
@@ -549,106 +555,101 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
       if (w) workloads.push(w);
     }
   }
+  return { pdbs, workloads };
+}
 
-  const index = new WorkloadIndex(workloads);
-  const selectedBy = new Map<Workload, Pdb[]>();
-  for (const pdb of pdbs) {
-    const matched = index.selectedBy(pdb.namespace, pdb.selector);
-    for (const w of matched) push(selectedBy, w, pdb);
-    const ns = nsText(pdb.namespace);
+/** The selector's warning: null, `{}`, or matching no workload under the checked scope. */
+function selectorFinding(
+  pdb: Pdb,
+  matched: readonly Workload[],
+  scopePath: string,
+): Finding | undefined {
+  const ns = msg.namespaceText(pdb.namespace);
+  if (pdb.selector === null || pdb.selector === undefined)
+    return finding("warning", "pdb-selects-nothing", pdb, [], msg.nullSelector(pdb.name, ns));
+  if (isEmptySelector(pdb.selector))
+    return finding(
+      "warning",
+      "pdb-empty-selector",
+      pdb,
+      matched,
+      msg.emptySelector(pdb.name, ns, matched),
+    );
+  if (matched.length === 0)
+    return finding(
+      "warning",
+      "pdb-selects-nothing",
+      pdb,
+      [],
+      msg.selectsNothing(pdb.name, ns, scopePath, pdb.selector),
+    );
+  return undefined;
+}
 
-    if (pdb.selector === null || pdb.selector === undefined) {
-      findings.push(
-        finding(
-          "warning",
-          "pdb-selects-nothing",
-          pdb,
-          [],
-          `PodDisruptionBudget ${pdb.name} (${ns}) has no selector; a null selector selects no pods, so it protects nothing. Fix: set spec.selector to the workload's selector (PodDisruptionBudget.forWorkload does this).`,
-        ),
-      );
-    } else if (isEmptySelector(pdb.selector)) {
-      findings.push(
-        finding(
-          "warning",
-          "pdb-empty-selector",
-          pdb,
-          matched,
-          `PodDisruptionBudget ${pdb.name} has an empty selector, which selects every pod in ${ns}${matched.length ? ` (here: ${describeWorkloads(matched)})` : ""}, including pods of other applications, and overlaps any other PDB there. Fix: select one workload's pods, e.g. selector: { matchLabels: { app: "<name>" } }.`,
-        ),
-      );
-    } else if (matched.length === 0) {
-      findings.push(
-        finding(
-          "warning",
-          "pdb-selects-nothing",
-          pdb,
-          [],
-          `PodDisruptionBudget ${pdb.name} (${ns}) selects no workload in ${scope.node.path || "the app"} (selector ${JSON.stringify(pdb.selector)}). Fix: make the selector match the workload's pod template labels, or remove the PDB; ignore this if the pods are deployed outside this app.`,
-        ),
-      );
-    }
-
-    const budget = pdb.budget;
-    if (!budget) continue;
-    const unscalable = matched.filter((w) => !w.scalable);
-    const scalable = unscalable.length === 0 ? matched : matched.filter((w) => w.scalable);
-    if (needsControllerScale(budget) && unscalable.length > 0) {
-      // a drain evicts Job / CronJob pods (and bare pods with --force), and those evictions are
-      // refused until the drain times out; DaemonSet pods are skipped by --ignore-daemonsets
-      const evicted = unscalable.filter((w) => w.kind !== "DaemonSet");
-      const consequence =
-        evicted.length > 0
-          ? ` A drain of a node running pods of ${describeWorkloads(evicted)} waits on them until it times out${evicted.some((w) => w.kind === "Pod") ? " (bare pods: with force; without it the drain refuses them at once)" : ""}.`
-          : " A drain with ignoreDaemonSets (kubectl drain --ignore-daemonsets, kube-upkeep's upgrade default) skips DaemonSet pods, so this blocks only evictions outside a drain.";
-      findings.push(
-        finding(
-          evicted.length > 0 ? "error" : "warning",
-          "pdb-unscalable",
-          pdb,
-          unscalable,
-          `PodDisruptionBudget ${pdb.name} uses ${describeBudget(budget)} over ${describeWorkloads(unscalable)}, which ${unscalable.length === 1 ? "has" : "have"} no scalable controller: the disruption controller derives the expected pod count from a Deployment, ReplicaSet, StatefulSet or ReplicationController scale; for DaemonSet, Job and CronJob pods it fails ("<kind> does not implement the scale subresource") and sets disruptionsAllowed to 0, and bare pods are not counted (0 expected pods allow 0 disruptions), so evictions of these pods are refused.${consequence} Fix: use an integer minAvailable for them, or narrow the selector to scalable workloads${evicted.length > 0 ? `, or downgrade this error if those pods may hold a drain until it times out (DrainSafety option downgrade: [{ code: "pdb-unscalable", pdb: ${JSON.stringify(pdb.name)} }])` : ""}.`,
-        ),
-      );
-    }
-
-    let replicas: number | undefined;
-    let counted: Workload[];
-    if (needsControllerScale(budget)) {
-      counted = scalable;
-      replicas = scalable.reduce((n, w) => n + (w.replicas ?? 0), 0);
-    } else {
-      counted = matched;
-      replicas = matched.some((w) => w.replicas === undefined)
-        ? undefined
-        : matched.reduce((n, w) => n + (w.replicas ?? 0), 0);
-    }
-    if (alwaysBlocksDrain(budget)) {
-      findings.push(
-        finding(
-          "error",
-          "pdb-blocks-drain",
-          pdb,
-          matched,
-          `PodDisruptionBudget ${pdb.name} (${ns}) sets ${describeBudget(budget)}, which allows no disruption for any number of replicas${matched.length ? `; pods of ${describeWorkloads(matched)} can never be evicted` : ""}: kubectl drain retries the 429 answer until it times out and the node stays cordoned. Fix: ${budget.field === "maxUnavailable" ? "set maxUnavailable to at least 1 (or a percentage above 0%)" : "use a minAvailable below 100%, e.g. maxUnavailable: 1 instead"}.`,
-        ),
-      );
-    } else if (replicas !== undefined && replicas > 0 && counted.length > 0) {
-      const allowed = disruptionsAllowedAtFullHealth(budget, replicas);
-      if (allowed === 0)
-        findings.push(
-          finding(
-            "error",
-            "pdb-blocks-drain",
-            pdb,
-            counted,
-            `PodDisruptionBudget ${pdb.name} (${ns}) sets ${describeBudget(budget)} over ${describeWorkloads(counted)}: with ${replicas === 1 ? "its only pod" : `all ${replicas} pods`} healthy it allows 0 disruptions${budget.value.kind === "percent" ? " (percentages are rounded up)" : ""}, so kubectl drain can never evict them and waits until it times out. Fix: ${fixForBlocking(budget, replicas, pdb.name)}.`,
-          ),
-        );
-    }
+/** pdb-unscalable and pdb-blocks-drain: the budget over the workloads the PDB selects. */
+function budgetFindings(
+  pdb: Pdb,
+  budget: DisruptionBudget,
+  matched: readonly Workload[],
+): Finding[] {
+  const out: Finding[] = [];
+  const unscalable = matched.filter((w) => !w.scalable);
+  const scalable = unscalable.length === 0 ? matched : matched.filter((w) => w.scalable);
+  const scaled = needsControllerScale(budget);
+  if (scaled && unscalable.length > 0) {
+    // a drain evicts Job / CronJob pods (and bare pods with --force), and those evictions are
+    // refused until the drain times out; DaemonSet pods are skipped by --ignore-daemonsets
+    const evicted = unscalable.filter((w) => w.kind !== "DaemonSet");
+    out.push(
+      finding(
+        evicted.length > 0 ? "error" : "warning",
+        "pdb-unscalable",
+        pdb,
+        unscalable,
+        msg.unscalable(pdb.name, budget, unscalable, evicted),
+      ),
+    );
   }
+  const ns = msg.namespaceText(pdb.namespace);
+  if (alwaysBlocksDrain(budget)) {
+    out.push(
+      finding(
+        "error",
+        "pdb-blocks-drain",
+        pdb,
+        matched,
+        msg.alwaysBlocks(pdb.name, ns, budget, matched),
+      ),
+    );
+    return out;
+  }
+  // with a scale, the controller counts only the scalable workloads' pods; a DaemonSet's count
+  // (one per eligible node) is not known at synth, so an integer budget over one is not judged
+  const counted = scaled ? scalable : matched;
+  const replicas =
+    !scaled && counted.some((w) => w.replicas === undefined)
+      ? undefined
+      : counted.reduce((n, w) => n + (w.replicas ?? 0), 0);
+  if (
+    replicas !== undefined &&
+    replicas > 0 &&
+    counted.length > 0 &&
+    disruptionsAllowedAtFullHealth(budget, replicas) === 0
+  )
+    out.push(
+      finding(
+        "error",
+        "pdb-blocks-drain",
+        pdb,
+        counted,
+        msg.blocksAtReplicas(pdb.name, ns, budget, counted, replicas),
+      ),
+    );
+  return out;
+}
 
-  // Overlaps: group workloads by the set of PDBs selecting them.
+/** pdb-overlap: one finding per set of PDBs that select the same workloads. */
+function overlapFindings(selectedBy: ReadonlyMap<Workload, Pdb[]>): Finding[] {
   const groups = new Map<string, { pdbs: Pdb[]; workloads: Workload[] }>();
   for (const [w, ps] of selectedBy) {
     if (ps.length < 2) continue;
@@ -657,25 +658,11 @@ export function checkDrainSafety(scope: IConstruct, options: DrainSafetyOptions 
     g.workloads.push(w);
     groups.set(key, g);
   }
-  for (const g of groups.values()) {
+  return [...groups.values()].map((g) => {
     const names = g.pdbs.map((p) => p.name);
-    findings.push({
-      ...finding(
-        "error",
-        "pdb-overlap",
-        g.pdbs[0],
-        g.workloads,
-        `Pods of ${describeWorkloads(g.workloads)} in ${nsText(g.pdbs[0].namespace)} are selected by ${names.length} PodDisruptionBudgets: ${names.join(", ")}. The Eviction API refuses such pods with HTTP 500 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support", so kubectl drain fails on every node running them. Fix: keep one PDB per workload; narrow the selectors so each pod matches exactly one.`,
-      ),
-      pdbs: names,
-    });
-  }
-
-  const result = applyDowngrades(findings, options.downgrade ?? [], pdbs);
-  const errors = result.filter((f) => f.severity === "error");
-  return errors.length === result.length
-    ? errors
-    : [...errors, ...result.filter((f) => f.severity === "warning")];
+    const text = msg.overlap(names, msg.namespaceText(g.pdbs[0].namespace), g.workloads);
+    return { ...finding("error", "pdb-overlap", g.pdbs[0], g.workloads, text), pdbs: names };
+  });
 }
 
 /**
@@ -708,8 +695,7 @@ export class DrainSafety extends Construct {
     const onWarnings =
       props.onWarnings ??
       ((ws: readonly Finding[]) => {
-        for (const w of ws)
-          console.warn(`kube-upkeep DrainSafety warning [${w.code}]: ${w.message}`);
+        for (const w of ws) console.warn(msg.warningLine(w.code, w.message));
       });
     let reported = "";
     this.node.addValidation({
@@ -723,7 +709,7 @@ export class DrainSafety extends Construct {
         }
         return findings
           .filter((f) => f.severity === "error")
-          .map((f) => `DrainSafety error [${f.code}]: ${f.message}`);
+          .map((f) => msg.synthErrorLine(f.code, f.message));
       },
     });
   }

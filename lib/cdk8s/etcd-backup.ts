@@ -97,21 +97,9 @@ export const ETCD_BACKUP_CRONJOB_DEFAULTS = {
 } as const;
 
 /**
- * Scheduled etcd snapshots on the control-plane node(s) of a kubeadm cluster.
- *
- * Each run is one pod with three steps, every command coming from `kube-upkeep/core`'s etcd
- * backup script (the same commands `renderEtcdBackupScript` joins into one script):
- *  1. init container `snapshot` (etcd image, exec form): `etcdctl snapshot save` to a
- *     temporary file in the backup directory, over TLS with kubeadm's etcd certificates;
- *  2. init container `verify` (etcd image, exec form): `etcdutl snapshot status -w json`, which
- *     fails the pod for an unreadable snapshot, so step 3 never runs and no final file appears;
- *  3. container `finish` (shell image, `sh -c`): chmod 0600, rename to
- *     `etcd-snapshot-<UTC timestamp>.db`, prune by age and/or count.
- *
- * The pod uses hostNetwork (the endpoint is the node's 127.0.0.1:2379), runs on control-plane
- * nodes (nodeSelector + toleration), mounts the etcd PKI read-only and the backup directory
- * (hostPath, same paths as on the host), runs as root (the keys are 0600 root) with every
- * capability dropped and a read-only root filesystem.
+ * Scheduled etcd snapshots on the control-plane node(s) of a kubeadm cluster: one pod per run,
+ * snapshot -> verify -> finish (rename, prune), every command from kube-upkeep/core's etcd backup
+ * script. The steps, the pod's security settings and every prop: docs/constructs-jobs.md.
  */
 export class EtcdBackup extends Construct {
   /** The CronJobs: one, or one per node in `nodes` order. */

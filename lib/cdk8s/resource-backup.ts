@@ -99,20 +99,9 @@ const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
 const TOOLS_DIR = "/kube-upkeep-tools";
 
 /**
- * The field guide's resource-level backup as a CronJob: `kubectl get <kinds> -o json` of the
- * chosen resources (presets `all`, `app`, `rbac`, or `kinds` / `clusterKinds`), in all or the
- * listed namespaces, cleaned of server-set fields so `kubectl apply --server-side -f` restores
- * them, one file per resource and namespace in a timestamped snapshot directory
- * (`resource-backup-<UTC timestamp>/<namespace>/<resource>.json`), pruned by age and/or count.
- * The script is `renderResourceBackupScript` of `kube-upkeep/core`.
- *
- * RBAC: a ServiceAccount (its token is mounted only into this CronJob's pod), a ClusterRole
- * with get/list on exactly the exported namespaced resources, bound by a ClusterRoleBinding
- * (all namespaces) or a RoleBinding in each listed namespace, and for cluster-scoped resources
- * a second ClusterRole `<name>-cluster` with its ClusterRoleBinding.
- *
- * Secrets are exported only with `includeSecrets: true`; the construct then warns at synth.
- * Files are written 0600 in 0700 directories either way.
+ * The field guide's resource-level backup as a CronJob (`renderResourceBackupScript`): the chosen
+ * resources as JSON that `kubectl apply --server-side -f` restores, with a ServiceAccount that may
+ * read exactly those. Layout, RBAC, secrets and every prop: docs/constructs-backup.md.
  */
 export class ResourceBackup extends Construct {
   public readonly options: ResolvedResourceBackupOptions;

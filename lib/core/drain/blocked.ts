@@ -1,16 +1,7 @@
 /**
- * Whether a PodDisruptionBudget that allows no disruption now can ever allow one during this
- * drain without someone changing the cluster (scaling the workload up, relaxing the budget).
- * kubectl, kured, system-upgrade-controller and Cluster API all wait for the timeout; kube-upkeep
- * says so up front, naming the budget, its numbers and the fix.
- *
- * "Never" is claimed only when the status is current (observedGeneration = generation), no
- * covered pod is terminating or missing (a replacement could still come), and one of:
- *  - maxUnavailable is 0 / "0%", or minAvailable is "100%" or >= the pods the workload can have;
- *  - every covered pod runs on the node being drained and is healthy: the node is cordoned, so no
- *    pod can appear elsewhere to make room.
- * The last two rest on the pods that exist now; the drain confirms them against the pods'
- * controllers (replacementsPending) before it says "never".
+ * Whether a PodDisruptionBudget that allows no disruption now can never allow one during this
+ * drain without someone changing the cluster. When "never" is claimed: docs/drain.md "A budget
+ * that can never allow".
  */
 import type { V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { selectorMatches, type LabelSelector } from "../pdb";

@@ -1,24 +1,7 @@
 /**
- * BudgetWatch: the PodDisruptionBudgets of the namespaces a drain evicts from, kept current by one
- * watch per namespace, so that an eviction the budget refused (429) is retried as soon as the
- * budget allows a disruption again instead of after a fixed interval (kubectl: 5 s).
- *
- * The eviction API decides from the budget's status (`status.disruptionsAllowed`), which the
- * disruption controller raises when covered pods become healthy (`currentHealthy`): a status with
- * disruptionsAllowed > 0 is what makes a retry worth sending; a replacement pod that is Ready but
- * not yet counted in the status would only earn another 429.
- *
- * - A refused pod waits until a status with disruptionsAllowed > 0 arrives after its refused
- *   request was sent, at most the drain's retry interval (the upper bound, as before), or until
- *   the drain is cancelled.
- * - One status allowing n disruptions releases at most n of the pods waiting on that budget, in
- *   the order they were refused: 100 pods retrying at once for a budget of 1 only race on its
- *   status (the eviction API retries such conflicts itself, 500 ms apart).
- * - When the watch ends it resumes from the last resourceVersion; after an error or 410 Gone the
- *   namespace's budgets are listed again. If a namespace's budgets cannot be listed at all, or
- *   the identity may not watch them (401/403: RBAC poddisruptionbudgets watch), its pods fall
- *   back to the fixed interval, said once through onWarning; the watch is an optimization, never
- *   a reason for a drain to fail.
+ * BudgetWatch: one PodDisruptionBudget watch per namespace a drain evicts from, so a refused (429)
+ * eviction is retried as soon as a budget status allows a disruption again, the retry interval
+ * at the latest. What it releases and when it falls back: docs/drain.md "Retrying a PDB refusal".
  */
 import type { V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { type DrainClients, apiErrorMessage, isPermissionError, loadClientNode } from "./client";

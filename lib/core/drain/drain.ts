@@ -1,21 +1,7 @@
 /**
- * drainNode: cordon + evict every pod of a node, with kubectl drain's rules and messages, a finite
- * default timeout, and progress through callbacks (the engine prints nothing).
- *
- * Order (and how it differs from kubectl, which cordons first and then fails on filter errors,
- * leaving the node cordoned):
- *  1. validate options;
- *  2. list the node's pods and run the filters: if any pod cannot be deleted, throw
- *     DrainFilterError with every problem and touch nothing;
- *  3. cordon (annotated with runId), start watching the node's pods, list and filter again (pods
- *     may have arrived meanwhile): on errors now, undo our cordon and throw DrainFilterError;
- *  4. evict (or delete) all pods concurrently (bounded by `concurrency`), retrying 429s every
- *     retryIntervalMs and naming the PodDisruptionBudget, and transient failures (409 conflicts,
- *     5xx, the apiserver restarting) with backoff; wait for each pod to be gone (watch);
- *  5. on timeout throw DrainTimeoutError (node stays cordoned); on other failures
- *     DrainEvictionError (node stays cordoned), at once when the API refuses the identity a call
- *     the drain needs (the pod watch, the PodDisruptionBudget list: 401/403, the server's
- *     message naming the permission).
+ * drainNode: cordon + evict every pod of a node with kubectl drain's rules and messages, a finite
+ * timeout, and progress through callbacks (the engine prints nothing). The order, and where it
+ * differs from kubectl: docs/drain.md "Order".
  */
 import type { KubeConfig, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../defaults";

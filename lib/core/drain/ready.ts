@@ -1,17 +1,7 @@
 /**
- * waitNodeReady: the "the upgrade took effect" gate. Waits until the node is Ready and its
- * kubelet reports the target version, or fails after the timeout with what it last saw.
- *
- * The node is read once, then watched (fieldSelector metadata.name=<node>): the status the kubelet
- * posts when it comes back at the new version ends the wait at once, instead of on the next read
- * of a poll. The poll stays, every pollSeconds, as the fallback: while the watch is down (the
- * apiserver restarting with the control plane's upgrade, a client without a kubeconfig) the node
- * is read as before, and a watch that ended is started again from the last resourceVersion (from
- * a fresh read after an error); a watch the identity may not make (401/403: RBAC nodes watch) is
- * not tried again, the reads go on.
- *
- * Transient failures (the apiserver restarting, 5xx) and a missing node (re-registering) are
- * waited through; other answers to reading the node (401, 403) fail at once.
+ * waitNodeReady: waits until the node is Ready with its kubelet at the target version (a watch,
+ * with a poll as the fallback), or fails after the timeout with what it last saw. What it waits
+ * through: docs/drain.md "Transient failures".
  */
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../defaults";

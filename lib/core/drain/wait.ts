@@ -1,17 +1,6 @@
 /**
- * Waiting for pods to disappear from a node with one watch per drain (pods with
- * fieldSelector spec.nodeName=<node>), not kubectl's per-pod 1 s polling.
- *
- * A pod counts as gone when its UID is no longer on the node: a DELETED event, a re-list that
- * lacks it, or a pod of the same name with a different UID (StatefulSet). When the watch ends
- * (client-node closes idle watches after 30 s; the server closes them after its timeout) it is
- * resumed from the last resourceVersion; on an error or "410 Gone" the pods are re-listed and a
- * new watch starts from the list's resourceVersion, so nothing is missed.
- *
- * A refusal (401/403: the identity may not watch or list pods) is not a dropped connection: the
- * tracker stops at once with a {@link PodWatchRefusedError} carrying the server's message (which
- * names the user, the verb and the resource); `start()` throws it when the first watch is
- * refused within `connectWaitMs`.
+ * Waiting for pods to leave a node: one watch per drain (spec.nodeName=<node>), not kubectl's
+ * per-pod polling. When a pod counts as gone, resumes and refusals: docs/drain.md "Order".
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import {

@@ -1,24 +1,7 @@
 /**
- * Health checks: what must hold after a node's uncordon before the next node of its chain
- * starts (ClusterUpgrade's `healthChecks`, run by NodeHealthGate). Pure: the check settings,
- * their validation and their display names. Kinds:
- *
- *  - `pods`: every pod matching a label selector in a namespace is Ready (Succeeded pods and pods
- *    being deleted are not counted), and at least `minPods` match.
- *  - `rollout`: a Deployment / StatefulSet / DaemonSet is fully rolled out, with `kubectl rollout
- *    status`'s rules (rollout.ts).
- *  - `http`: an HTTP(S) GET answers with an expected status.
- *  - `prometheus`: an instant query returns no series (kured-style alert gating, e.g.
- *    `ALERTS{alertstate="firing", severity="critical"}`: firing alerts only).
- *  - `command`: a command over SSH on a node exits 0 (run by remote.Command, not by the gate).
- *  - `control-plane`, `cluster-version`: the upgrade verification (verify.ts), which
- *    ClusterUpgrade adds after each control-plane node and after the last node.
- *
- * Each has `timeoutSeconds` (how long it may take to pass) and `intervalSeconds` (between
- * attempts). Defaults, and why: timeout 300 s (after an uncordon, evicted replicas come back and
- * a rollout or an alert's `for:` needs minutes, not seconds; shorter than the drain's 600 s so a
- * stuck gate stops the roll well before an operator would), interval 5 s (fast enough to add
- * little to a node's time, slow enough not to load the API server or Prometheus).
+ * Health checks (ClusterUpgrade's `healthChecks`, run by NodeHealthGate after a node's uncordon):
+ * the settings, their validation and display names. Pure. Kinds, defaults and why:
+ * docs/pulumi.md "Health gates" and "Defaults, and why".
  */
 import { ValidationError, ValidationErrors } from "../errors";
 

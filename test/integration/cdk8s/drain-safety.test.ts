@@ -250,3 +250,47 @@ test("pdb-unscalable: maxUnavailable over a bare pod counts 0 expected pods and 
   expect([status.expectedPods, status.disruptionsAllowed]).toEqual([0, 0]);
   expect((await evictPod(kc, ns, "solo")).status).toBe(429);
 });
+
+/** Replaces the spec of PDB `name` in the cluster with the one `fixed` synthesizes. */
+async function applyPdbSpec(name: string, fixed: Chart): Promise<void> {
+  const manifest = Testing.synth(fixed).find(
+    (m) => m.kind === "PodDisruptionBudget" && m.metadata.name === name,
+  ) as V1PodDisruptionBudget;
+  const policy = kc.makeApiClient(PolicyV1Api);
+  const live = await policy.readNamespacedPodDisruptionBudget({ name, namespace: ns });
+  await policy.replaceNamespacedPodDisruptionBudget({
+    name,
+    namespace: ns,
+    body: { ...live, spec: manifest.spec },
+  });
+}
+
+// After the tests above: these change the cluster's PDBs.
+test("pdb-blocks-drain: its fix, applied, lets the Eviction API evict", async () => {
+  const [blocking] = findings.filter((f) => f.pdb === "api-pdb");
+  expect(blocking.fix).toBe(
+    "allow at least one disruption: maxUnavailable: 1 or minAvailable: 2 (a percentage of at most 66% for minAvailable), or raise the replica count",
+  );
+  const fixed = new Chart(Testing.app(), "fixed", { namespace: ns });
+  const api = deployment(fixed, "api", 3, { app: "api" });
+  PodDisruptionBudget.forWorkload(fixed, "api-pdb", api, {
+    metadata: { name: "api-pdb" },
+    minAvailable: 2,
+  });
+  expect(checkDrainSafety(fixed)).toEqual([]);
+  await applyPdbSpec("api-pdb", fixed);
+  await waitForPdbStatus(kc, ns, "api-pdb", { currentHealthy: 3, disruptionsAllowed: 1 });
+  expect((await evictPod(kc, ns, await firstPod({ app: "api" }))).status).toBe(201);
+});
+
+test("pdb-overlap: its fix, applied, lets the Eviction API evict", async () => {
+  const [overlap] = findings.filter((f) => f.code === "pdb-overlap");
+  expect(overlap.fix).toBe(
+    "keep one PDB per workload; narrow the selectors so each pod matches exactly one",
+  );
+  await kc
+    .makeApiClient(PolicyV1Api)
+    .deleteNamespacedPodDisruptionBudget({ name: "shop-by-tier", namespace: ns });
+  await waitForPdbStatus(kc, ns, "shop-by-app", { currentHealthy: 2, disruptionsAllowed: 1 });
+  expect((await evictPod(kc, ns, await firstPod({ app: "shop" }))).status).toBe(201);
+});

@@ -2,7 +2,14 @@ import { App, Chart, Testing } from "cdk8s";
 import * as kplus from "cdk8s-plus-33";
 import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
-import { checkDrainSafety, DrainSafety, Finding, PodDisruptionBudget } from "kube-upkeep/cdk8s";
+import {
+  checkDrainSafety,
+  DrainSafety,
+  DRAIN_SAFETY_ERROR_CODES,
+  DRAIN_SAFETY_WARNING_CODES,
+  Finding,
+  PodDisruptionBudget,
+} from "kube-upkeep/cdk8s";
 import { ValidationError } from "kube-upkeep/core";
 import { addPdbExamples } from "../../../examples/cdk8s/pdb-examples";
 import { thrown } from "./thrown";
@@ -354,6 +361,10 @@ describe("checkDrainSafety", () => {
         'test/raw (PodDisruptionBudget raw): invalid minAvailable "150%": percentage must be between 0% and 100%. Fix: use a percentage from "0%" to "100%", e.g. minAvailable: 2 or minAvailable: "50%" (the API server would reject this PodDisruptionBudget)',
       );
       expect(findings[1].message).toContain('invalid spec.unhealthyPodEvictionPolicy "Sometimes"');
+      expect(findings.map((f) => f.fix)).toEqual([
+        'use a percentage from "0%" to "100%", e.g. minAvailable: 2 or minAvailable: "50%"',
+        'use "AlwaysAllow"',
+      ]);
     });
   });
 
@@ -471,6 +482,134 @@ describe("checkDrainSafety", () => {
         () => new DrainSafety(chart, "ds", { downgrade: [{ code: "pdb-block" as never }] }),
       ).toThrow('test/ds: invalid downgrade[0].code "pdb-block": is not a DrainSafety error code');
     });
+  });
+});
+
+describe("the fix of each finding", () => {
+  /** Builds a chart with one finding of `code` (a Job for the unscalable cases). */
+  const job = (chart: Chart, name: string, labels: Record<string, string>) =>
+    new k8s.KubeJob(chart, name, {
+      metadata: { name },
+      spec: {
+        template: { metadata: { labels }, spec: { containers: [{ name: "c", image: "x" }] } },
+      },
+    });
+  const daemonSet = (chart: Chart, name: string, labels: Record<string, string>) =>
+    new k8s.KubeDaemonSet(chart, name, {
+      metadata: { name },
+      spec: { selector: { matchLabels: labels }, template: { metadata: { labels } } },
+    });
+  /** One Deployment "web" and a PDB "web" over it. */
+  const web =
+    (replicas: number, budget: { minAvailable?: number | string; maxUnavailable?: number }) =>
+    (c: Chart) => {
+      deployment(c, "web", replicas, { app: "web" });
+      pdb(c, "web", budget, { app: "web" });
+    };
+  const CASES: [string, (chart: Chart) => void, string][] = [
+    [
+      "pdb-blocks-drain, minAvailable over a single replica",
+      web(1, { minAvailable: 1 }),
+      'run at least 2 replicas so one can be evicted while the other serves, or downgrade this error if the workload may be interrupted only by hand (DrainSafety option downgrade: [{ code: "pdb-blocks-drain", pdb: "web" }])',
+    ],
+    [
+      "pdb-blocks-drain, minAvailable = replicas",
+      web(3, { minAvailable: 3 }),
+      "allow at least one disruption: maxUnavailable: 1 or minAvailable: 2, or raise the replica count",
+    ],
+    [
+      "pdb-blocks-drain, maxUnavailable 0",
+      web(3, { maxUnavailable: 0 }),
+      "set maxUnavailable to at least 1 (or a percentage above 0%)",
+    ],
+    [
+      'pdb-blocks-drain, minAvailable "100%"',
+      web(3, { minAvailable: "100%" }),
+      "use a minAvailable below 100%, e.g. maxUnavailable: 1 instead",
+    ],
+    [
+      "pdb-overlap",
+      (c) => {
+        deployment(c, "web", 3, { app: "web", tier: "frontend" });
+        pdb(c, "by-app", { maxUnavailable: 1 }, { app: "web" });
+        pdb(c, "by-tier", { maxUnavailable: 1 }, { tier: "frontend" });
+      },
+      "keep one PDB per workload; narrow the selectors so each pod matches exactly one",
+    ],
+    [
+      "pdb-unscalable over a Job (an error)",
+      (c) => {
+        job(c, "batch", { app: "batch" });
+        pdb(c, "batch", { maxUnavailable: 1 }, { app: "batch" });
+      },
+      'use an integer minAvailable for them, or narrow the selector to scalable workloads, or downgrade this error if those pods may hold a drain until it times out (DrainSafety option downgrade: [{ code: "pdb-unscalable", pdb: "batch" }])',
+    ],
+    [
+      "pdb-unscalable over DaemonSet pods only (a warning)",
+      (c) => {
+        daemonSet(c, "agent", { app: "agent" });
+        pdb(c, "agent", { maxUnavailable: 1 }, { app: "agent" });
+      },
+      "use an integer minAvailable for them, or narrow the selector to scalable workloads",
+    ],
+    [
+      "pdb-selects-nothing",
+      (c) => pdb(c, "typo", { maxUnavailable: 1 }, { app: "wbe" }),
+      "make the selector match the workload's pod template labels, or remove the PDB; ignore this if the pods are deployed outside this app",
+    ],
+    [
+      "pdb-selects-nothing, no selector",
+      (c) =>
+        new k8s.KubePodDisruptionBudget(c, "nosel", {
+          metadata: { name: "nosel" },
+          spec: { maxUnavailable: k8s.IntOrString.fromNumber(1) },
+        }),
+      "set spec.selector to the workload's selector (PodDisruptionBudget.forWorkload does this)",
+    ],
+    [
+      "pdb-empty-selector",
+      (c) => {
+        deployment(c, "web", 3, { app: "web" });
+        new PodDisruptionBudget(c, "all", { selector: {}, maxUnavailable: 1 });
+      },
+      'select one workload\'s pods, e.g. selector: { matchLabels: { app: "<name>" } }',
+    ],
+  ];
+
+  it.each(CASES)("%s", (_name, build, fix) => {
+    const chart = Testing.chart();
+    build(chart);
+    const [f] = checkDrainSafety(chart);
+    expect(f.fix).toBe(fix);
+    expect(f.message.endsWith(` Fix: ${fix}.`)).toBe(true);
+  });
+
+  it("covers every code", () => {
+    const codes = new Set(
+      CASES.flatMap(([, build]) => {
+        const chart = Testing.chart();
+        build(chart);
+        return checkDrainSafety(chart).map((f) => f.code);
+      }),
+    );
+    codes.add("pdb-invalid"); // its fix is the ValidationError's: the pdb-invalid test above
+    expect([...codes].sort()).toEqual(
+      [...DRAIN_SAFETY_ERROR_CODES, ...DRAIN_SAFETY_WARNING_CODES].sort(),
+    );
+  });
+
+  it("a downgraded finding keeps its fix; the reason goes to the message only", () => {
+    const chart = Testing.chart();
+    deployment(chart, "db", 1, { app: "db" });
+    pdb(chart, "db", { minAvailable: 1 }, { app: "db" });
+    const [before] = checkDrainSafety(chart);
+    const [after] = checkDrainSafety(chart, {
+      downgrade: [{ code: "pdb-blocks-drain", reason: "moved by hand" }],
+    });
+    expect([after.severity, after.fix]).toEqual(["warning", before.fix]);
+    expect(after.message).toBe(
+      `${before.message} [downgraded to a warning by the DrainSafety downgrade option: moved by hand]`,
+    );
   });
 });
 
