@@ -65,10 +65,7 @@ export {
   type PackageManager,
 } from "./scripts/node-upgrade";
 export { type PackageRepository } from "./scripts/package-repository";
-export {
-  renderNodeRollbackScript,
-  type NodeRollbackScriptOptions,
-} from "./scripts/node-rollback";
+export { renderNodeRollbackScript, type NodeRollbackScriptOptions } from "./scripts/node-rollback";
 export {
   renderNodePreflightScript,
   PREFLIGHT_CHECKS,
