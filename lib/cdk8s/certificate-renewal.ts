@@ -19,6 +19,7 @@ import {
   validateNodes,
   type ContainerResources,
   type ControlPlaneCronJobProps,
+  type JobNumbers,
 } from "./control-plane-cron-job";
 import { childPath } from "./construct-path";
 
@@ -155,6 +156,42 @@ export function staggeredSchedule(
   return [String(t % 60), String(Math.floor(t / 60)), ...rest].join(" ");
 }
 
+/** The runs of two nodes must not overlap, nor the Job end while the control plane restarts. */
+function deadlineProblems(
+  where: string,
+  numbers: JobNumbers,
+  nodes: readonly string[] | undefined,
+  staggerMinutes: number | undefined,
+  options: ResolvedCertRenewalOptions | undefined,
+): ValidationError[] {
+  const problems: ValidationError[] = [];
+  const deadlines = numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds;
+  if (nodes && staggerMinutes !== undefined && nodes.length > 1 && deadlines >= staggerMinutes * 60)
+    problems.push(
+      new ValidationError(
+        where,
+        "staggerMinutes",
+        staggerMinutes,
+        `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
+        `raise staggerMinutes above ${Math.ceil(deadlines / 60)} or lower the deadlines`,
+      ),
+    );
+  if (!options) return problems;
+  const healthWait = options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0;
+  const restartAndWait = options.restartWaitSeconds + healthWait;
+  if (restartAndWait >= numbers.activeDeadlineSeconds)
+    problems.push(
+      new ValidationError(
+        where,
+        "activeDeadlineSeconds",
+        numbers.activeDeadlineSeconds,
+        `the Job could be stopped while the control plane restarts: restartWaitSeconds (${options.restartWaitSeconds}) + healthTimeoutSeconds (${healthWait}) is not below it`,
+        `raise activeDeadlineSeconds above ${restartAndWait + 60}, or lower healthTimeoutSeconds`,
+      ),
+    );
+  return problems;
+}
+
 /**
  * Daily kubeadm certificate renewal on every control-plane node: one CronJob per node, staggered,
  * running the host's kubeadm through `chroot /host`. The steps, why the chroot, and every prop:
@@ -211,38 +248,8 @@ export class CertificateRenewal extends Construct {
     );
     const common = check(() => resolveCommonCronJobProps(where, props, d));
     const image = check(() => validateImage(where, "image", props.image ?? d.image));
-    const numbers = common?.numbers;
-    if (
-      nodes &&
-      numbers &&
-      staggerMinutes !== undefined &&
-      nodes.length > 1 &&
-      numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds >= staggerMinutes * 60
-    )
-      problems.add(
-        new ValidationError(
-          where,
-          "staggerMinutes",
-          staggerMinutes,
-          `two nodes' runs could overlap: startingDeadlineSeconds (${numbers.startingDeadlineSeconds}) + activeDeadlineSeconds (${numbers.activeDeadlineSeconds}) is not below ${staggerMinutes} minutes`,
-          `raise staggerMinutes above ${Math.ceil((numbers.startingDeadlineSeconds + numbers.activeDeadlineSeconds) / 60)} or lower the deadlines`,
-        ),
-      );
-    if (options && numbers) {
-      const restartAndWait =
-        options.restartWaitSeconds +
-        (options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0);
-      if (restartAndWait >= numbers.activeDeadlineSeconds)
-        problems.add(
-          new ValidationError(
-            where,
-            "activeDeadlineSeconds",
-            numbers.activeDeadlineSeconds,
-            `the Job could be stopped while the control plane restarts: restartWaitSeconds (${options.restartWaitSeconds}) + healthTimeoutSeconds (${options.healthChecks.length > 0 ? options.healthTimeoutSeconds : 0}) is not below it`,
-            `raise activeDeadlineSeconds above ${restartAndWait + 60}, or lower healthTimeoutSeconds`,
-          ),
-        );
-    }
+    if (common)
+      problems.add(...deadlineProblems(where, common.numbers, nodes, staggerMinutes, options));
     if (props.privileged !== undefined && typeof props.privileged !== "boolean")
       problems.add(
         new ValidationError(

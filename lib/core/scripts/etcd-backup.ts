@@ -158,6 +158,39 @@ export function etcdSnapshotFileName(date: Date): string {
 const MAX_DAYS = 36500;
 const MAX_COUNT = 100000;
 
+/** The retention, days defaulted when unset; its problems collected. */
+function resolveRetention(
+  where: string,
+  r: EtcdBackupRetention | undefined,
+  problems: ProblemCollector,
+): { days?: number; count?: number } {
+  const retention: { days?: number; count?: number } = {};
+  if (r === undefined) {
+    retention.days = ETCD_BACKUP_DEFAULTS.retentionDays;
+  } else if (r === null || typeof r !== "object" || (r.days === undefined && r.count === undefined))
+    problems.add(
+      new ValidationError(
+        where,
+        "retention",
+        r,
+        "neither days nor count is set",
+        "give { days: 7 }, { count: 14 } or both",
+      ),
+    );
+  else {
+    const { days, count } = r;
+    if (days !== undefined)
+      retention.days = problems.collect(() =>
+        validateInteger(where, "retention.days", days, 1, MAX_DAYS),
+      );
+    if (count !== undefined)
+      retention.count = problems.collect(() =>
+        validateInteger(where, "retention.count", count, 1, MAX_COUNT),
+      );
+  }
+  return retention;
+}
+
 /**
  * Validates the options and fills in defaults; every problem is reported at once (one as the
  * ValidationError itself, several as ValidationErrors). `where` names the caller in error
@@ -209,31 +242,7 @@ export function resolveEtcdBackupOptions(
       MAX_TIMEOUT_SECONDS,
     ),
   );
-  const retention: { days?: number; count?: number } = {};
-  if (opts.retention === undefined) {
-    retention.days = d.retentionDays;
-  } else {
-    const r = opts.retention;
-    if (r === null || typeof r !== "object" || (r.days === undefined && r.count === undefined))
-      problems.add(
-        new ValidationError(
-          where,
-          "retention",
-          r,
-          "neither days nor count is set",
-          "give { days: 7 }, { count: 14 } or both",
-        ),
-      );
-    else {
-      const { days, count } = r;
-      if (days !== undefined)
-        retention.days = check(() => validateInteger(where, "retention.days", days, 1, MAX_DAYS));
-      if (count !== undefined)
-        retention.count = check(() =>
-          validateInteger(where, "retention.count", count, 1, MAX_COUNT),
-        );
-    }
-  }
+  const retention = resolveRetention(where, opts.retention, problems);
   problems.throwOneOrAll();
   return {
     endpoint: endpoint!,
