@@ -573,3 +573,30 @@ export function formatPlan(plan: UpgradePlan): string {
   }
   return out.join("\n");
 }
+
+/** The plan table, then what `verify` will check (so that preview shows it too). */
+export function formatPlanWithVerification(
+  plan: UpgradePlan,
+  verify: boolean | undefined,
+  name: string,
+): string {
+  const text = formatPlan(plan);
+  const upgraded = plan.steps.filter((s) => s.node !== undefined && s.action !== "skip");
+  if (upgraded.length === 0) return text;
+  if (verify === false) return `${text}\n\nVerification: off (verify: false)`;
+  const cps = upgraded
+    .filter((s) => s.role === "control-plane" && s.action !== "etcd-snapshot")
+    .map((s) => s.node);
+  const to = plan.targetVersion;
+  return [
+    text,
+    "",
+    "Verification (verify):",
+    ...(cps.length
+      ? [
+          `  after each of ${cps.join(", ")}: its kube-apiserver, kube-controller-manager, kube-scheduler and etcd pods Ready (the first three at ${to}) and its /readyz all ok (${name}-<node>-health)`,
+        ]
+      : []),
+    `  after the last node: every node Ready at ${to}, kube-proxy at ${to} and CoreDNS rolled out, the API server's /version ${to} (${name}-verify)`,
+  ].join("\n");
+}

@@ -37,6 +37,7 @@ import { App, Chart } from "cdk8s";
 import { ProblemCollector, ValidationError, ValidationErrors } from "../core/errors";
 import {
   formatPlan,
+  formatPlanWithVerification,
   planUpgrade,
   type FailurePolicy,
   type NodeRole,
@@ -302,7 +303,7 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     // nothing else reports it again; `ready` rejects with the ValidationErrors.
     const failure = planOnly.then(
       (plan) => {
-        const text = planWithVerification(plan, args.verify, name);
+        const text = formatPlanWithVerification(plan, args.verify, name);
         pulumi.log.info(text, this);
         if (plan.source?.kind === "declared" && setting !== false)
           pulumi.log.warn(
@@ -322,9 +323,8 @@ export class ClusterUpgrade extends pulumi.ComponentResource {
     );
     const settled = <T>(p: Promise<T>): Promise<T> => p.catch(() => undefined as unknown as T); // the program fails with `failure`
     this.plan = pulumi.output(settled(planOnly));
-    this.planText = pulumi.output(
-      settled(planOnly.then((p) => planWithVerification(p, args.verify, name))),
-    );
+    // no closure here: a dynamic provider's serialization can reach this promise (docs-program.test)
+    this.planText = pulumi.output(settled(planOnly.then(formatPlan)));
 
     const byName = new Map(args.nodes.map((n) => [n.name, n]));
     const report = startRollReport(name, args.report, planOnly, runId, this);
@@ -867,31 +867,4 @@ function prepareNodeCommands(
     commands.set(step.id, { mode, override, preflight, checks });
   }
   return commands;
-}
-
-/** The plan table, then what `verify` will check (so that preview shows it too). */
-function planWithVerification(
-  plan: UpgradePlan,
-  verify: boolean | undefined,
-  name: string,
-): string {
-  const text = formatPlan(plan);
-  const upgraded = plan.steps.filter((s) => s.node !== undefined && s.action !== "skip");
-  if (upgraded.length === 0) return text;
-  if (verify === false) return `${text}\n\nVerification: off (verify: false)`;
-  const cps = upgraded
-    .filter((s) => s.role === "control-plane" && s.action !== "etcd-snapshot")
-    .map((s) => s.node);
-  const to = plan.targetVersion;
-  return [
-    text,
-    "",
-    "Verification (verify):",
-    ...(cps.length
-      ? [
-          `  after each of ${cps.join(", ")}: its kube-apiserver, kube-controller-manager, kube-scheduler and etcd pods Ready (the first three at ${to}) and its /readyz all ok (${name}-<node>-health)`,
-        ]
-      : []),
-    `  after the last node: every node Ready at ${to}, kube-proxy at ${to} and CoreDNS rolled out, the API server's /version ${to} (${name}-verify)`,
-  ].join("\n");
 }

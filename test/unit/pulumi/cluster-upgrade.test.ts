@@ -1,3 +1,4 @@
+import { formatPlanWithVerification } from "../../../lib/core/plan";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -238,10 +239,12 @@ describe("ClusterUpgrade (mocks)", () => {
       /^Upgrade plan: control plane v1.34.2 -> v1.35.4, workers 2 at a time in 2 chain\(s\)/,
     );
     expect(text).toContain("kubeadm upgrade apply v1.35.4");
-    // what verify (default on) will check, as the gates are named
-    const verification = text.slice(text.indexOf("\nVerification (verify):\n"));
+    // what verify (default on) will check, as the gates are named (logged with the plan)
+    const logged = formatPlanWithVerification(plan, undefined, "up");
+    expect(logged.startsWith(text)).toBe(true);
+    const verification = logged.slice(text.length);
     expect(verification).toMatch(
-      /^\nVerification \(verify\):\n  after each of cp-1, cp-2, cp-3: .* \(\S+-<node>-health\)\n  after the last node: every node Ready at v1\.35\.4, .* \(\S+-verify\)$/,
+      /^\n\nVerification \(verify\):\n  after each of cp-1, cp-2, cp-3: .* \(\S+-<node>-health\)\n  after the last node: every node Ready at v1\.35\.4, .* \(\S+-verify\)$/,
     );
     expect(await value(cu.kubeletVersions)).toEqual(
       Object.fromEntries(
