@@ -7,6 +7,9 @@
  *     synthesized spec, on images built here (etcd from the etcd build, busybox from Debian's
  *     busybox-static). The snapshot passes `etcdutl snapshot status`, is mode 0600, and
  *     retention deletes exactly the pre-seeded files it should.
+ * 1b. ResourceBackup: the synthesized CronJob (kubectl image built from the kubectl build, the
+ *     busybox image) exports a namespace on cp1 into a hostPath; the objects are deleted and the
+ *     exported files applied back with `kubectl apply --server-side`: the same data, new UIDs.
  *  2. CertificateRenewal: the cluster is made with 72 h leaf certificates (kubeadm
  *     `certificateValidityPeriod`, the harness's KU_NODES_CERT_VALIDITY); the cluster
  *     configuration then goes back to kubeadm's one year and two certificates are renewed by
@@ -32,6 +35,8 @@ import { Chart, Testing } from "cdk8s";
 import { parseAllDocuments } from "yaml";
 import { CertificateRenewal } from "../../lib/cdk8s/certificate-renewal";
 import { EtcdBackup } from "../../lib/cdk8s/etcd-backup";
+import { ResourceBackup } from "../../lib/cdk8s/resource-backup";
+import { waitForReadyPods } from "../cluster/fixtures";
 import { etcdSnapshotFileName } from "../../lib/core/scripts/etcd-backup";
 import { renderEtcdRestoreScript } from "../../lib/core/scripts/etcd-restore";
 import {
@@ -165,11 +170,24 @@ async function runJobFrom(
   return { job: done, pod: pods.items[0]!, logs };
 }
 
-/** The pod spec the API server holds contains the synthesized one (the API adds defaults only). */
+/**
+ * The pod spec the API server holds contains the synthesized one (the API adds defaults only; with
+ * `automountServiceAccountToken`, also the token's volume and its mount in each container).
+ */
 function expectSynthesizedPodSpec(pod: V1Pod, synthesized: Doc): void {
   const template = synthesized.spec.jobTemplate.spec.template.spec;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const withToken = (cs: any[] | undefined) =>
+    cs?.map((c) => ({ ...c, volumeMounts: expect.arrayContaining(c.volumeMounts ?? []) }));
   expect(pod.spec).toMatchObject({
     ...template,
+    ...(template.automountServiceAccountToken
+      ? {
+          volumes: expect.arrayContaining(template.volumes),
+          containers: withToken(template.containers),
+          initContainers: withToken(template.initContainers),
+        }
+      : {}),
     // the DefaultTolerationSeconds admission adds not-ready/unreachable tolerations
     tolerations: expect.arrayContaining(template.tolerations),
   });
@@ -326,6 +344,106 @@ test("EtcdBackup: a Job from the synthesized CronJob snapshots etcd on the contr
   log(`snapshot ${path}: ${JSON.stringify(status)}`);
   for (const f of seeded.filter((x) => x.pruned))
     expect(logs).toContain(`pruning ${BACKUP_DIR}/${f.name}`);
+});
+
+// --- 1b. ResourceBackup ----------------------------------------------------------------------------
+
+test("ResourceBackup: the CronJob's Job exports a namespace on cp1; the objects deleted and applied back", async () => {
+  const ns = "shop-export";
+  const dir = "/var/backups/resources";
+  const core = kc.makeApiClient(CoreV1Api);
+  await kubectl(["create", "namespace", ns]);
+  await kubectl(
+    ["apply", "--server-side", "-f", "-"],
+    `apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings, namespace: ${ns}, labels: { app: web } }
+data: { mode: production }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: db-password, namespace: ${ns} }
+stringData: { password: "s3cr3t" }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: ${ns} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers: [{ name: web, image: "${image("pause")}", imagePullPolicy: Never }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: ${ns} }
+spec: { selector: { app: web }, ports: [{ port: 80 }] }
+`,
+  );
+  const { yaml, docs } = synth((chart) => {
+    new ResourceBackup(chart, "rb", {
+      name: "resource-backup",
+      namespaces: [ns],
+      includeSecrets: true,
+      backupDir: dir,
+      kubectlImage: image("kubectl"),
+      shellImage: image("busybox"),
+      onWarnings: () => undefined,
+    });
+  });
+  await kubectl(["apply", "--server-side", "-f", "-"], yaml);
+  const before = {
+    cm: await core.readNamespacedConfigMap({ name: "settings", namespace: ns }),
+    secret: await core.readNamespacedSecret({ name: "db-password", namespace: ns }),
+  };
+  const { pod, logs } = await timed("ResourceBackup: job", () =>
+    runJobFrom("resource-backup", "resource-backup-e2e", 300_000),
+  );
+  expectSynthesizedPodSpec(
+    pod,
+    docs.find((d) => d.kind === "CronJob")!,
+  );
+  const snapshot = logs.trim().split("\n").pop()!;
+  expect(snapshot.startsWith(`${dir}/`)).toBe(true);
+  expect((await inNode(CP, ["stat", "-c", "%a", snapshot])).trim()).toBe("700");
+  expect((await inNode(CP, ["ls", `${snapshot}/${ns}`])).trim().split("\n")).toEqual([
+    "configmaps.json",
+    "deployments.apps.json",
+    "secrets.json",
+    "services.json",
+  ]);
+  expect((await inNode(CP, ["stat", "-c", "%a", `${snapshot}/${ns}/secrets.json`])).trim()).toBe(
+    "600",
+  );
+
+  await kubectl([
+    "-n",
+    ns,
+    "delete",
+    "deployment,service,configmap,secret",
+    "--all",
+    "--wait=true",
+  ]);
+  await expect(core.readNamespacedConfigMap({ name: "settings", namespace: ns })).rejects.toThrow();
+  // the restore, as the guide does it: kubectl apply --server-side of each exported file (read
+  // from the node; cp1 at FROM has no kubectl package)
+  await timed("ResourceBackup: kubectl apply --server-side of the export", async () => {
+    for (const f of ["configmaps.json", "deployments.apps.json", "secrets.json", "services.json"])
+      await kubectl(
+        ["apply", "--server-side", "-f", "-"],
+        await inNode(CP, ["cat", `${snapshot}/${ns}/${f}`]),
+      );
+  });
+  const cm = await core.readNamespacedConfigMap({ name: "settings", namespace: ns });
+  expect([cm.data, cm.metadata?.labels]).toEqual([before.cm.data, before.cm.metadata?.labels]);
+  expect(cm.metadata?.uid).not.toBe(before.cm.metadata?.uid);
+  const secret = await core.readNamespacedSecret({ name: "db-password", namespace: ns });
+  expect(secret.data).toEqual(before.secret.data);
+  await waitForReadyPods(kc, ns, { app: "web" }, 1, { timeoutMs: 120_000 });
+  const svc = await core.readNamespacedService({ name: "web", namespace: ns });
+  expect(svc.spec?.ports?.[0]?.port).toBe(80);
 });
 
 // --- 2. CertificateRenewal ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ all_images() {
   echo "coredns:$NODES_TO_COREDNS_VERSION"
   echo "pause:$NODES_PAUSE_VERSION"
   echo "busybox:$BUSYBOX_VERSION"
+  echo "kubectl:$KUBERNETES_VERSION"
 }
 
 # The host's busybox-static (Debian package), the shell image of the EtcdBackup and
@@ -60,7 +61,7 @@ BUSYBOX_VERSION=$(busybox_version)
 bins_of() {
   local name="${1%%:*}" tag="${1#*:}"
   case "$name" in
-    kube-*) echo "$name-$tag";;
+    kube-* | kubectl) echo "$name-$tag";;
     etcd) echo "etcd-$ETCD_VERSION etcdctl-$ETCD_VERSION etcdutl-$ETCD_VERSION";;
     coredns) echo "coredns-$tag";;
     pause) echo "pause-$tag";;
@@ -180,6 +181,10 @@ build_image() {
     kube-*)
       base_files "$d"; mkdir -p "$d/usr/local/bin"; install -m 755 "$BIN/$name-$tag" "$d/usr/local/bin/$name"
       ep=$(json_list "/usr/local/bin/$name");;
+    kubectl)
+      # as registry.k8s.io/kubectl: distroless, /bin/kubectl, no shell (ResourceBackup brings one)
+      base_files "$d"; mkdir -p "$d/bin"; install -m 755 "$BIN/kubectl-$tag" "$d/bin/kubectl"
+      ep=$(json_list /bin/kubectl);;
     etcd)
       base_files "$d"; mkdir -p "$d/usr/local/bin" "$d/var/etcd" "$d/var/lib/etcd"
       for b in etcd etcdctl etcdutl; do install -m 755 "$BIN/$b-$ETCD_VERSION" "$d/usr/local/bin/$b"; done

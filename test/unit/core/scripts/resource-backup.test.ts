@@ -173,6 +173,8 @@ function filter(
   list: unknown,
   base = "things",
 ): { files: Record<string, unknown>; stdout: string } {
+  // the kubectl image has no /bin/sh: awk's system() and pipes to commands would fail there
+  expect(RESOURCE_BACKUP_FILTER).not.toMatch(/system\(|\| *"|getline/);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ku-rb-filter-"));
   const r = spawnSync(
     "busybox",
@@ -182,9 +184,9 @@ function filter(
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   const files: Record<string, unknown> = {};
-  for (const ns of fs.readdirSync(dir))
-    for (const f of fs.readdirSync(path.join(dir, ns)))
-      files[`${ns}/${f}`] = JSON.parse(fs.readFileSync(path.join(dir, ns, f), "utf8"));
+  // flat <ns>__<base>.json (the script moves them to <ns>/<base>.json: awk has no mkdir)
+  for (const f of fs.readdirSync(dir))
+    files[f.replace("__", "/")] = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
   fs.rmSync(dir, { recursive: true });
   return { files, stdout: r.stdout };
 }

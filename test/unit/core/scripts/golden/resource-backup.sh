@@ -16,14 +16,14 @@ function keep(s) {
   if (closes(s) && n > 0) sub(/,$/, "", buf[n])
   buf[++n] = s
 }
-function flush(   ns, f, i, d) {
+function flush(   ns, f, i) {
   if (owned) return
   ns = (namespace == "") ? "_cluster" : namespace
   if (ns !~ /^([a-z0-9]([-a-z0-9]*[a-z0-9])?|_cluster)$/) { print "bad namespace " ns > "/dev/stderr"; failed = 1; exit 2 }
-  d = dir "/" ns
-  f = d "/" base ".json"
+  # flat: awk cannot make the directory without a shell command, and the kubectl
+  # image has no /bin/sh (distroless): the shell moves <ns>__<base>.json to <ns>/<base>.json
+  f = dir "/" ns "__" base ".json"
   if (!(f in count)) {
-    if (system("mkdir -p -- " d) != 0) { failed = 1; exit 2 }
     printf "{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n" > f
     count[f] = 0
     order[++files] = f
@@ -94,7 +94,10 @@ export_resource() {
     return 0
   fi
   while read -r file n; do
-    log "wrote ${file#"$tmp_dir"/} ($n objects)"
+    name=${file##*/}
+    mkdir -p "$tmp_dir/${name%%__*}"
+    mv "$file" "$tmp_dir/${name%%__*}/${name#*__}"
+    log "wrote ${name%%__*}/${name#*__} ($n objects)"
     objects=$((objects + n))
   done <<EOF
 $written
