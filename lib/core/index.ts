@@ -104,6 +104,7 @@ export {
   type CertRenewalScriptOptions,
   type ResolvedCertRenewalOptions,
   type KubeadmCertificate,
+  type ControlPlaneHealthCheck,
 } from "./scripts/cert-renewal";
 export {
   renderResourceBackupScript,
@@ -187,6 +188,7 @@ export { type StepReportTarget } from "./report/recorder";
 // health gates between nodes
 export {
   validateHealthChecks,
+  type CheckBase,
   type HealthCheck,
   type PodsReadyCheck,
   type RolloutCheck,

@@ -9,7 +9,7 @@ export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 300;
 export const DEFAULT_HEALTH_INTERVAL_SECONDS = 5;
 export const DEFAULT_HTTP_REQUEST_TIMEOUT_SECONDS = 10;
 
-interface CheckBase {
+export interface CheckBase {
   /** Shown in the plan, the report and errors. @default derived from the check, e.g. "rollout deployment/demo/web" */
   readonly name?: string;
   /** How long the check may take to pass. @default 300 */
