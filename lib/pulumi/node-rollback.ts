@@ -12,6 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../core/defaults";
 import { ProblemCollector, ValidationError } from "../core/errors";
 import {
   renderNodeRollbackScript,
@@ -24,6 +25,7 @@ import { NodeHealthGate } from "./node-health-gate";
 import { NodeReadyWait } from "./node-ready-wait";
 import { NodeUncordon } from "./node-uncordon";
 import {
+  checkConnection,
   checkNodeUpgradeSettings,
   NODE_UPGRADE_DRAIN_DEFAULTS,
   secretConnection,
@@ -91,16 +93,7 @@ export class NodeRollback extends pulumi.ComponentResource {
     const previous = problems.collect(() =>
       parseKubeVersion(args.previousVersion, where, "previousVersion"),
     );
-    if (!args.connection || args.connection.host === undefined || args.connection.host === "")
-      problems.add(
-        new ValidationError(
-          where,
-          "connection.host",
-          args.connection?.host,
-          "no SSH host for the node",
-          `give connection.host for node ${args.nodeName}`,
-        ),
-      );
+    checkConnection(where, args.nodeName, args.connection, problems);
     const runId = `${args.runId ?? name}@rollback-${previous?.text ?? args.previousVersion}`;
     checkNodeUpgradeSettings(where, args.nodeName, { ...args, runId }, problems);
     const rendered =
@@ -159,7 +152,7 @@ export class NodeRollback extends pulumi.ComponentResource {
         nodeName: args.nodeName,
         kubeconfig,
         targetVersion: this.previousVersion,
-        timeoutSeconds: args.readyTimeoutSeconds ?? 600,
+        timeoutSeconds: args.readyTimeoutSeconds ?? DEFAULT_NODE_STEP_TIMEOUT_SECONDS,
         trigger: this.rollback.id,
       },
       { parent: this, dependsOn: [this.rollback] },

@@ -43,6 +43,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { DEFAULT_NODE_STEP_TIMEOUT_SECONDS } from "../core/defaults";
 import { ProblemCollector, ValidationError, ValidationErrors } from "../core/errors";
 import { shq, validateDnsName } from "../core/scripts/shell";
 import {
@@ -354,10 +355,29 @@ export function checkNodeUpgradeSettings(
         "readyTimeoutSeconds",
         t,
         "must be a positive number of seconds",
-        "leave it unset for 600, or give e.g. 900",
+        `leave it unset for ${DEFAULT_NODE_STEP_TIMEOUT_SECONDS}, or give e.g. 900`,
       ),
     );
   }
+}
+
+/** A node's SSH connection has a host (NodeUpgrade and NodeRollback). */
+export function checkConnection(
+  where: string,
+  nodeName: string,
+  connection: SshConnection | undefined,
+  problems: ProblemCollector,
+): void {
+  if (!connection || connection.host === undefined || connection.host === "")
+    problems.add(
+      new ValidationError(
+        where,
+        "connection.host",
+        connection?.host,
+        "no SSH host for the node",
+        `give connection.host for node ${nodeName}`,
+      ),
+    );
 }
 
 /** What `prepareNodeUpgrade` resolved: the values the children are built from. */
@@ -392,17 +412,7 @@ export function prepareNodeUpgrade(
       new ValidationError(where, "mode", args.mode, "unknown mode", 'use "apply" or "node"'),
     );
   }
-  if (!args.connection || args.connection.host === undefined || args.connection.host === "") {
-    problems.add(
-      new ValidationError(
-        where,
-        "connection.host",
-        args.connection?.host,
-        "no SSH host for the node",
-        `give connection.host for node ${args.nodeName}`,
-      ),
-    );
-  }
+  checkConnection(where, args.nodeName, args.connection, problems);
   const runId = `${args.runId ?? name}@${target?.text ?? args.targetVersion}`;
   checkNodeUpgradeSettings(where, args.nodeName, { ...args, runId }, problems);
   const rendered =
@@ -596,7 +606,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         nodeName: args.nodeName,
         kubeconfig,
         targetVersion: target.text,
-        timeoutSeconds: args.readyTimeoutSeconds ?? 600,
+        timeoutSeconds: args.readyTimeoutSeconds ?? DEFAULT_NODE_STEP_TIMEOUT_SECONDS,
         trigger: this.upgrade.id,
         report: args.report,
         progress,

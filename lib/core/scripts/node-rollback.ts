@@ -6,6 +6,8 @@
 import { ProblemCollector, ValidationError } from "../errors";
 import {
   asRootFunction,
+  KUBELET_KEPT_FILES,
+  kubeletSaveSuffix,
   resolvePackageSettings,
   type NodeUpgradeScriptOptions,
 } from "./node-upgrade";
@@ -42,11 +44,6 @@ export interface NodeRollbackScriptOptions extends Omit<
 
 const WHERE = "renderNodeRollbackScript";
 const DELIMITER = "KU_ETCD_RESTORE_EOF";
-
-/** The suffix the upgrade script keeps a file's pre-upgrade copy under. */
-export function kubeletSaveSuffix(version: string): string {
-  return `.kube-upkeep-${version}.save`;
-}
 
 /** Renders the POSIX sh script that rolls one node back. Throws ValidationErrors (every problem). */
 export function renderNodeRollbackScript(opts: NodeRollbackScriptOptions): string {
@@ -262,7 +259,7 @@ log "the manifests replaced are kept in $undo"
 function kubeletConfig(): string {
   return String.raw`# 5. The kubelet configuration of $PREVIOUS: the copy the upgrade kept (<file>$SAVE), else the
 #    newest one kubeadm backed up before it wrote the new one; then a restart.
-for f in config.yaml kubeadm-flags.env; do
+for f in ${KUBELET_KEPT_FILES}; do
   case $f in
     config.yaml) pattern=kubeadm-kubelet-config- ;;
     *) pattern=kubeadm-kubelet-env ;;

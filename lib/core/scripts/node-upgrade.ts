@@ -99,6 +99,17 @@ export interface NodeUpgradeScriptOptions {
   readonly hostRoot?: string;
 }
 
+/**
+ * The suffix the upgrade script keeps a kubelet file's pre-upgrade copy under (`version` may be a
+ * shell expansion such as "$from_version").
+ */
+export function kubeletSaveSuffix(version: string): string {
+  return `.kube-upkeep-${version}.save`;
+}
+
+/** The files of /var/lib/kubelet the upgrade keeps and the rollback restores. */
+export const KUBELET_KEPT_FILES = "config.yaml kubeadm-flags.env";
+
 const WHERE = "renderNodeUpgradeScript";
 
 /** The package settings shared by the upgrade script and the preflight, validated and defaulted. */
@@ -301,9 +312,9 @@ export function renderNodeUpgradeScript(opts: NodeUpgradeScriptOptions): string 
     'from_version="${kubelet_version##* }"',
     "case $from_version in",
     "  v[0-9]*)",
-    "    for f in config.yaml kubeadm-flags.env; do",
-    '      if [ -f "$KUBELET_DIR/$f" ] && [ ! -e "$KUBELET_DIR/$f.kube-upkeep-$from_version.save" ]; then',
-    '        as_root cp -p "$KUBELET_DIR/$f" "$KUBELET_DIR/$f.kube-upkeep-$from_version.save"',
+    `    for f in ${KUBELET_KEPT_FILES}; do`,
+    `      if [ -f "$KUBELET_DIR/$f" ] && [ ! -e "$KUBELET_DIR/$f${kubeletSaveSuffix("$from_version")}" ]; then`,
+    `        as_root cp -p "$KUBELET_DIR/$f" "$KUBELET_DIR/$f${kubeletSaveSuffix("$from_version")}"`,
     "      fi",
     "    done",
     "    ;;",

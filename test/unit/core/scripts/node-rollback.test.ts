@@ -138,7 +138,10 @@ describe("renderNodeRollbackScript", () => {
         "systemctl restart kubelet",
       ]);
       expect(r.kubelet).toBe("v1.34.4");
-      expect(r.stderr).toContain("no ");
+      // no kept copy and no kubeadm backup of kubeadm-flags.env: left as it is, and said so
+      expect(r.stderr).toContain(
+        `no ${kubelet}/kubeadm-flags.env.kube-upkeep-v1.34.4.save nor a kubeadm backup of it`,
+      );
 
       const again = node.run(render({ hostRoot: node.root }));
       expect([again.status, again.calls]).toEqual([0, []]);
