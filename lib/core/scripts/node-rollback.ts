@@ -12,7 +12,11 @@ import {
   type NodeUpgradeScriptOptions,
 } from "./node-upgrade";
 import { renderRepositorySwitch, repositoryMinor } from "./package-repository";
-import { renderEtcdRestoreScript, type EtcdRestoreScriptOptions } from "./etcd-restore";
+import {
+  ETCD_RESTORE_DEFAULTS,
+  renderEtcdRestoreScript,
+  type EtcdRestoreScriptOptions,
+} from "./etcd-restore";
 import { shArg, shq, validateAbsolutePath } from "./shell";
 
 export interface NodeRollbackScriptOptions extends Omit<
@@ -89,7 +93,7 @@ export function renderNodeRollbackScript(opts: NodeRollbackScriptOptions): strin
   problems.throwIfAny();
   const s = pkg!;
   const cp = role === "control-plane";
-  const restoreDataDir = etcdSnapshot?.dataDir ?? "/var/lib/etcd-restore";
+  const restoreDataDir = etcdSnapshot?.dataDir ?? ETCD_RESTORE_DEFAULTS.dataDir;
   if (restore !== undefined && restore.split("\n").includes(DELIMITER))
     throw new ValidationError(WHERE, "etcdSnapshot", DELIMITER, "ends the embedded script", "");
   return [
